@@ -1,0 +1,44 @@
+/** The merged, validated configuration of one daemon. Every field is documented in docs/config.md. */
+export type FsyncPolicy = 'always' | 'everysec' | 'no';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface LallyConfig {
+  /** The YAML file that was read, if any. */
+  readonly configPath: string | undefined;
+  /** Wipe the data directory's AOF before start (upstream `fresh`). */
+  readonly fresh: boolean;
+  /** Replace the data with the content of this file before start (upstream `replay_log`). */
+  readonly replayLog: string | undefined;
+  /** `host:port` of a seed node's gRPC endpoint, to join its cluster (upstream `seed_node`). */
+  readonly seedNode: string | undefined;
+  /** Bind address for HTTP and gRPC. */
+  readonly host: string;
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  readonly readQuorum: number;
+  readonly writeQuorum: number;
+  /** Number of shard worker threads. */
+  readonly shards: number;
+  readonly dataDir: string;
+  readonly logLevel: LogLevel;
+  /** Keep an append-only file at all (false: a pure in-memory cache). */
+  readonly aof: boolean;
+  readonly aofFsync: FsyncPolicy;
+  /** How often (ms) buffered AOF records are written out (upstream `aof_flush_interval`). */
+  readonly aofFlushInterval: number;
+  /** A segment smaller than this (bytes) is never rewritten. */
+  readonly aofRewriteMinSize: number;
+  /** Rewrite when the segment has grown this many percent past its size after the last rewrite. */
+  readonly aofRewritePercentage: number;
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
+  readonly maxBodyBytes: number;
+  readonly maxBatchOps: number;
+  /** ESM module paths of write hooks, resolved against the config file's folder (or the cwd). */
+  readonly hooks: readonly string[];
+  /** How long a graceful shutdown may take before the daemon forces its exit. */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Where a config value came from: used to name it in validation errors. */
+export type ConfigSource = 'default' | 'file' | 'env' | 'flag';
