@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/**
+ * The `lally` command: `lally [options]` runs a node; `lally aof ...` runs the AOF tools.
+ * Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line or configuration.
+ */
+import { loadConfig } from '../config/load-config.js';
+import { runDaemon } from './run-daemon.js';
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'aof') {
+    const { runAofCommand } = await import('../aof/cli.js');
+    return runAofCommand(argv.slice(1), { stdout: process.stdout, stderr: process.stderr });
+  }
+  const result = await loadConfig(argv, process.env, process.cwd());
+  switch (result.kind) {
+    case 'help':
+    case 'version':
+      process.stdout.write(`${result.text}\n`);
+      return 0;
+    case 'error':
+      for (const line of result.errors) process.stderr.write(`lally: ${line}\n`);
+      process.stderr.write('lally: see `lally --help`\n');
+      return 2;
+    case 'run':
+      return runDaemon(result.config, result.warnings);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `lally: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,77 @@
+import type { LallyConfig } from '../config/types.js';
+import { readVersion } from '../config/version.js';
+import { Daemon } from '../daemon/daemon.js';
+import { LallyError } from '../errors.js';
+import { createLogger, flushLogger, type Logger } from '../log/logger.js';
+
+/**
+ * Runs a node until SIGINT/SIGTERM. The first signal stops it gracefully (bounded by
+ * shutdown_timeout_ms); a second signal, or the bound, forces the exit.
+ */
+export async function runDaemon(config: LallyConfig, warnings: readonly string[]): Promise<number> {
+  const logger = createLogger({ level: config.logLevel });
+  for (const warning of warnings) logger.warn(warning);
+  const daemon = new Daemon(config, logger);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      forceExit(logger, `second ${signal}: forcing exit`);
+      return;
+    }
+    logger.info(
+      { signal },
+      'shutting down: no new connections, finishing in-flight requests, flushing the AOF',
+    );
+    const timer = setTimeout(
+      () => forceExit(logger, `shutdown took longer than ${config.shutdownTimeoutMs} ms: forcing exit`),
+      config.shutdownTimeoutMs,
+    );
+    timer.unref();
+    void daemon.shutdown();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    const info = await daemon.start();
+    logger.info(
+      {
+        version: await readVersion(),
+        http: `http://${config.host}:${info.httpPort}`,
+        grpcPort: config.grpcPort,
+        shards: info.shards,
+        dataDir: config.aof ? config.dataDir : null,
+        aof: config.aof ? config.aofFsync : 'off',
+        config: config.configPath ?? 'defaults, environment and flags',
+        replayedRecords: info.records,
+        replayMs: info.replayMs,
+      },
+      `lally listening on http://${config.host}:${info.httpPort} with ${info.shards} shards`,
+    );
+  } catch (error) {
+    const code = error instanceof LallyError ? error.code : undefined;
+    logger.fatal(
+      { code, err: error },
+      `lally could not start: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    await daemon.exited.catch(() => undefined);
+    await flushLogger(logger);
+    return code === 'LALLY_ERR_CONFIG' ? 2 : 1;
+  }
+  const exitCode = await daemon.exited;
+  logger.info({ exitCode }, exitCode === 0 ? 'lally stopped cleanly' : 'lally stopped after a failure');
+  await flushLogger(logger);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return exitCode;
+}
+
+/**
+ * Worker threads that still hold sockets abort the process when it exits normally (Node checks their
+ * event loops), so a forced exit kills the process outright, after the log is written.
+ */
+function forceExit(logger: Logger, reason: string): void {
+  logger.error(reason);
+  void flushLogger(logger).finally(() => process.kill(process.pid, 'SIGKILL'));
+}

@@ -1,0 +1,223 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { PreparedDataDir } from '../aof/data-dir.js';
+import type { LallyConfig } from '../config/types.js';
+import { ErrorCodes, LallyError } from '../errors.js';
+import { hashKey } from '../hash/key-hash.js';
+import { loadNativeUws } from '../http/uws-native.js';
+import type { MainToShard, ShardToMain, ShardWorkerData } from '../shard/control-messages.js';
+import { ringCapacity, ThreadRings } from './thread-rings.js';
+
+const SHARD_WORKER_URL = new URL('../../workers/shard-worker.js', import.meta.url);
+
+export interface DaemonInfo {
+  readonly httpPort: number;
+  readonly shards: number;
+  readonly records: number;
+  readonly replayMs: number;
+}
+
+type ShardState =
+  | 'starting'
+  | 'ready'
+  | 'listening'
+  | 'draining'
+  | 'drained'
+  | 'closing'
+  | 'closed'
+  | 'exited';
+
+interface ShardHandle {
+  readonly id: number;
+  readonly worker: Worker;
+  state: ShardState;
+}
+
+/** A stable 32-bit node id: the version tiebreak, derived from the node's gRPC identity. */
+export function nodeIdOf(config: LallyConfig): number {
+  return hashKey(`${config.host}:${config.grpcPort}`);
+}
+
+/**
+ * The main thread of a node: prepares the data directory, allocates the rings, starts one worker per
+ * shard, puts them on the HTTP port, supervises them and shuts them down in order. The cluster
+ * (gossip, replication) will live here too.
+ */
+export class Daemon {
+  readonly #config: LallyConfig;
+  readonly #logger: Logger;
+  readonly #shards: ShardHandle[] = [];
+  readonly #waiters = new Set<(message: ShardToMain) => void>();
+  #dataDir: PreparedDataDir | undefined;
+  #stopping: Promise<void> | undefined;
+  #failure: LallyError | undefined;
+  readonly #exited: Promise<number>;
+  #resolveExited!: (code: number) => void;
+
+  constructor(config: LallyConfig, logger: Logger) {
+    this.#config = config;
+    this.#logger = logger;
+    this.#exited = new Promise((resolve) => {
+      this.#resolveExited = resolve;
+    });
+  }
+
+  /** Resolves with the process exit code once the daemon has stopped (0 after a clean shutdown). */
+  get exited(): Promise<number> {
+    return this.#exited;
+  }
+
+  async start(): Promise<DaemonInfo> {
+    const config = this.#config;
+    loadNativeUws(); // refuse early, before any thread starts, if only the slow fallback exists
+    if (config.aof) {
+      // Loaded only when needed: a node without AOF (`--no-aof`) never touches the disk.
+      const { prepareDataDir } = await import('../aof/data-dir.js');
+      this.#dataDir = await prepareDataDir({
+        dataDir: config.dataDir,
+        shards: config.shards,
+        fresh: config.fresh,
+        replayLog: config.replayLog,
+        logger: this.#logger,
+      });
+    }
+    const rings = new ThreadRings(config.shards, ringCapacity(config.maxKeyBytes, config.maxValueBytes));
+    const nodeId = nodeIdOf(config);
+    for (let id = 0; id < config.shards; id++) {
+      const data: ShardWorkerData = {
+        shard: id,
+        shards: config.shards,
+        nodeId,
+        config,
+        rings: rings.forThread(id),
+      };
+      const worker = new Worker(SHARD_WORKER_URL, { workerData: data, name: `lally-shard-${id}` });
+      const handle: ShardHandle = { id, worker, state: 'starting' };
+      this.#shards.push(handle);
+      this.#supervise(handle);
+    }
+    try {
+      const ready = await Promise.all(this.#shards.map((s) => this.#await(s, 'ready')));
+      const records = ready.reduce((sum, m) => sum + (m.type === 'ready' ? m.records : 0), 0);
+      const replayMs = ready.reduce((max, m) => Math.max(max, m.type === 'ready' ? m.replayMs : 0), 0);
+      // The first shard binds the port (which may be 0: ephemeral); the others join that same port.
+      const first = await this.#listen(this.#shards[0]!, config.httpPort);
+      await Promise.all(this.#shards.slice(1).map((s) => this.#listen(s, first)));
+      return { httpPort: first, shards: config.shards, records, replayMs };
+    } catch (error) {
+      await this.shutdown();
+      throw error;
+    }
+  }
+
+  #supervise(handle: ShardHandle): void {
+    handle.worker.on('message', (message: ShardToMain) => {
+      if (message.type === 'fatal') {
+        this.#shardFailed(
+          handle,
+          new LallyError(ErrorCodes.SHARD_CRASHED, `shard ${handle.id}: ${message.message}`),
+        );
+      }
+      for (const waiter of [...this.#waiters]) waiter(message);
+    });
+    handle.worker.on('error', (error) => {
+      this.#shardFailed(
+        handle,
+        new LallyError(ErrorCodes.SHARD_CRASHED, `shard ${handle.id} crashed: ${error.message}`, {
+          cause: error,
+        }),
+      );
+    });
+    handle.worker.on('exit', (code) => {
+      const expected = handle.state === 'closed' || handle.state === 'closing';
+      handle.state = 'exited';
+      if (!expected) {
+        this.#shardFailed(
+          handle,
+          new LallyError(ErrorCodes.SHARD_CRASHED, `shard ${handle.id} exited unexpectedly (code ${code})`),
+        );
+      }
+      for (const waiter of [...this.#waiters]) waiter({ type: 'closed', shard: handle.id });
+      if (this.#shards.every((s) => s.state === 'exited')) this.#allExited();
+    });
+  }
+
+  /** A node that lost a shard would serve a partial keyspace: it stops instead, and says so loudly. */
+  #shardFailed(handle: ShardHandle, error: LallyError): void {
+    if (this.#failure === undefined) this.#failure = error;
+    this.#logger.fatal(
+      { shard: handle.id, code: error.code, err: error },
+      `${error.message}; stopping the node`,
+    );
+    void this.shutdown();
+  }
+
+  #allExited(): void {
+    void (this.#dataDir?.release() ?? Promise.resolve()).finally(() =>
+      this.#resolveExited(this.#failure ? 1 : 0),
+    );
+  }
+
+  #send(handle: ShardHandle, message: MainToShard): void {
+    if (handle.state !== 'exited') handle.worker.postMessage(message);
+  }
+
+  /** Waits for a shard's event of `type`; rejects if the shard fails or exits first. */
+  #await(handle: ShardHandle, type: ShardToMain['type']): Promise<ShardToMain> {
+    return new Promise((resolve, reject) => {
+      const waiter = (message: ShardToMain) => {
+        if (message.shard !== handle.id) return;
+        if (message.type === type) {
+          this.#waiters.delete(waiter);
+          resolve(message);
+        } else if (message.type === 'fatal' || (message.type === 'closed' && type !== 'closed')) {
+          this.#waiters.delete(waiter);
+          reject(
+            this.#failure ??
+              new LallyError(ErrorCodes.SHARD_CRASHED, `shard ${handle.id} stopped while starting`),
+          );
+        }
+      };
+      if (handle.state === 'exited') {
+        reject(this.#failure ?? new LallyError(ErrorCodes.SHARD_CRASHED, `shard ${handle.id} is gone`));
+        return;
+      }
+      this.#waiters.add(waiter);
+    });
+  }
+
+  async #listen(handle: ShardHandle, port: number): Promise<number> {
+    const waiting = this.#await(handle, 'listening');
+    this.#send(handle, { type: 'listen', port });
+    const message = await waiting;
+    handle.state = 'listening';
+    return message.type === 'listening' ? message.port : port;
+  }
+
+  /**
+   * Graceful stop: every shard stops accepting and answers what it accepted (shards keep serving each
+   * other's hops meanwhile), then every shard closes its connections, AOF and hooks, and its thread ends.
+   */
+  shutdown(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    const live = () => this.#shards.filter((s) => s.state !== 'exited');
+    const drained = live().map((s) => this.#await(s, 'drained').catch(() => undefined));
+    for (const s of live()) {
+      s.state = 'draining';
+      this.#send(s, { type: 'drain' });
+    }
+    await Promise.all(drained);
+    const closed = live().map((s) => this.#await(s, 'closed').catch(() => undefined));
+    for (const s of live()) {
+      s.state = 'closing';
+      this.#send(s, { type: 'close' });
+    }
+    await Promise.all(closed);
+    if (this.#shards.length === 0) this.#allExited();
+    await this.#exited;
+  }
+}

@@ -1,0 +1,122 @@
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import type { Version } from '../clock/hlc.js';
+import { ErrorCodes, LallyError } from '../errors.js';
+
+/** A write as hooks see it. `name` and the field names follow upstream's hook operations. */
+export interface HookOperation {
+  readonly name: 'ADD' | 'REMOVE';
+  readonly key: string;
+  /** The new value for ADD; undefined for REMOVE. */
+  readonly value: string | undefined;
+  /** RFC 3339 rendering of the version's wall clock part. */
+  readonly timestamp: string;
+  readonly version: Version;
+  /** The shard (worker thread) that owns the key and runs the hook. */
+  readonly shard: number;
+}
+
+export interface HookContext {
+  readonly shard: number;
+  readonly shards: number;
+  readonly logger: Logger;
+}
+
+/** What a hook module default-exports. See docs/hooks.md. */
+export interface LallyHook {
+  readonly name: string;
+  onOperation(op: HookOperation): void | Promise<void>;
+  init?(ctx: HookContext): void | Promise<void>;
+  close?(): void | Promise<void>;
+}
+
+function isHook(value: unknown): value is LallyHook {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return typeof candidate.name === 'string' && typeof candidate.onOperation === 'function';
+}
+
+export async function loadHookModule(path: string, baseDir: string): Promise<LallyHook> {
+  const file = isAbsolute(path) ? path : resolve(baseDir, path);
+  let module: { default?: unknown };
+  try {
+    module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  } catch (cause) {
+    throw new LallyError(ErrorCodes.HOOK_LOAD, `hook ${file} could not be loaded: ${String(cause)}`, {
+      cause,
+    });
+  }
+  if (!isHook(module.default)) {
+    throw new LallyError(
+      ErrorCodes.HOOK_LOAD,
+      `hook ${file} must default-export an object with a string "name" and a function "onOperation"`,
+    );
+  }
+  return module.default;
+}
+
+/**
+ * Runs every registered hook for every write of one shard, in registration order. A hook that throws (or
+ * whose promise rejects) is logged with its name; the write goes on. Hooks are called before the write
+ * is applied and acknowledged, but their promises are not awaited: a slow hook must not hold writes.
+ */
+export class HookRunner {
+  readonly #hooks: readonly LallyHook[];
+  readonly #logger: Logger;
+  failures = 0;
+
+  constructor(hooks: readonly LallyHook[], logger: Logger) {
+    this.#hooks = hooks;
+    this.#logger = logger;
+  }
+
+  static async load(paths: readonly string[], baseDir: string, ctx: HookContext): Promise<HookRunner> {
+    const hooks: LallyHook[] = [];
+    for (const path of paths) {
+      const hook = await loadHookModule(path, baseDir);
+      await hook.init?.(ctx);
+      hooks.push(hook);
+    }
+    return new HookRunner(hooks, ctx.logger);
+  }
+
+  get active(): boolean {
+    return this.#hooks.length > 0;
+  }
+
+  get names(): string[] {
+    return this.#hooks.map((hook) => hook.name);
+  }
+
+  run(op: HookOperation): void {
+    for (const hook of this.#hooks) {
+      try {
+        const outcome = hook.onOperation(op);
+        if (outcome !== undefined && typeof (outcome as Promise<void>).then === 'function') {
+          (outcome as Promise<void>).then(undefined, (error: unknown) => this.#failed(hook, op, error));
+        }
+      } catch (error) {
+        this.#failed(hook, op, error);
+      }
+    }
+  }
+
+  #failed(hook: LallyHook, op: HookOperation, error: unknown): void {
+    this.failures++;
+    this.#logger.error(
+      { hook: hook.name, op: op.name, key: op.key, err: error },
+      'hook failed; the write goes on',
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const hook of this.#hooks) {
+      try {
+        await hook.close?.();
+      } catch (error) {
+        this.#logger.error({ hook: hook.name, err: error }, 'hook failed to close');
+      }
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { ErrorCodes, LallyError } from '../errors.js';
+
+/**
+ * Collects a request body into one buffer, refusing it once it passes `maxBytes` (from Content-Length
+ * up front, or while it streams). uWS neuters each chunk after its callback, so chunks are copied.
+ * The caller must have registered res.onAborted before the body arrives (uWS requires it).
+ */
+export function readBody(
+  res: HttpResponse,
+  req: HttpRequest,
+  maxBytes: number,
+  onBody: (body: Uint8Array) => void,
+  onError: (error: LallyError) => void,
+): void {
+  const declared = req.getHeader('content-length');
+  const length = declared === '' ? -1 : Number(declared);
+  if (length > maxBytes) {
+    onError(tooLarge(length, maxBytes));
+    return;
+  }
+  let buffer: Uint8Array | undefined = length > 0 ? new Uint8Array(length) : undefined;
+  let received = 0;
+  let failed = false;
+  res.onData((chunk, isLast) => {
+    if (failed) return;
+    const bytes = new Uint8Array(chunk);
+    if (received + bytes.byteLength > maxBytes) {
+      failed = true;
+      onError(tooLarge(received + bytes.byteLength, maxBytes));
+      return;
+    }
+    if (isLast && buffer === undefined) {
+      // The whole body came in one chunk: copy once (the chunk is neutered after this callback).
+      onBody(bytes.slice());
+      return;
+    }
+    if (buffer === undefined || received + bytes.byteLength > buffer.byteLength) {
+      const grown = new Uint8Array(
+        Math.max(received + bytes.byteLength, (buffer?.byteLength ?? 0) * 2, 1024),
+      );
+      if (buffer !== undefined) grown.set(buffer.subarray(0, received));
+      buffer = grown;
+    }
+    buffer.set(bytes, received);
+    received += bytes.byteLength;
+    if (isLast) onBody(buffer.subarray(0, received));
+  });
+}
+
+function tooLarge(bytes: number, maxBytes: number): LallyError {
+  return new LallyError(
+    ErrorCodes.BODY_TOO_LARGE,
+    `the request body is ${bytes} bytes or more; the limit is ${maxBytes} (max_body_bytes)`,
+  );
+}

@@ -1,0 +1,355 @@
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { Logger } from 'pino';
+import { versionToRfc3339 } from '../clock/hlc.js';
+import { ErrorCodes, LallyError } from '../errors.js';
+import type { OpKind, OpResult, ShardRouter } from '../shard/shard-router.js';
+import { readBody } from './body-reader.js';
+import {
+  type BatchOp,
+  checkValueBytes,
+  decodeUtf8,
+  keyFromPath,
+  parseBatchBody,
+  parseKeyValueBody,
+  type RequestLimits,
+} from './request-parsing.js';
+import { errorAnswer, errorJson, type KvAnswer, kvAnswerJson, Messages, statusLine } from './responses.js';
+import type { UwsModule } from './uws-native.js';
+
+export interface HttpAppOptions {
+  readonly router: ShardRouter;
+  readonly limits: RequestLimits;
+  readonly readQuorum: number;
+  readonly writeQuorum: number;
+  readonly logger: Logger;
+  /** The other members' gRPC addresses (GET /nodes). */
+  nodes(): readonly string[];
+  /** The whole node's figures (GET /stats), gathered from every shard. */
+  stats(callback: (json: string) => void): void;
+}
+
+const JSON_TYPE = 'application/json';
+const KV_PREFIX = '/kv/';
+export const GREETING = 'Hello World! from lally';
+
+/** Tracks one request that is answered later (after a hop, a sync, or its body). */
+interface Pending {
+  aborted: boolean;
+}
+
+/**
+ * The HTTP API of one shard: upstream's routes (/add, /get, /remove, /nodes, /greet), REST routes under
+ * /kv/, /batch and /stats. Every shard serves all of them on the same port; the router sends each key
+ * to its owner. See docs/api.md.
+ */
+export class HttpApi {
+  readonly #opts: HttpAppOptions;
+  readonly #debug: boolean;
+  /** Requests accepted and not answered yet: a graceful shutdown waits for them. */
+  inFlight = 0;
+  /** When set, answers ask clients to close their connection (we are shutting down). */
+  closing = false;
+  readonly counters = { requests: 0, errors: 0 };
+
+  constructor(opts: HttpAppOptions) {
+    this.#opts = opts;
+    this.#debug = opts.logger.isLevelEnabled('debug');
+  }
+
+  register(app: TemplatedApp): TemplatedApp {
+    const allow = (methods: string) => (res: HttpResponse, req: HttpRequest) =>
+      this.#methodNotAllowed(res, req, methods);
+    return app
+      .get('/greet', (res) => this.#send(res, 200, 'text/plain; charset=utf-8', GREETING))
+      .get('/nodes', (res) => this.#nodes(res))
+      .get('/stats', (res) => this.#stats(res))
+      .post('/add', (res, req) =>
+        this.#withJsonBody(res, req, (body, p) => this.#upstreamOp(res, p, 'put', body, true)),
+      )
+      .post('/get', (res, req) =>
+        this.#withJsonBody(res, req, (body, p) => this.#upstreamOp(res, p, 'get', body, false)),
+      )
+      .del('/remove', (res, req) =>
+        this.#withJsonBody(res, req, (body, p) => this.#upstreamOp(res, p, 'remove', body, false)),
+      )
+      .get('/kv/*', (res, req) => this.#restGet(res, req))
+      .put('/kv/*', (res, req) => this.#restPut(res, req))
+      .del('/kv/*', (res, req) => this.#restRemove(res, req))
+      .post('/batch', (res, req) => this.#batch(res, req))
+      .any('/greet', allow('GET'))
+      .any('/nodes', allow('GET'))
+      .any('/stats', allow('GET'))
+      .any('/add', allow('POST'))
+      .any('/get', allow('POST'))
+      .any('/remove', allow('DELETE'))
+      .any('/batch', allow('POST'))
+      .any('/kv/*', allow('GET, PUT, DELETE'))
+      .any('/*', (res, req) => {
+        this.#sendError(
+          res,
+          new LallyError(
+            ErrorCodes.ROUTE_NOT_FOUND,
+            `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`,
+          ),
+        );
+      });
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------------
+
+  #send(
+    res: HttpResponse,
+    status: number,
+    contentType: string,
+    body: string | Uint8Array,
+    extra?: [string, string],
+  ): void {
+    this.counters.requests++;
+    if (status >= 400) this.counters.errors++;
+    res.cork(() => {
+      res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
+      if (extra !== undefined) res.writeHeader(extra[0], extra[1]);
+      res.end(body, this.closing);
+    });
+  }
+
+  #sendError(res: HttpResponse, error: unknown): void {
+    if (!(error instanceof LallyError)) this.#opts.logger.error({ err: error }, 'request failed');
+    const answer = errorAnswer(error);
+    this.#send(res, answer.httpStatus, JSON_TYPE, answer.body);
+  }
+
+  #methodNotAllowed(res: HttpResponse, req: HttpRequest, methods: string): void {
+    const error = new LallyError(
+      ErrorCodes.METHOD_NOT_ALLOWED,
+      `${req.getMethod().toUpperCase()} is not allowed on ${req.getUrl()}; use ${methods}`,
+    );
+    const answer = errorAnswer(error);
+    this.#send(res, answer.httpStatus, JSON_TYPE, answer.body, ['allow', methods]);
+  }
+
+  /** Marks a request as answered later: uWS needs an abort handler before the handler returns. */
+  #defer(res: HttpResponse): Pending {
+    const pending: Pending = { aborted: false };
+    this.inFlight++;
+    res.onAborted(() => {
+      pending.aborted = true;
+      this.inFlight--;
+    });
+    return pending;
+  }
+
+  #finish(pending: Pending): boolean {
+    if (pending.aborted) return false;
+    this.inFlight--;
+    return true;
+  }
+
+  #withBody(res: HttpResponse, req: HttpRequest, onBody: (body: Uint8Array, pending: Pending) => void): void {
+    const pending = this.#defer(res);
+    readBody(
+      res,
+      req,
+      this.#opts.limits.maxBodyBytes,
+      (body) => {
+        if (pending.aborted) return;
+        try {
+          onBody(body, pending);
+        } catch (error) {
+          if (this.#finish(pending)) this.#sendError(res, error);
+        }
+      },
+      (error) => {
+        if (this.#finish(pending)) this.#sendError(res, error);
+      },
+    );
+  }
+
+  #withJsonBody(
+    res: HttpResponse,
+    req: HttpRequest,
+    handler: (body: Uint8Array, pending: Pending) => void,
+  ): void {
+    this.#withBody(res, req, handler);
+  }
+
+  /** Runs one key operation and answers with `answer(result)`; synchronous when the key is local. */
+  #run(
+    res: HttpResponse,
+    pending: Pending | undefined,
+    op: OpKind,
+    key: string,
+    value: string | undefined,
+    answer: (result: OpResult) => void,
+  ): void {
+    let settled = false;
+    let deferred: Pending | undefined = pending;
+    this.#opts.router.execute(op, key, value, (result) => {
+      settled = true;
+      if (deferred !== undefined && !this.#finish(deferred)) return;
+      if (result.error !== undefined) this.#sendError(res, result.error);
+      else answer(result);
+    });
+    if (!settled && deferred === undefined) deferred = this.#defer(res);
+    if (this.#debug) this.#opts.logger.debug({ op, key }, 'request');
+  }
+
+  // ---- routes ---------------------------------------------------------------------------------
+
+  #answerKv(res: HttpResponse, status: number, answer: KvAnswer): void {
+    this.#send(res, status, JSON_TYPE, kvAnswerJson(answer));
+  }
+
+  #quorum(op: OpKind): { required: number; achieved: number; status: 'success' | 'partial' } {
+    const required = op === 'get' ? this.#opts.readQuorum : this.#opts.writeQuorum;
+    // Only this node answers until the cluster joins in; upstream counts the local node.
+    const achieved = 1;
+    return { required, achieved, status: achieved >= required ? 'success' : 'partial' };
+  }
+
+  #kvAnswer(op: OpKind, key: string, sentValue: string | undefined, result: OpResult): KvAnswer {
+    const quorum = this.#quorum(op);
+    const timestamp =
+      result.timestamp ?? (result.version === undefined ? undefined : versionToRfc3339(result.version));
+    const base = { status: quorum.status, key, required: quorum.required, achieved: quorum.achieved };
+    if (op === 'put') return { ...base, value: sentValue, timestamp, message: Messages.added() };
+    if (op === 'get') {
+      return result.found
+        ? { ...base, value: result.value, timestamp, message: Messages.fetched(key) }
+        : { ...base, value: undefined, timestamp: undefined, message: Messages.missing(key) };
+    }
+    return result.found
+      ? { ...base, value: result.value, timestamp, message: Messages.removed(key) }
+      : { ...base, value: undefined, timestamp: undefined, message: Messages.removeMissing(key) };
+  }
+
+  /** POST /add, POST /get, DELETE /remove: upstream's shapes, 200 even for a missing key (as upstream). */
+  #upstreamOp(res: HttpResponse, pending: Pending, op: OpKind, body: Uint8Array, needsValue: boolean): void {
+    const { key, value } = parseKeyValueBody(body, needsValue, this.#opts.limits);
+    this.#run(res, pending, op, key, value, (result) =>
+      this.#answerKv(res, 200, this.#kvAnswer(op, key, value, result)),
+    );
+  }
+
+  #restGet(res: HttpResponse, req: HttpRequest): void {
+    let key: string;
+    try {
+      key = keyFromPath(req.getUrl(), KV_PREFIX, this.#opts.limits);
+    } catch (error) {
+      this.#sendError(res, error);
+      return;
+    }
+    const wantsRaw = wantsRawValue(req.getQuery(), req.getHeader('accept'));
+    this.#run(res, undefined, 'get', key, undefined, (result) => {
+      if (wantsRaw) {
+        if (!result.found) {
+          this.#send(res, 404, JSON_TYPE, errorJson(ErrorCodes.NOT_FOUND, Messages.missing(key)));
+        } else {
+          this.#send(res, 200, 'application/octet-stream', result.value ?? '');
+        }
+        return;
+      }
+      this.#answerKv(res, result.found ? 200 : 404, this.#kvAnswer('get', key, undefined, result));
+    });
+  }
+
+  #restPut(res: HttpResponse, req: HttpRequest): void {
+    let key: string;
+    try {
+      key = keyFromPath(req.getUrl(), KV_PREFIX, this.#opts.limits);
+    } catch (error) {
+      // The body must still be consumed or refused; uWS needs an abort handler either way.
+      res.onAborted(() => {});
+      this.#sendError(res, error);
+      return;
+    }
+    const limits = this.#opts.limits;
+    this.#withBody(res, req, (body, pending) => {
+      checkValueBytes(body.byteLength, limits, 'the value');
+      const value = decodeUtf8(body, 'the value');
+      this.#run(res, pending, 'put', key, value, (result) =>
+        this.#answerKv(res, 200, this.#kvAnswer('put', key, value, result)),
+      );
+    });
+  }
+
+  #restRemove(res: HttpResponse, req: HttpRequest): void {
+    let key: string;
+    try {
+      key = keyFromPath(req.getUrl(), KV_PREFIX, this.#opts.limits);
+    } catch (error) {
+      this.#sendError(res, error);
+      return;
+    }
+    this.#run(res, undefined, 'remove', key, undefined, (result) =>
+      this.#answerKv(res, result.found ? 200 : 404, this.#kvAnswer('remove', key, undefined, result)),
+    );
+  }
+
+  #batch(res: HttpResponse, req: HttpRequest): void {
+    this.#withBody(res, req, (body, pending) => {
+      const ops = parseBatchBody(body, this.#opts.limits);
+      const parts: string[] = new Array(ops.length);
+      let remaining = ops.length;
+      let failures = 0;
+      const done = () => {
+        if (!this.#finish(pending)) return;
+        const status = failures === 0 ? 'success' : 'partial';
+        this.#send(
+          res,
+          200,
+          JSON_TYPE,
+          `{"status":"${status}","count":${ops.length},"results":[${parts.join(',')}]}`,
+        );
+      };
+      if (remaining === 0) {
+        done();
+        return;
+      }
+      ops.forEach((op: BatchOp, index) => {
+        this.#opts.router.execute(op.op, op.key, op.value, (result) => {
+          if (result.error !== undefined) failures++;
+          parts[index] = batchItemJson(op, result);
+          if (--remaining === 0) done();
+        });
+      });
+    });
+  }
+
+  #nodes(res: HttpResponse): void {
+    this.#send(res, 200, JSON_TYPE, JSON.stringify({ status: 'success', nodes: this.#opts.nodes() }));
+  }
+
+  #stats(res: HttpResponse): void {
+    const pending = this.#defer(res);
+    this.#opts.stats((json) => {
+      if (this.#finish(pending)) this.#send(res, 200, JSON_TYPE, json);
+    });
+  }
+}
+
+/** `?raw` (with or without a value) or `Accept: application/octet-stream` asks for the bare value. */
+export function wantsRawValue(query: string | null | undefined, accept: string): boolean {
+  if (accept.includes('application/octet-stream')) return true;
+  if (!query) return false; // uWS gives null when the URL has no query
+  return query.split('&').some((part) => part === 'raw' || part.startsWith('raw='));
+}
+
+function batchItemJson(op: BatchOp, result: OpResult): string {
+  const key = JSON.stringify(op.key);
+  if (result.error !== undefined) {
+    return `{"op":"${op.op}","status":"error","key":${key},"code":"${result.error.code}","message":${JSON.stringify(result.error.message)}}`;
+  }
+  const timestamp =
+    result.timestamp ?? (result.version === undefined ? undefined : versionToRfc3339(result.version));
+  const value = op.op === 'put' ? op.value : result.found ? result.value : undefined;
+  const ts = result.found || op.op === 'put' ? timestamp : undefined;
+  return (
+    `{"op":"${op.op}","status":"success","key":${key},"found":${op.op === 'put' ? true : result.found},` +
+    `"value":${value === undefined ? 'null' : JSON.stringify(value)},"timestamp":${ts === undefined ? 'null' : JSON.stringify(ts)}}`
+  );
+}
+
+export function createHttpApp(uws: UwsModule, api: HttpApi): TemplatedApp {
+  return api.register(uws.App());
+}

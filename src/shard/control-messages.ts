@@ -1,0 +1,35 @@
+/**
+ * Lifecycle messages between the main thread and a shard worker. They are rare (start, listen,
+ * shutdown), so they travel by postMessage; requests and answers never do (they use the rings).
+ */
+import type { LallyConfig } from '../config/types.js';
+
+export type MainToShard =
+  | { readonly type: 'listen'; readonly port: number }
+  | { readonly type: 'drain' }
+  | { readonly type: 'close' };
+
+export type ShardToMain =
+  | { readonly type: 'ready'; readonly shard: number; readonly records: number; readonly replayMs: number }
+  | { readonly type: 'listening'; readonly shard: number; readonly port: number }
+  | { readonly type: 'drained'; readonly shard: number }
+  | { readonly type: 'closed'; readonly shard: number }
+  | { readonly type: 'fatal'; readonly shard: number; readonly code: string; readonly message: string };
+
+/** Shared memory a shard needs; thread ids: shards are 0..shards-1, the main thread is `shards`. */
+export interface ShardRings {
+  /** inbound[t]: the ring carrying messages from thread t to this shard (undefined for itself). */
+  readonly inbound: readonly (SharedArrayBuffer | undefined)[];
+  /** outbound[t]: the ring carrying messages from this shard to thread t. */
+  readonly outbound: readonly (SharedArrayBuffer | undefined)[];
+  /** doorbells[t]: thread t's inbox doorbell. */
+  readonly doorbells: readonly SharedArrayBuffer[];
+}
+
+export interface ShardWorkerData {
+  readonly shard: number;
+  readonly shards: number;
+  readonly nodeId: number;
+  readonly config: LallyConfig;
+  readonly rings: ShardRings;
+}

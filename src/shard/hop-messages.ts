@@ -1,0 +1,124 @@
+/**
+ * The binary layout of every message that hops between threads over the rings (see docs/rings.md for
+ * the ring framing around it). Encoder and decoder sit side by side so that they cannot drift.
+ *
+ *   offset size field
+ *        0    1 kind          (HopKind)
+ *        1    1 status        (HopStatus, responses only)
+ *        2    2 reserved
+ *        4    4 requestId     (u32, chosen by the sender of a request, echoed by the response)
+ *        8    8 wall          (f64, version wall-clock ms)
+ *       16    4 counter       (u32, version logical counter)
+ *       20    4 node          (u32, version node id)
+ *       24    4 keyLength     (u32, bytes)
+ *       28    4 valueLength   (u32, bytes)
+ *       32    … key bytes (UTF-8), then value bytes (UTF-8, or an error code for an ERROR status)
+ *
+ * No JSON on the hop; one fixed header so that decoding is a handful of DataView reads.
+ */
+import type { Version } from '../clock/hlc.js';
+
+export const HOP_HEADER_BYTES = 32;
+
+export const HopKind = {
+  GET: 1,
+  PUT: 2,
+  REMOVE: 3,
+  STATS: 4,
+  RESULT: 0x81,
+} as const;
+export type HopKind = (typeof HopKind)[keyof typeof HopKind];
+
+export const HopStatus = {
+  /** GET found / PUT applied / REMOVE removed a live value. */
+  OK: 0,
+  /** GET of a missing key, REMOVE of a missing key. */
+  MISSING: 1,
+  /** The operation failed; the value bytes carry the error code. */
+  ERROR: 2,
+} as const;
+export type HopStatus = (typeof HopStatus)[keyof typeof HopStatus];
+
+/** A decoded message. `key` and `value` are decoded lazily by the caller from `bytes`. */
+export interface HopHeader {
+  kind: number;
+  status: number;
+  requestId: number;
+  wall: number;
+  counter: number;
+  node: number;
+  keyLength: number;
+  valueLength: number;
+}
+
+/**
+ * Writes headers into one reused buffer. Callers hand the header and the key/value parts to the ring
+ * together, so a message is never concatenated in JS before it is copied into shared memory.
+ */
+export class HopHeaderWriter {
+  readonly bytes = new Uint8Array(HOP_HEADER_BYTES);
+  readonly #view = new DataView(this.bytes.buffer);
+
+  write(
+    kind: HopKind,
+    status: HopStatus,
+    requestId: number,
+    version: Version | undefined,
+    keyLength: number,
+    valueLength: number,
+  ): Uint8Array {
+    const view = this.#view;
+    view.setUint8(0, kind);
+    view.setUint8(1, status);
+    view.setUint16(2, 0, true);
+    view.setUint32(4, requestId, true);
+    view.setFloat64(8, version ? version.wall : 0, true);
+    view.setUint32(16, version ? version.counter : 0, true);
+    view.setUint32(20, version ? version.node : 0, true);
+    view.setUint32(24, keyLength, true);
+    view.setUint32(28, valueLength, true);
+    return this.bytes;
+  }
+}
+
+export function readHopHeader(message: Uint8Array, into: HopHeader): HopHeader {
+  const view = new DataView(message.buffer, message.byteOffset, HOP_HEADER_BYTES);
+  into.kind = view.getUint8(0);
+  into.status = view.getUint8(1);
+  into.requestId = view.getUint32(4, true);
+  into.wall = view.getFloat64(8, true);
+  into.counter = view.getUint32(16, true);
+  into.node = view.getUint32(20, true);
+  into.keyLength = view.getUint32(24, true);
+  into.valueLength = view.getUint32(28, true);
+  return into;
+}
+
+export function emptyHopHeader(): HopHeader {
+  return { kind: 0, status: 0, requestId: 0, wall: 0, counter: 0, node: 0, keyLength: 0, valueLength: 0 };
+}
+
+/** UTF-8 text of a message's key. Works on views over SharedArrayBuffer (TextDecoder does not). */
+export function hopKey(message: Uint8Array, header: HopHeader): string {
+  const start = message.byteOffset + HOP_HEADER_BYTES;
+  return utf8Slice(message, start, start + header.keyLength);
+}
+
+export function hopValue(message: Uint8Array, header: HopHeader): string {
+  const start = message.byteOffset + HOP_HEADER_BYTES + header.keyLength;
+  return utf8Slice(message, start, start + header.valueLength);
+}
+
+export function hopVersion(header: HopHeader): Version {
+  return { wall: header.wall, counter: header.counter, node: header.node };
+}
+
+function utf8Slice(message: Uint8Array, start: number, end: number): string {
+  if (start === end) return '';
+  return Buffer.from(message.buffer, start, end - start).toString('utf8');
+}
+
+/** UTF-8 bytes of a string for a message part: a Buffer view when the caller already has bytes. */
+export function utf8Bytes(text: string | Uint8Array): Uint8Array {
+  return typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+}

@@ -1,0 +1,48 @@
+import { Inbox } from '../ring/inbox.js';
+import { Outbox } from '../ring/outbox.js';
+import type { ShardRings } from './control-messages.js';
+import type { HopLink } from './shard-router.js';
+import type { ShardTransport } from './shard-transport.js';
+
+/** Adapts an Outbox (one ring plus the target's doorbell) to the router's link. */
+class OutboxLink implements HopLink {
+  readonly outbox: Outbox;
+
+  constructor(outbox: Outbox) {
+    this.outbox = outbox;
+  }
+
+  send(first: Uint8Array, second?: Uint8Array, third?: Uint8Array): boolean {
+    return this.outbox.sendParts(first, second, third);
+  }
+}
+
+/** The shared-memory transport of thread `self`: an outbox to every other thread, one inbox for all. */
+export class RingTransport implements ShardTransport {
+  readonly links: readonly (OutboxLink | undefined)[];
+  readonly #self: number;
+  readonly #rings: ShardRings;
+  #inbox: Inbox | undefined;
+
+  constructor(self: number, rings: ShardRings) {
+    this.#self = self;
+    this.#rings = rings;
+    this.links = rings.outbound.map((sab, to) =>
+      sab === undefined || to === self ? undefined : new OutboxLink(new Outbox(sab, rings.doorbells[to]!)),
+    );
+  }
+
+  start(onMessage: (from: number, message: Uint8Array) => void): void {
+    const inbox = new Inbox(this.#rings.doorbells[this.#self]!, (message, from) => onMessage(from, message));
+    this.#rings.inbound.forEach((sab, from) => {
+      if (sab !== undefined && from !== this.#self) inbox.addRing(from, sab);
+    });
+    inbox.start();
+    this.#inbox = inbox;
+  }
+
+  async close(): Promise<void> {
+    for (const link of this.links) link?.outbox.close();
+    await this.#inbox?.close();
+  }
+}

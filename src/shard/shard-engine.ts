@@ -1,0 +1,98 @@
+import type { Logger } from 'pino';
+import type { AofRecord } from '../aof/types.js';
+import { type HybridLogicalClock, type Version, versionToRfc3339 } from '../clock/hlc.js';
+import type { HookRunner } from '../hooks/hook-runner.js';
+import type { Entry, ShardStore } from '../store/shard-store.js';
+
+/** What the engine needs of the shard's AOF (src/aof/shard-aof.ts implements it). */
+export interface WriteAheadLog {
+  append(record: AofRecord): void;
+  readonly waitsForSync: boolean;
+  flushed(): Promise<void>;
+}
+
+export interface WriteResult {
+  readonly version: Version;
+  /** The live value the key had before the write, if any. */
+  readonly previous: string | undefined;
+}
+
+export interface EngineCounters {
+  gets: number;
+  hits: number;
+  puts: number;
+  removes: number;
+}
+
+/**
+ * The data path of one shard: versions every local write with the shard's clock, passes it to the
+ * hooks, applies it to the store and appends it to the AOF. A write's result is ready at once unless
+ * the AOF syncs each write (fsync always), in which case it resolves once the record is on disk.
+ */
+export class ShardEngine {
+  readonly counters: EngineCounters = { gets: 0, hits: 0, puts: 0, removes: 0 };
+  readonly shard: number;
+  readonly store: ShardStore;
+  readonly clock: HybridLogicalClock;
+  readonly #hooks: HookRunner;
+  readonly #wal: WriteAheadLog | undefined;
+
+  constructor(opts: {
+    shard: number;
+    store: ShardStore;
+    clock: HybridLogicalClock;
+    hooks: HookRunner;
+    wal: WriteAheadLog | undefined;
+    logger: Logger;
+  }) {
+    this.shard = opts.shard;
+    this.store = opts.store;
+    this.clock = opts.clock;
+    this.#hooks = opts.hooks;
+    this.#wal = opts.wal;
+  }
+
+  get(key: string): Entry | undefined {
+    this.counters.gets++;
+    const entry = this.store.get(key);
+    if (entry !== undefined) this.counters.hits++;
+    return entry;
+  }
+
+  put(key: string, value: string): WriteResult | Promise<WriteResult> {
+    this.counters.puts++;
+    return this.#write('ADD', key, value);
+  }
+
+  remove(key: string): WriteResult | Promise<WriteResult> {
+    this.counters.removes++;
+    return this.#write('REMOVE', key, '');
+  }
+
+  #write(op: 'ADD' | 'REMOVE', key: string, value: string): WriteResult | Promise<WriteResult> {
+    const version = this.clock.tick();
+    if (this.#hooks.active) {
+      this.#hooks.run({
+        name: op,
+        key,
+        value: op === 'ADD' ? value : undefined,
+        timestamp: versionToRfc3339(version),
+        version,
+        shard: this.shard,
+      });
+    }
+    const outcome = op === 'ADD' ? this.store.put(key, value, version) : this.store.remove(key, version);
+    const result: WriteResult = { version, previous: outcome.previous };
+    const wal = this.#wal;
+    if (wal === undefined) return result;
+    wal.append({ op, key, value, version });
+    return wal.waitsForSync ? wal.flushed().then(() => result) : result;
+  }
+
+  /** Applies a record read back from the AOF: last writer wins, and the clock moves above it. */
+  applyRecord(record: AofRecord): void {
+    this.clock.observe(record.version);
+    if (record.op === 'ADD') this.store.put(record.key, record.value, record.version);
+    else this.store.remove(record.key, record.version);
+  }
+}

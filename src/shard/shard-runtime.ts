@@ -1,0 +1,213 @@
+import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { Logger } from 'pino';
+import { HybridLogicalClock } from '../clock/hlc.js';
+import { ErrorCodes, LallyError } from '../errors.js';
+import { HookRunner } from '../hooks/hook-runner.js';
+import { createHttpApp, HttpApi } from '../http/http-app.js';
+import { loadNativeUws, type UwsModule } from '../http/uws-native.js';
+import { ShardStore } from '../store/shard-store.js';
+import type { MainToShard, ShardToMain, ShardWorkerData } from './control-messages.js';
+import { ShardEngine, type WriteAheadLog } from './shard-engine.js';
+import { ShardRouter } from './shard-router.js';
+import { collectShardStats, combineStats, type ShardStats } from './shard-stats.js';
+import type { ShardTransport } from './shard-transport.js';
+
+/** The AOF as the runtime drives it (src/aof/shard-aof.ts). */
+export interface ShardLog extends WriteAheadLog {
+  replay(onRecord: (record: import('../aof/types.js').AofRecord) => void): Promise<{ records: number }>;
+  stats(): Record<string, number | string | boolean>;
+  close(): Promise<void>;
+}
+
+/** How the runtime talks to the main thread (a worker's parentPort, or a stand-in in tests). */
+export interface ControlChannel {
+  postMessage(message: ShardToMain): void;
+  on(event: 'message', listener: (message: MainToShard) => void): unknown;
+  close?(): void;
+}
+
+export interface ShardRuntimeDeps {
+  readonly data: ShardWorkerData;
+  readonly control: ControlChannel;
+  readonly logger: Logger;
+  readonly transport: ShardTransport;
+  /** Opens this shard's AOF, or undefined when the AOF is off. */
+  openLog(): Promise<ShardLog | undefined>;
+  readonly uws?: UwsModule;
+}
+
+const DRAIN_POLL_MS = 5;
+
+/**
+ * Everything one shard runs: its store and engine, its share of the HTTP port, the router to the other
+ * shards, its AOF and hooks. The worker entry (workers/shard-worker.ts) only builds the dependencies
+ * and calls start(); tests run it on the main thread.
+ */
+export class ShardRuntime {
+  readonly #deps: ShardRuntimeDeps;
+  readonly #logger: Logger;
+  #engine: ShardEngine | undefined;
+  #router: ShardRouter | undefined;
+  #http: HttpApi | undefined;
+  #app: TemplatedApp | undefined;
+  #listenSocket: us_listen_socket | undefined;
+  #log: ShardLog | undefined;
+  #hooks: HookRunner | undefined;
+  #uws: UwsModule | undefined;
+
+  constructor(deps: ShardRuntimeDeps) {
+    this.#deps = deps;
+    this.#logger = deps.logger;
+  }
+
+  get router(): ShardRouter | undefined {
+    return this.#router;
+  }
+
+  async start(): Promise<void> {
+    const { data, control } = this.#deps;
+    control.on('message', (message) => {
+      this.#onControl(message).catch((error: unknown) => this.#fatal(error));
+    });
+    try {
+      await this.#boot();
+    } catch (error) {
+      this.#fatal(error);
+    }
+    void data;
+  }
+
+  async #boot(): Promise<void> {
+    const { data, transport } = this.#deps;
+    const { config, shard, shards } = data;
+    this.#uws = this.#deps.uws ?? loadNativeUws();
+    this.#hooks = await HookRunner.load(config.hooks, process.cwd(), { shard, shards, logger: this.#logger });
+    const store = new ShardStore();
+    const clock = new HybridLogicalClock(data.nodeId);
+    this.#log = await this.#deps.openLog();
+    const engine = new ShardEngine({
+      shard,
+      store,
+      clock,
+      hooks: this.#hooks,
+      wal: this.#log,
+      logger: this.#logger,
+    });
+    this.#engine = engine;
+    const started = performance.now();
+    let records = 0;
+    if (this.#log !== undefined) {
+      ({ records } = await this.#log.replay((record) => engine.applyRecord(record)));
+    }
+    const replayMs = Math.round(performance.now() - started);
+    const router = new ShardRouter({ engine, shard, shards, links: transport.links, logger: this.#logger });
+    this.#router = router;
+    const http = new HttpApi({
+      router,
+      limits: config,
+      readQuorum: config.readQuorum,
+      writeQuorum: config.writeQuorum,
+      logger: this.#logger,
+      nodes: () => [],
+      stats: (callback) => this.#gatherStats(callback),
+    });
+    this.#http = http;
+    router.statsProvider = () => JSON.stringify(this.#ownStats());
+    transport.start((from, message) => router.receive(from, message));
+    this.#app = createHttpApp(this.#uws, http);
+    this.#deps.control.postMessage({ type: 'ready', shard, records, replayMs });
+  }
+
+  #ownStats(): ShardStats {
+    return collectShardStats(this.#engine!, this.#router!, this.#http!, this.#log);
+  }
+
+  #gatherStats(callback: (json: string) => void): void {
+    const { shard, shards } = this.#deps.data;
+    const collected: ShardStats[] = [this.#ownStats()];
+    const missing: number[] = [];
+    let waiting = shards - 1;
+    const finish = () => callback(JSON.stringify(combineStats(collected, missing)));
+    if (waiting === 0) {
+      finish();
+      return;
+    }
+    for (let other = 0; other < shards; other++) {
+      if (other === shard) continue;
+      this.#router!.stats(other, (json, error) => {
+        if (json !== undefined && error === undefined) collected.push(JSON.parse(json) as ShardStats);
+        else missing.push(other);
+        if (--waiting === 0) finish();
+      });
+    }
+  }
+
+  async #onControl(message: MainToShard): Promise<void> {
+    switch (message.type) {
+      case 'listen':
+        this.#listen(message.port);
+        return;
+      case 'drain':
+        await this.#drain();
+        return;
+      case 'close':
+        await this.#close();
+        return;
+    }
+  }
+
+  #listen(port: number): void {
+    const { config, shard } = this.#deps.data;
+    this.#app!.listen(config.host, port, (socket) => {
+      if (socket === false) {
+        this.#fatal(
+          new LallyError(
+            ErrorCodes.CONFIG,
+            `shard ${shard} could not listen on ${config.host}:${port} (in use?)`,
+          ),
+        );
+        return;
+      }
+      this.#listenSocket = socket;
+      this.#deps.control.postMessage({
+        type: 'listening',
+        shard,
+        port: this.#uws!.us_socket_local_port(socket),
+      });
+    });
+  }
+
+  /** Stops accepting connections and waits until every accepted request is answered. */
+  async #drain(): Promise<void> {
+    if (this.#listenSocket !== undefined) {
+      this.#uws!.us_listen_socket_close(this.#listenSocket);
+      this.#listenSocket = undefined;
+    }
+    if (this.#http !== undefined) {
+      this.#http.closing = true;
+      while (this.#http.inFlight > 0 || (this.#router?.pendingCount ?? 0) > 0) {
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+      }
+    }
+    this.#deps.control.postMessage({ type: 'drained', shard: this.#deps.data.shard });
+  }
+
+  /** Closes every connection and resource so that the worker thread can end on its own. */
+  async #close(): Promise<void> {
+    // uWS's App.close() (closes every socket so the thread can end) is missing from its typings.
+    (this.#app as (TemplatedApp & { close(): void }) | undefined)?.close();
+    await this.#deps.transport.close();
+    this.#router?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
+    if (this.#log !== undefined) await this.#log.close();
+    await this.#hooks?.close();
+    this.#deps.control.postMessage({ type: 'closed', shard: this.#deps.data.shard });
+    this.#deps.control.close?.();
+  }
+
+  #fatal(error: unknown): void {
+    const code = error instanceof LallyError ? error.code : ErrorCodes.INTERNAL;
+    const message = error instanceof Error ? error.message : String(error);
+    this.#logger.fatal({ err: error }, 'shard failed');
+    this.#deps.control.postMessage({ type: 'fatal', shard: this.#deps.data.shard, code, message });
+  }
+}

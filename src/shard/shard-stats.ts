@@ -1,0 +1,72 @@
+import type { ShardEngine } from './shard-engine.js';
+import type { ShardRouter } from './shard-router.js';
+
+/** One shard's figures, as GET /stats lists them. */
+export interface ShardStats {
+  id: number;
+  keys: number;
+  tombstones: number;
+  gets: number;
+  hits: number;
+  puts: number;
+  removes: number;
+  hopsOut: number;
+  hopsIn: number;
+  busy: number;
+  httpRequests: number;
+  httpErrors: number;
+  inFlight: number;
+  heapUsedBytes: number;
+  aof: Record<string, number | string | boolean> | null;
+}
+
+export function collectShardStats(
+  engine: ShardEngine,
+  router: ShardRouter,
+  http: { counters: { requests: number; errors: number }; inFlight: number },
+  aof: { stats(): Record<string, number | string | boolean> } | undefined,
+): ShardStats {
+  return {
+    id: engine.shard,
+    keys: engine.store.size,
+    tombstones: engine.store.tombstones,
+    gets: engine.counters.gets,
+    hits: engine.counters.hits,
+    puts: engine.counters.puts,
+    removes: engine.counters.removes,
+    hopsOut: router.counters.hopsOut,
+    hopsIn: router.counters.hopsIn,
+    busy: router.counters.busy,
+    httpRequests: http.counters.requests,
+    httpErrors: http.counters.errors,
+    inFlight: http.inFlight,
+    heapUsedBytes: process.memoryUsage().heapUsed,
+    aof: aof === undefined ? null : aof.stats(),
+  };
+}
+
+export interface NodeStats {
+  status: 'success';
+  shards: ShardStats[];
+  totals: { keys: number; tombstones: number; gets: number; puts: number; removes: number; hops: number };
+  missingShards: number[];
+}
+
+/** Combines the shards' figures (those that answered) into the node's. */
+export function combineStats(shards: ShardStats[], missingShards: number[]): NodeStats {
+  const sorted = [...shards].sort((a, b) => a.id - b.id);
+  const sum = (pick: (s: ShardStats) => number) => sorted.reduce((total, s) => total + pick(s), 0);
+  return {
+    status: 'success',
+    shards: sorted,
+    totals: {
+      keys: sum((s) => s.keys),
+      tombstones: sum((s) => s.tombstones),
+      gets: sum((s) => s.gets),
+      puts: sum((s) => s.puts),
+      removes: sum((s) => s.removes),
+      hops: sum((s) => s.hopsOut),
+    },
+    missingShards,
+  };
+}

@@ -1,0 +1,90 @@
+import { compareVersions, type Version, versionToRfc3339 } from '../clock/hlc.js';
+
+/** One key's latest write. A tombstone (a delete) is kept so that the delete can replicate. */
+export class Entry {
+  value: string;
+  version: Version;
+  tombstone: boolean;
+  #timestamp: string | undefined;
+
+  constructor(value: string, version: Version, tombstone: boolean) {
+    this.value = value;
+    this.version = version;
+    this.tombstone = tombstone;
+  }
+
+  /** RFC 3339 of the version's wall part, computed once per write: reads are far more common. */
+  get timestamp(): string {
+    this.#timestamp ??= versionToRfc3339(this.version);
+    return this.#timestamp;
+  }
+}
+
+export interface WriteOutcome {
+  /** False when the store already held a newer version (the write lost last-writer-wins). */
+  readonly applied: boolean;
+  /** The live value the key had before, if any. */
+  readonly previous: string | undefined;
+}
+
+const LOST: WriteOutcome = Object.freeze({ applied: false, previous: undefined });
+
+/**
+ * The data of one shard: key -> latest entry, last writer wins by version. Only the shard's own thread
+ * touches it, so there are no locks.
+ */
+export class ShardStore {
+  readonly #entries = new Map<string, Entry>();
+  #live = 0;
+  #tombstones = 0;
+
+  /** The live entry of a key: undefined when missing or deleted. */
+  get(key: string): Entry | undefined {
+    const entry = this.#entries.get(key);
+    return entry === undefined || entry.tombstone ? undefined : entry;
+  }
+
+  /** The entry including tombstones (for replication and repair). */
+  getWithTombstone(key: string): Entry | undefined {
+    return this.#entries.get(key);
+  }
+
+  put(key: string, value: string, version: Version): WriteOutcome {
+    return this.#write(key, value, version, false);
+  }
+
+  remove(key: string, version: Version): WriteOutcome {
+    return this.#write(key, '', version, true);
+  }
+
+  #write(key: string, value: string, version: Version, tombstone: boolean): WriteOutcome {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) {
+      this.#entries.set(key, new Entry(value, version, tombstone));
+      if (tombstone) this.#tombstones++;
+      else this.#live++;
+      return { applied: true, previous: undefined };
+    }
+    if (compareVersions(version, entry.version) <= 0) return LOST;
+    const previous = entry.tombstone ? undefined : entry.value;
+    if (entry.tombstone !== tombstone) {
+      this.#live += tombstone ? -1 : 1;
+      this.#tombstones += tombstone ? 1 : -1;
+    }
+    this.#entries.set(key, new Entry(value, version, tombstone));
+    return { applied: true, previous };
+  }
+
+  /** Live keys (tombstones not counted). */
+  get size(): number {
+    return this.#live;
+  }
+
+  get tombstones(): number {
+    return this.#tombstones;
+  }
+
+  entries(): IterableIterator<[string, Entry]> {
+    return this.#entries.entries();
+  }
+}
