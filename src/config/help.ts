@@ -1,0 +1,53 @@
+/** The `--help` text, rendered from the option table. */
+import { CONFIG_OPTIONS, type ConfigOption, META_FLAGS, OPTION_GROUPS } from './options.js';
+
+const COLUMN = 30;
+
+function flagColumn(option: ConfigOption): string {
+  const names = option.negatable ? `--${option.flag}, --no-${option.flag}` : `--${option.flag}`;
+  return option.placeholder === '' ? names : `${names} ${option.placeholder}`;
+}
+
+function row(left: string, right: string): string {
+  const pad = left.length + 2 <= COLUMN ? ' '.repeat(COLUMN - left.length - 2) : `\n${' '.repeat(COLUMN)}`;
+  return `  ${left}${pad}${right}`;
+}
+
+/** `machineDefaults` replaces a default text where the value depends on the machine, e.g. shards. */
+export function renderHelp(
+  version: string,
+  machineDefaults: ReadonlyMap<string, string> = new Map(),
+): string {
+  const lines: string[] = [
+    `lally ${version}: a distributed in-memory key-value database`,
+    '',
+    'Usage:',
+    '  lally [options]',
+    '  lally aof <check|repair|dump|export|import> ...',
+    '',
+    'Each option is taken from its flag, else its LALLY_* environment variable, else the config file',
+    '(lally.yml in the working directory, or --config), else its default. Flags may be spelt with',
+    'underscores (--http_port). In the file, None, null, ~ or an empty value leaves an option unset.',
+    'Sizes accept K, M and G suffixes (powers of 1024).',
+  ];
+  for (const group of OPTION_GROUPS) {
+    lines.push('', `${group}:`);
+    if (group === 'General') {
+      for (const meta of META_FLAGS) lines.push(row(`-${meta.short}, --${meta.flag}`, meta.description));
+    }
+    for (const option of CONFIG_OPTIONS.filter((o) => o.group === group)) {
+      const shownDefault = machineDefaults.get(option.flag) ?? option.defaultText;
+      const where = [`default: ${shownDefault}`, `env: ${option.env}`];
+      if (option.yaml !== undefined) where.push(`yaml: ${option.yaml}`);
+      lines.push(row(flagColumn(option), option.description));
+      lines.push(`${' '.repeat(COLUMN)}[${where.join('] [')}]`);
+    }
+  }
+  lines.push(
+    '',
+    'Example (a second node on the same host, joining the first):',
+    '  lally --http-port 3001 --grpc-port 50072 --seed-node 127.0.0.1:50071 --write-quorum 2',
+    '',
+  );
+  return lines.join('\n');
+}

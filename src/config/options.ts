@@ -1,0 +1,450 @@
+/**
+ * THE option table: every configuration option, once. The yargs options, the YAML key map, the
+ * environment map, validation, `--help` and docs/config.md are all derived from it, so a new option is
+ * one entry here (plus its field in `LallyConfig`).
+ */
+import { availableParallelism, homedir } from 'node:os';
+import type { LallyConfig } from './types.js';
+
+export type OptionGroup = 'General' | 'Server' | 'Cluster' | 'Storage' | 'Limits' | 'Hooks' | 'Logging';
+
+/** The order of the groups in `--help` and in docs/config.md. */
+export const OPTION_GROUPS: readonly OptionGroup[] = [
+  'General',
+  'Server',
+  'Cluster',
+  'Storage',
+  'Limits',
+  'Hooks',
+  'Logging',
+];
+
+/**
+ * How a raw value (a flag's text, an environment string, a YAML scalar) becomes a typed value.
+ * - `integer`: a whole number within `min`..`max`.
+ * - `bytes`: as `integer`, and text may carry a K, M or G suffix (powers of 1024).
+ * - `path`: a string, resolved against the config file's folder (file) or the cwd (flags, env).
+ * - `paths`: a list of `path`s (YAML list, repeated flag, or comma-separated text).
+ */
+export type OptionKind = 'boolean' | 'integer' | 'bytes' | 'string' | 'enum' | 'path' | 'paths';
+
+/** A typed config value, before the merged record is checked and handed out as `LallyConfig`. */
+export type ConfigValue = boolean | number | string | readonly string[] | undefined;
+
+/** What a computed default may depend on: values already merged, and the process environment. */
+export interface DefaultContext {
+  readonly values: Readonly<Partial<Record<keyof LallyConfig, ConfigValue>>>;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** One configuration option. `key` is the `LallyConfig` field; names in the other spellings are explicit. */
+export interface ConfigOption {
+  readonly key: keyof LallyConfig;
+  /** Canonical flag name without dashes, kebab-case. `--flag_name` is accepted too. */
+  readonly flag: string;
+  /** Key in lally.yml (snake_case), or undefined when the file cannot set it. */
+  readonly yaml: string | undefined;
+  readonly env: string;
+  readonly group: OptionGroup;
+  readonly kind: OptionKind;
+  /** Shown in `--help` after the flag, e.g. `<port>`. Empty for booleans. */
+  readonly placeholder: string;
+  readonly values?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  /** Optional options may be unset: `undefined` is a valid value, and an empty flag value clears them. */
+  readonly optional?: boolean;
+  /** A boolean whose `--no-<flag>` form is worth showing in `--help`. */
+  readonly negatable?: boolean;
+  /** Dependencies of a computed default must come earlier in the table. */
+  readonly default: ConfigValue | ((ctx: DefaultContext) => ConfigValue);
+  /** The default as users read it (help, docs): stable across machines. */
+  readonly defaultText: string;
+  readonly description: string;
+  /** A check beyond the kind's own: returns what the value must be, or undefined when it is fine. */
+  readonly check?: (value: ConfigValue) => string | undefined;
+}
+
+/** Flags that are not configuration: they make `loadConfig` answer with text instead. */
+export interface MetaFlag {
+  readonly flag: 'help' | 'version';
+  readonly short: string;
+  readonly description: string;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+const PORT = { min: 1, max: 65535 } as const;
+export const MAX_SHARDS = 1024;
+
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+// A loose IPv6 shape; the bind itself is the final judge.
+const IPV6 = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:%[\w.]+)?$/;
+
+export function isHost(text: string): boolean {
+  return IPV4.test(text) || IPV6.test(text) || HOSTNAME.test(text);
+}
+
+/** `host:port` or `[ipv6]:port`, as upstream's `seed_node`. */
+export function isHostPort(text: string): boolean {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  if (!match) return false;
+  const host = match[1] ?? match[2] ?? '';
+  const port = Number(match[3]);
+  return (
+    (match[1] === undefined ? IPV4.test(host) || HOSTNAME.test(host) : IPV6.test(host)) &&
+    port >= 1 &&
+    port <= 65535
+  );
+}
+
+/** `$XDG_DATA_HOME/lally/node-<grpcPort>`, else `~/.local/share/lally/node-<grpcPort>`: one per node on a host. */
+export function defaultDataDir(env: NodeJS.ProcessEnv, grpcPort: number, homeDir: string): string {
+  const xdg = env.XDG_DATA_HOME;
+  // The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
+  const base = xdg?.startsWith('/') ? xdg : `${homeDir}/.local/share`;
+  return `${base.replace(/\/+$/, '')}/lally/node-${grpcPort}`;
+}
+
+const TABLE = [
+  {
+    key: 'configPath',
+    flag: 'config',
+    yaml: undefined,
+    env: 'LALLY_CONFIG',
+    group: 'General',
+    kind: 'path',
+    placeholder: '<path>',
+    optional: true,
+    default: undefined, // loadConfig looks for ./lally.yml itself
+    defaultText: './lally.yml if present',
+    description: "YAML configuration file; it must exist when named (--config '' reads none).",
+  },
+  // Server
+  {
+    key: 'host',
+    flag: 'host',
+    yaml: 'host',
+    env: 'LALLY_HOST',
+    group: 'Server',
+    kind: 'string',
+    placeholder: '<address>',
+    default: '0.0.0.0',
+    defaultText: '0.0.0.0',
+    description: 'Bind address for HTTP and gRPC.',
+    check: (v) => (typeof v === 'string' && isHost(v) ? undefined : 'an IP address or a host name'),
+  },
+  {
+    key: 'httpPort',
+    flag: 'http-port',
+    yaml: 'http_port',
+    env: 'LALLY_HTTP_PORT',
+    group: 'Server',
+    kind: 'integer',
+    placeholder: '<port>',
+    ...PORT,
+    default: 3000,
+    defaultText: '3000',
+    description: 'Port of the HTTP API.',
+  },
+  {
+    key: 'grpcPort',
+    flag: 'grpc-port',
+    yaml: 'grpc_port',
+    env: 'LALLY_GRPC_PORT',
+    group: 'Server',
+    kind: 'integer',
+    placeholder: '<port>',
+    ...PORT,
+    default: 50071,
+    defaultText: '50071',
+    description: 'Port of the gRPC server that peers talk to.',
+  },
+  {
+    key: 'shards',
+    flag: 'shards',
+    yaml: 'shards',
+    env: 'LALLY_SHARDS',
+    group: 'Server',
+    kind: 'integer',
+    placeholder: '<n>',
+    min: 1,
+    max: MAX_SHARDS,
+    default: () => Math.min(availableParallelism(), MAX_SHARDS),
+    defaultText: 'os.availableParallelism()',
+    description: `Number of shard worker threads (1 to ${MAX_SHARDS}).`,
+  },
+  {
+    key: 'shutdownTimeoutMs',
+    flag: 'shutdown-timeout-ms',
+    yaml: 'shutdown_timeout_ms',
+    env: 'LALLY_SHUTDOWN_TIMEOUT_MS',
+    group: 'Server',
+    kind: 'integer',
+    placeholder: '<ms>',
+    min: 0,
+    max: 3_600_000,
+    default: 10_000,
+    defaultText: '10000',
+    description: 'How long a graceful shutdown may take before the daemon forces its exit.',
+  },
+  // Cluster
+  {
+    key: 'seedNode',
+    flag: 'seed-node',
+    yaml: 'seed_node',
+    env: 'LALLY_SEED_NODE',
+    group: 'Cluster',
+    kind: 'string',
+    placeholder: '<host:port>',
+    optional: true,
+    default: undefined,
+    defaultText: 'none (start a new cluster)',
+    description: "gRPC address of a member to join the cluster through (the seed's --grpc-port).",
+    check: (v) => (v === undefined || (typeof v === 'string' && isHostPort(v)) ? undefined : 'host:port'),
+  },
+  {
+    key: 'readQuorum',
+    flag: 'read-quorum',
+    yaml: 'read_quorum',
+    env: 'LALLY_READ_QUORUM',
+    group: 'Cluster',
+    kind: 'integer',
+    placeholder: '<n>',
+    min: 1,
+    max: 1024,
+    default: 1,
+    defaultText: '1',
+    description: 'Nodes (this one included) that must answer a read.',
+  },
+  {
+    key: 'writeQuorum',
+    flag: 'write-quorum',
+    yaml: 'write_quorum',
+    env: 'LALLY_WRITE_QUORUM',
+    group: 'Cluster',
+    kind: 'integer',
+    placeholder: '<n>',
+    min: 1,
+    max: 1024,
+    default: 1,
+    defaultText: '1',
+    description: 'Nodes (this one included) that must acknowledge a write.',
+  },
+  // Storage
+  {
+    key: 'dataDir',
+    flag: 'data-dir',
+    yaml: 'data_dir',
+    env: 'LALLY_DATA_DIR',
+    group: 'Storage',
+    kind: 'path',
+    placeholder: '<path>',
+    // Computed after grpcPort (above in this table), so that two nodes on one host never share it.
+    default: ({ values, env }) => defaultDataDir(env, values.grpcPort as number, homedirOf(env)),
+    defaultText: '$XDG_DATA_HOME/lally/node-<grpc-port>, else ~/.local/share/lally/node-<grpc-port>',
+    description: 'Directory of the AOF segments and the node lock.',
+  },
+  {
+    key: 'fresh',
+    flag: 'fresh',
+    yaml: 'fresh',
+    env: 'LALLY_FRESH',
+    group: 'Storage',
+    kind: 'boolean',
+    placeholder: '',
+    default: false,
+    defaultText: 'false',
+    description: 'Wipe the AOF at start instead of replaying it.',
+  },
+  {
+    key: 'replayLog',
+    flag: 'replay-log',
+    yaml: 'replay_log',
+    env: 'LALLY_REPLAY_LOG',
+    group: 'Storage',
+    kind: 'path',
+    placeholder: '<path>',
+    optional: true,
+    default: undefined,
+    defaultText: 'none',
+    description: 'Replace the data with this AOF file (upstream text format too) before start.',
+  },
+  {
+    key: 'aof',
+    flag: 'aof',
+    yaml: 'aof',
+    env: 'LALLY_AOF',
+    group: 'Storage',
+    kind: 'boolean',
+    placeholder: '',
+    negatable: true,
+    default: true,
+    defaultText: 'true',
+    description: 'Keep an append-only file; --no-aof makes a pure in-memory cache.',
+  },
+  {
+    key: 'aofFsync',
+    flag: 'aof-fsync',
+    yaml: 'aof_fsync',
+    env: 'LALLY_AOF_FSYNC',
+    group: 'Storage',
+    kind: 'enum',
+    placeholder: '<policy>',
+    values: ['always', 'everysec', 'no'],
+    default: 'everysec',
+    defaultText: 'everysec',
+    description: 'When to fsync the AOF: always (before acknowledging), everysec, or no (the OS decides).',
+  },
+  {
+    key: 'aofFlushInterval',
+    flag: 'aof-flush-interval',
+    yaml: 'aof_flush_interval',
+    env: 'LALLY_AOF_FLUSH_INTERVAL',
+    group: 'Storage',
+    kind: 'integer',
+    placeholder: '<ms>',
+    min: 1,
+    max: 60_000,
+    default: 100,
+    defaultText: '100',
+    description: 'How often (ms) buffered AOF records are written out.',
+  },
+  {
+    key: 'aofRewriteMinSize',
+    flag: 'aof-rewrite-min-size',
+    yaml: 'aof_rewrite_min_size',
+    env: 'LALLY_AOF_REWRITE_MIN_SIZE',
+    group: 'Storage',
+    kind: 'bytes',
+    placeholder: '<bytes>',
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    default: 64 * MiB,
+    defaultText: '64M',
+    description: 'An AOF segment smaller than this is never rewritten.',
+  },
+  {
+    key: 'aofRewritePercentage',
+    flag: 'aof-rewrite-percentage',
+    yaml: 'aof_rewrite_percentage',
+    env: 'LALLY_AOF_REWRITE_PERCENTAGE',
+    group: 'Storage',
+    kind: 'integer',
+    placeholder: '<percent>',
+    min: 0,
+    max: 100_000,
+    default: 100,
+    defaultText: '100',
+    description: 'Rewrite a segment grown this many percent since its last rewrite; 0 never does.',
+  },
+  // Limits
+  {
+    key: 'maxKeyBytes',
+    flag: 'max-key-bytes',
+    yaml: 'max_key_bytes',
+    env: 'LALLY_MAX_KEY_BYTES',
+    group: 'Limits',
+    kind: 'bytes',
+    placeholder: '<bytes>',
+    min: 1,
+    max: MiB,
+    default: 8 * KiB,
+    defaultText: '8K',
+    description: 'Largest key accepted, in UTF-8 bytes.',
+  },
+  {
+    key: 'maxValueBytes',
+    flag: 'max-value-bytes',
+    yaml: 'max_value_bytes',
+    env: 'LALLY_MAX_VALUE_BYTES',
+    group: 'Limits',
+    kind: 'bytes',
+    placeholder: '<bytes>',
+    min: 1,
+    max: 512 * MiB,
+    default: MiB,
+    defaultText: '1M',
+    description: 'Largest value accepted, in UTF-8 bytes.',
+  },
+  {
+    key: 'maxBodyBytes',
+    flag: 'max-body-bytes',
+    yaml: 'max_body_bytes',
+    env: 'LALLY_MAX_BODY_BYTES',
+    group: 'Limits',
+    kind: 'bytes',
+    placeholder: '<bytes>',
+    min: 1,
+    max: GiB,
+    default: 8 * MiB,
+    defaultText: '8M',
+    description: 'Largest HTTP request body accepted.',
+  },
+  {
+    key: 'maxBatchOps',
+    flag: 'max-batch-ops',
+    yaml: 'max_batch_ops',
+    env: 'LALLY_MAX_BATCH_OPS',
+    group: 'Limits',
+    kind: 'integer',
+    placeholder: '<n>',
+    min: 1,
+    max: 1_000_000,
+    default: 10_000,
+    defaultText: '10000',
+    description: 'Most operations accepted in one batch request.',
+  },
+  // Hooks
+  {
+    key: 'hooks',
+    flag: 'hooks',
+    yaml: 'hooks',
+    env: 'LALLY_HOOKS',
+    group: 'Hooks',
+    kind: 'paths',
+    placeholder: '<module...>',
+    default: [],
+    defaultText: 'none',
+    description: 'ESM module paths of write hooks, run in order (repeat, or separate with commas).',
+  },
+  // Logging
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    yaml: 'log_level',
+    env: 'LALLY_LOG_LEVEL',
+    group: 'Logging',
+    kind: 'enum',
+    placeholder: '<level>',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+    defaultText: 'info',
+    description: 'Least severe level that is logged.',
+  },
+] as const satisfies readonly ConfigOption[];
+
+export const CONFIG_OPTIONS: readonly ConfigOption[] = TABLE;
+
+export const META_FLAGS: readonly MetaFlag[] = [
+  { flag: 'help', short: 'h', description: 'Show this help and exit.' },
+  { flag: 'version', short: 'V', description: 'Print the version and exit.' },
+];
+
+function homedirOf(env: NodeJS.ProcessEnv): string {
+  return env.HOME || homedir();
+}
+
+/** The name used for an option in messages: its YAML key, or its flag when the file cannot set it. */
+export function optionName(option: ConfigOption): string {
+  return option.yaml ?? option.flag;
+}
+
+// Compile-time check that the table covers every LallyConfig field (and nothing else).
+type Covered = (typeof TABLE)[number]['key'];
+type Missing = Exclude<keyof LallyConfig, Covered>;
+const _everyFieldHasAnOption: [Missing] extends [never] ? true : Missing = true;
+void _everyFieldHasAnOption;
