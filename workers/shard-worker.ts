@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../src/log/logger.js';
 import type { ShardWorkerData } from '../src/shard/control-messages.js';
+import { guardShardThread } from '../src/shard/crash-guard.js';
 import { openShardLog } from '../src/shard/open-shard-log.js';
 import { RingTransport } from '../src/shard/ring-transport.js';
 import { type ControlChannel, ShardRuntime } from '../src/shard/shard-runtime.js';
@@ -18,4 +19,11 @@ const runtime = new ShardRuntime({
   transport: new RingTransport(data.shard, data.rings),
   openLog: () => openShardLog(data.config, data.shard, logger),
 });
+guardShardThread(
+  process,
+  data.shard,
+  logger,
+  () => runtime.closeSockets(),
+  (code, message) => runtime.reportFatal(code, message),
+);
 void runtime.start();

@@ -8,6 +8,9 @@ import { loadNativeUws } from '../http/uws-native.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from '../shard/control-messages.js';
 import { ringCapacity, ThreadRings } from './thread-rings.js';
 
+/** How long the other shards may finish their requests once a shard is lost. */
+const LOST_SHARD_DRAIN_MS = 1000;
+
 const SHARD_WORKER_URL = new URL('../../workers/shard-worker.js', import.meta.url);
 
 export interface DaemonInfo {
@@ -198,17 +201,17 @@ export class Daemon {
    * Graceful stop: every shard stops accepting and answers what it accepted (shards keep serving each
    * other's hops meanwhile), then every shard closes its connections, AOF and hooks, and its thread ends.
    */
-  shutdown(): Promise<void> {
-    this.#stopping ??= this.#stop();
+  shutdown(drainMs = Math.max(100, Math.floor(this.#config.shutdownTimeoutMs * 0.8))): Promise<void> {
+    this.#stopping ??= this.#stop(drainMs);
     return this.#stopping;
   }
 
-  async #stop(): Promise<void> {
+  async #stop(drainMs: number): Promise<void> {
     const live = () => this.#shards.filter((s) => s.state !== 'exited');
     const drained = live().map((s) => this.#await(s, 'drained').catch(() => undefined));
     for (const s of live()) {
       s.state = 'draining';
-      this.#send(s, { type: 'drain' });
+      this.#send(s, { type: 'drain', deadlineMs: drainMs });
     }
     await Promise.all(drained);
     const closed = live().map((s) => this.#await(s, 'closed').catch(() => undefined));

@@ -6,7 +6,8 @@ import type { LallyConfig } from '../config/types.js';
 
 export type MainToShard =
   | { readonly type: 'listen'; readonly port: number }
-  | { readonly type: 'drain' }
+  /** Stop accepting; answer what was accepted, failing whatever is still waiting after `deadlineMs`. */
+  | { readonly type: 'drain'; readonly deadlineMs: number }
   | { readonly type: 'close' };
 
 export type ShardToMain =

@@ -38,6 +38,8 @@ export interface ShardRuntimeDeps {
 
 const DRAIN_POLL_MS = 5;
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * Everything one shard runs: its store and engine, its share of the HTTP port, the router to the other
  * shards, its AOF and hooks. The worker entry (workers/shard-worker.ts) only builds the dependencies
@@ -148,7 +150,7 @@ export class ShardRuntime {
         this.#listen(message.port);
         return;
       case 'drain':
-        await this.#drain();
+        await this.#drain(message.deadlineMs);
         return;
       case 'close':
         await this.#close();
@@ -177,25 +179,45 @@ export class ShardRuntime {
     });
   }
 
-  /** Stops accepting connections and waits until every accepted request is answered. */
-  async #drain(): Promise<void> {
+  /**
+   * Stops accepting connections and waits until every accepted request is answered. A request still
+   * waiting at the deadline (say, for a shard that died) is answered 503 rather than held forever.
+   */
+  async #drain(deadlineMs: number): Promise<void> {
     if (this.#listenSocket !== undefined) {
       this.#uws!.us_listen_socket_close(this.#listenSocket);
       this.#listenSocket = undefined;
     }
-    if (this.#http !== undefined) {
-      this.#http.closing = true;
-      while (this.#http.inFlight > 0 || (this.#router?.pendingCount ?? 0) > 0) {
-        await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
-      }
+    const deadline = Date.now() + deadlineMs;
+    const busy = () => (this.#http?.inFlight ?? 0) > 0 || (this.#router?.pendingCount ?? 0) > 0;
+    if (this.#http !== undefined) this.#http.closing = true;
+    while (busy() && Date.now() < deadline) await sleep(DRAIN_POLL_MS);
+    if (busy()) {
+      this.#logger.warn(
+        { inFlight: this.#http?.inFlight, waitingForShards: this.#router?.pendingCount },
+        'requests still open at the shutdown deadline: answering them 503',
+      );
+      this.#router?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
     }
     this.#deps.control.postMessage({ type: 'drained', shard: this.#deps.data.shard });
   }
 
-  /** Closes every connection and resource so that the worker thread can end on its own. */
-  async #close(): Promise<void> {
+  /** Closes the listening socket and every connection at once (idempotent). */
+  closeSockets(): void {
     // uWS's App.close() (closes every socket so the thread can end) is missing from its typings.
     (this.#app as (TemplatedApp & { close(): void }) | undefined)?.close();
+    this.#app = undefined;
+    this.#listenSocket = undefined;
+  }
+
+  /** Tells the main thread that this shard cannot go on. */
+  reportFatal(code: string, message: string): void {
+    this.#deps.control.postMessage({ type: 'fatal', shard: this.#deps.data.shard, code, message });
+  }
+
+  /** Closes every connection and resource so that the worker thread can end on its own. */
+  async #close(): Promise<void> {
+    this.closeSockets();
     await this.#deps.transport.close();
     this.#router?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
     if (this.#log !== undefined) await this.#log.close();
