@@ -1,0 +1,157 @@
+/**
+ * The sending end of one ring: writes messages into it and rings the target thread's doorbell, only
+ * when that thread sleeps (under load, about once per batch of the consumer, not per message).
+ *
+ * Back-pressure: when the ring is full, a message is copied into a bounded overflow queue and retried
+ * from the event loop; once anything is queued, later messages queue behind it so that order holds.
+ * When the queue is full too, `send` returns false and the caller answers 503 (LALLY_ERR_BUSY).
+ */
+import { Doorbell } from './doorbell.js';
+import { OverflowQueue } from './overflow-queue.js';
+import { SpscRing } from './spsc-ring.js';
+
+export interface OutboxOptions {
+  /** Messages the overflow queue may hold before `send` refuses. */
+  maxQueuedMessages?: number;
+  /** Bytes the overflow queue may hold before `send` refuses. */
+  maxQueuedBytes?: number;
+  /** Delay between retries that made no progress (the consumer is slow or stalled), in ms. */
+  retryDelayMs?: number;
+}
+
+export interface OutboxStats {
+  /** Messages written into the ring (directly or from the overflow queue). */
+  messagesSent: number;
+  /** Messages that went through the overflow queue. */
+  messagesQueued: number;
+  /** Messages refused because the overflow queue was full. */
+  messagesRejected: number;
+  doorbellsRung: number;
+  /** The most messages (and bytes) the overflow queue ever held at once. */
+  overflowHighWaterMessages: number;
+  overflowHighWaterBytes: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class Outbox {
+  readonly #ring: SpscRing;
+  readonly #doorbell: Doorbell;
+  readonly #queue: OverflowQueue;
+  readonly #retryDelayMs: number;
+  readonly #stats: OutboxStats = {
+    messagesSent: 0,
+    messagesQueued: 0,
+    messagesRejected: 0,
+    doorbellsRung: 0,
+    overflowHighWaterMessages: 0,
+    overflowHighWaterBytes: 0,
+  };
+  /** At most one of these is pending: the next attempt to flush the overflow queue. */
+  #retryImmediate: NodeJS.Immediate | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(ringSab: SharedArrayBuffer, doorbellSab: SharedArrayBuffer, options: OutboxOptions = {}) {
+    this.#ring = new SpscRing(ringSab);
+    this.#doorbell = new Doorbell(doorbellSab);
+    this.#queue = new OverflowQueue(
+      options.maxQueuedMessages ?? 4096,
+      options.maxQueuedBytes ?? 8 * 1024 * 1024,
+    );
+    this.#retryDelayMs = options.retryDelayMs ?? 1;
+  }
+
+  /** The largest message this outbox can ever carry; `send` throws LALLY_ERR_VALUE_TOO_LARGE above it. */
+  get maxMessageBytes(): number {
+    return this.#ring.maxMessageBytes;
+  }
+
+  /** Messages waiting in the overflow queue. */
+  get queuedMessages(): number {
+    return this.#queue.length;
+  }
+
+  get stats(): Readonly<OutboxStats> {
+    return this.#stats;
+  }
+
+  send(message: Uint8Array): boolean {
+    return this.sendParts(message);
+  }
+
+  /**
+   * Sends one message made of up to three parts, written without concatenation when the ring has room.
+   * True when the message is in the ring or queued behind it (the caller may reuse its buffers at
+   * once); false when the overflow queue is full: the message was not taken.
+   */
+  sendParts(first: Uint8Array, second: Uint8Array = EMPTY, third: Uint8Array = EMPTY): boolean {
+    if (this.#queue.length === 0 && this.#ring.tryWriteParts(first, second, third)) {
+      this.#stats.messagesSent++;
+      if (this.#doorbell.ring()) this.#stats.doorbellsRung++;
+      return true;
+    }
+    return this.#enqueue(first, second, third);
+  }
+
+  /** Stops retrying; returns how many queued messages are dropped. Lets the thread exit. */
+  close(): number {
+    this.#closed = true;
+    this.#cancelRetry();
+    const dropped = this.#queue.length;
+    while (this.#queue.length > 0) this.#queue.shift();
+    return dropped;
+  }
+
+  #enqueue(first: Uint8Array, second: Uint8Array, third: Uint8Array): boolean {
+    const size = first.length + second.length + third.length;
+    if (size > this.#ring.maxMessageBytes) {
+      // Let the ring raise the error: a message that can never fit must not sit in the queue forever.
+      this.#ring.tryWriteParts(first, second, third);
+    }
+    if (this.#closed || !this.#queue.tryPush(first, second, third)) {
+      this.#stats.messagesRejected++;
+      return false;
+    }
+    const stats = this.#stats;
+    stats.messagesQueued++;
+    stats.overflowHighWaterMessages = Math.max(stats.overflowHighWaterMessages, this.#queue.length);
+    stats.overflowHighWaterBytes = Math.max(stats.overflowHighWaterBytes, this.#queue.bytes);
+    if (!this.#retryPending) this.#retryImmediate = setImmediate(this.#flush);
+    return true;
+  }
+
+  /** Moves queued messages into the ring, oldest first, until it is full or the queue is empty. */
+  readonly #flush = (): void => {
+    this.#retryImmediate = undefined;
+    this.#retryTimer = undefined;
+    let written = 0;
+    for (let message = this.#queue.peek(); message !== undefined; message = this.#queue.peek()) {
+      if (!this.#ring.tryWrite(message)) break;
+      this.#queue.shift();
+      written++;
+    }
+    if (written > 0) {
+      this.#stats.messagesSent += written;
+      if (this.#doorbell.ring()) this.#stats.doorbellsRung++;
+    }
+    if (this.#queue.length === 0 || this.#closed) return;
+    // Progress means the consumer is keeping up: retry on the next turn. None: back off a little.
+    if (written > 0) {
+      this.#retryImmediate = setImmediate(this.#flush);
+    } else {
+      this.#retryTimer = setTimeout(this.#flush, this.#retryDelayMs);
+    }
+  };
+
+  get #retryPending(): boolean {
+    return this.#retryImmediate !== undefined || this.#retryTimer !== undefined;
+  }
+
+  #cancelRetry(): void {
+    clearImmediate(this.#retryImmediate);
+    clearTimeout(this.#retryTimer);
+    this.#retryImmediate = undefined;
+    this.#retryTimer = undefined;
+  }
+}

@@ -1,0 +1,60 @@
+// A real producer thread against a consumer on this thread: order and content of every byte.
+import { Worker } from 'node:worker_threads';
+import t from 'tap';
+import { SpscRing } from '../../src/ring/spsc-ring.js';
+// @ts-expect-error: a plain JavaScript fixture shared with the worker, without type declarations.
+import { messageBytes, messageSize } from '../fixtures/ring-load.mjs';
+
+type Bytes = (index: number, size: number) => Uint8Array;
+type Size = (index: number, maxBytes: number) => number;
+const bytesOf = messageBytes as Bytes;
+const sizeOf = messageSize as Size;
+
+const COUNT = 200_000;
+
+for (const capacity of [1024, 16 * 1024]) {
+  t.test(`200k messages of random sizes through a ${capacity}-byte ring`, async (t) => {
+    t.setTimeout(60_000);
+    const ringSab = SpscRing.allocate(capacity);
+    const ring = new SpscRing(ringSab);
+    const maxBytes = ring.maxMessageBytes;
+    const worker = new Worker(new URL('../fixtures/ring-stream-producer.mjs', import.meta.url), {
+      workerData: { ringSab, count: COUNT, maxBytes },
+    });
+    let received = 0;
+    let bytes = 0;
+    let firstError: string | undefined;
+    const onMessage = (message: Uint8Array): void => {
+      const index = received++;
+      bytes += message.length;
+      if (firstError !== undefined) return;
+      const size = sizeOf(index, maxBytes);
+      if (message.length !== size) {
+        firstError = `message ${index}: ${message.length} bytes, expected ${size}`;
+        return;
+      }
+      const want = bytesOf(index, size);
+      if (Buffer.compare(message, want) !== 0) firstError = `message ${index}: content differs`;
+    };
+    const done = new Promise<{ fullRetries: number }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    // Consume on this thread, yielding to the event loop between batches (the worker's messages and
+    // errors must get through).
+    await new Promise<void>((resolve) => {
+      const pass = (): void => {
+        ring.drain(onMessage, 4096);
+        if (received >= COUNT) resolve();
+        else setImmediate(pass);
+      };
+      pass();
+    });
+    const report = await done;
+    await worker.terminate();
+    t.equal(firstError, undefined, 'every message arrived whole, in order');
+    t.equal(received, COUNT);
+    t.ok(ring.isEmpty, 'nothing left over');
+    t.comment(`${bytes} bytes; the producer found the ring full ${report.fullRetries} times`);
+  });
+}
