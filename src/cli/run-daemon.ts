@@ -11,6 +11,12 @@ import { createLogger, flushLogger, type Logger } from '../log/logger.js';
 export async function runDaemon(config: LallyConfig, warnings: readonly string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
   for (const warning of warnings) logger.warn(warning);
+  if (config.seedNode !== undefined) {
+    logger.warn(
+      { seedNode: config.seedNode },
+      'seed_node is set, but this version does not join clusters yet: the node runs standalone',
+    );
+  }
   const daemon = new Daemon(config, logger);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
