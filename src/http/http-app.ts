@@ -4,6 +4,7 @@ import { versionToRfc3339 } from '../clock/hlc.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { OpKind, OpResult, ShardRouter } from '../shard/shard-router.js';
 import { readBody } from './body-reader.js';
+import { KvJson } from './kv-json.js';
 import {
   type BatchOp,
   checkValueBytes,
@@ -13,7 +14,7 @@ import {
   parseKeyValueBody,
   type RequestLimits,
 } from './request-parsing.js';
-import { errorAnswer, errorJson, type KvAnswer, kvAnswerJson, Messages, statusLine } from './responses.js';
+import { errorAnswer, errorJson, Messages, statusLine } from './responses.js';
 import type { UwsModule } from './uws-native.js';
 
 export interface HttpAppOptions {
@@ -29,6 +30,14 @@ export interface HttpAppOptions {
 }
 
 const JSON_TYPE = 'application/json';
+const OCTET_TYPE = 'application/octet-stream';
+const jsonType = (): string => JSON_TYPE;
+const always200 = (): number => 200;
+const foundOr404 = (result: OpResult): number => (result.found ? 200 : 404);
+
+function timestampOf(result: OpResult): string | undefined {
+  return result.timestamp ?? (result.version === undefined ? undefined : versionToRfc3339(result.version));
+}
 const KV_PREFIX = '/kv/';
 export const GREETING = 'Hello World! from lally';
 
@@ -51,8 +60,11 @@ export class HttpApi {
   closing = false;
   readonly counters = { requests: 0, errors: 0 };
 
+  readonly #json: KvJson;
+
   constructor(opts: HttpAppOptions) {
     this.#opts = opts;
+    this.#json = new KvJson(opts.readQuorum, opts.writeQuorum);
     this.#debug = opts.logger.isLevelEnabled('debug');
   }
 
@@ -104,13 +116,26 @@ export class HttpApi {
     body: string | Uint8Array,
     extra?: [string, string],
   ): void {
+    res.cork(() => this.#write(res, status, contentType, body, extra));
+  }
+
+  /** Writes a whole answer; the caller must be corked (inside a uWS handler, or in res.cork). */
+  #write(
+    res: HttpResponse,
+    status: number,
+    contentType: string,
+    body: string | Uint8Array,
+    extra?: [string, string],
+  ): void {
     this.counters.requests++;
-    if (status >= 400) this.counters.errors++;
-    res.cork(() => {
+    if (status === 200) {
+      res.writeHeader('content-type', contentType);
+    } else {
+      this.counters.errors++;
       res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
-      if (extra !== undefined) res.writeHeader(extra[0], extra[1]);
-      res.end(body, this.closing);
-    });
+    }
+    if (extra !== undefined) res.writeHeader(extra[0], extra[1]);
+    res.end(body, this.closing);
   }
 
   #sendError(res: HttpResponse, error: unknown): void {
@@ -173,62 +198,56 @@ export class HttpApi {
     this.#withBody(res, req, handler);
   }
 
-  /** Runs one key operation and answers with `answer(result)`; synchronous when the key is local. */
+  /**
+   * Runs one key operation and answers with `answer(result, corked)`. A local key runs synchronously
+   * inside the uWS handler (already corked); a key another shard owns is answered later, corked then.
+   */
   #run(
     res: HttpResponse,
     pending: Pending | undefined,
     op: OpKind,
     key: string,
     value: string | undefined,
-    answer: (result: OpResult) => void,
+    answer: (result: OpResult) => string,
+    statusOf: (result: OpResult) => number,
+    contentType: (result: OpResult) => string = jsonType,
   ): void {
-    let settled = false;
     let deferred: Pending | undefined = pending;
+    let sync = true;
+    let settled = false;
     this.#opts.router.execute(op, key, value, (result) => {
       settled = true;
       if (deferred !== undefined && !this.#finish(deferred)) return;
-      if (result.error !== undefined) this.#sendError(res, result.error);
-      else answer(result);
+      if (result.error !== undefined) {
+        this.#sendError(res, result.error);
+        return;
+      }
+      const body = answer(result);
+      if (sync && pending === undefined) this.#write(res, statusOf(result), contentType(result), body);
+      else this.#send(res, statusOf(result), contentType(result), body);
     });
+    sync = false;
     if (!settled && deferred === undefined) deferred = this.#defer(res);
     if (this.#debug) this.#opts.logger.debug({ op, key }, 'request');
   }
 
   // ---- routes ---------------------------------------------------------------------------------
 
-  #answerKv(res: HttpResponse, status: number, answer: KvAnswer): void {
-    this.#send(res, status, JSON_TYPE, kvAnswerJson(answer));
-  }
-
-  #quorum(op: OpKind): { required: number; achieved: number; status: 'success' | 'partial' } {
-    const required = op === 'get' ? this.#opts.readQuorum : this.#opts.writeQuorum;
-    // Only this node answers until the cluster joins in; upstream counts the local node.
-    const achieved = 1;
-    return { required, achieved, status: achieved >= required ? 'success' : 'partial' };
-  }
-
-  #kvAnswer(op: OpKind, key: string, sentValue: string | undefined, result: OpResult): KvAnswer {
-    const quorum = this.#quorum(op);
-    const timestamp =
-      result.timestamp ?? (result.version === undefined ? undefined : versionToRfc3339(result.version));
-    const base = { status: quorum.status, key, required: quorum.required, achieved: quorum.achieved };
-    if (op === 'put') return { ...base, value: sentValue, timestamp, message: Messages.added() };
-    if (op === 'get') {
-      return result.found
-        ? { ...base, value: result.value, timestamp, message: Messages.fetched(key) }
-        : { ...base, value: undefined, timestamp: undefined, message: Messages.missing(key) };
-    }
-    return result.found
-      ? { ...base, value: result.value, timestamp, message: Messages.removed(key) }
-      : { ...base, value: undefined, timestamp: undefined, message: Messages.removeMissing(key) };
+  #answerJson(op: OpKind, key: string, sentValue: string | undefined, result: OpResult): string {
+    const json = this.#json;
+    if (op === 'get') return json.get(key, result.found ? result.value : undefined, timestampOf(result));
+    if (op === 'put') return json.put(key, sentValue ?? '', timestampOf(result) ?? '');
+    return json.remove(
+      key,
+      result.found ? result.value : undefined,
+      result.found ? timestampOf(result) : undefined,
+    );
   }
 
   /** POST /add, POST /get, DELETE /remove: upstream's shapes, 200 even for a missing key (as upstream). */
   #upstreamOp(res: HttpResponse, pending: Pending, op: OpKind, body: Uint8Array, needsValue: boolean): void {
     const { key, value } = parseKeyValueBody(body, needsValue, this.#opts.limits);
-    this.#run(res, pending, op, key, value, (result) =>
-      this.#answerKv(res, 200, this.#kvAnswer(op, key, value, result)),
-    );
+    this.#run(res, pending, op, key, value, (result) => this.#answerJson(op, key, value, result), always200);
   }
 
   #restGet(res: HttpResponse, req: HttpRequest): void {
@@ -239,18 +258,29 @@ export class HttpApi {
       this.#sendError(res, error);
       return;
     }
-    const wantsRaw = wantsRawValue(req.getQuery(), req.getHeader('accept'));
-    this.#run(res, undefined, 'get', key, undefined, (result) => {
-      if (wantsRaw) {
-        if (!result.found) {
-          this.#send(res, 404, JSON_TYPE, errorJson(ErrorCodes.NOT_FOUND, Messages.missing(key)));
-        } else {
-          this.#send(res, 200, 'application/octet-stream', result.value ?? '');
-        }
-        return;
-      }
-      this.#answerKv(res, result.found ? 200 : 404, this.#kvAnswer('get', key, undefined, result));
-    });
+    if (wantsRawValue(req.getQuery(), req.getHeader('accept'))) {
+      this.#run(
+        res,
+        undefined,
+        'get',
+        key,
+        undefined,
+        (result) =>
+          result.found ? (result.value ?? '') : errorJson(ErrorCodes.NOT_FOUND, Messages.missing(key)),
+        foundOr404,
+        (result) => (result.found ? OCTET_TYPE : JSON_TYPE),
+      );
+      return;
+    }
+    this.#run(
+      res,
+      undefined,
+      'get',
+      key,
+      undefined,
+      (result) => this.#answerJson('get', key, undefined, result),
+      foundOr404,
+    );
   }
 
   #restPut(res: HttpResponse, req: HttpRequest): void {
@@ -267,8 +297,14 @@ export class HttpApi {
     this.#withBody(res, req, (body, pending) => {
       checkValueBytes(body.byteLength, limits, 'the value');
       const value = decodeUtf8(body, 'the value');
-      this.#run(res, pending, 'put', key, value, (result) =>
-        this.#answerKv(res, 200, this.#kvAnswer('put', key, value, result)),
+      this.#run(
+        res,
+        pending,
+        'put',
+        key,
+        value,
+        (result) => this.#answerJson('put', key, value, result),
+        always200,
       );
     });
   }
@@ -281,8 +317,14 @@ export class HttpApi {
       this.#sendError(res, error);
       return;
     }
-    this.#run(res, undefined, 'remove', key, undefined, (result) =>
-      this.#answerKv(res, result.found ? 200 : 404, this.#kvAnswer('remove', key, undefined, result)),
+    this.#run(
+      res,
+      undefined,
+      'remove',
+      key,
+      undefined,
+      (result) => this.#answerJson('remove', key, undefined, result),
+      foundOr404,
     );
   }
 
