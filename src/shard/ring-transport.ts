@@ -33,12 +33,39 @@ export class RingTransport implements ShardTransport {
   }
 
   start(onMessage: (from: number, message: Uint8Array) => void): void {
-    const inbox = new Inbox(this.#rings.doorbells[this.#self]!, (message, from) => onMessage(from, message));
+    const inbox = new Inbox(this.#rings.doorbells[this.#self]!, (message, from) => onMessage(from, message), {
+      idleTurnsBeforeSleep: Number(process.env.LALLY_IDLE_TURNS ?? 0),
+    });
     this.#rings.inbound.forEach((sab, from) => {
       if (sab !== undefined && from !== this.#self) inbox.addRing(from, sab);
     });
     inbox.start();
     this.#inbox = inbox;
+  }
+
+  /** Ring figures for /stats: how well messages batch, how often threads had to be woken. */
+  stats(): Record<string, number> {
+    const inbox = this.#inbox?.stats;
+    let sent = 0;
+    let rung = 0;
+    let queued = 0;
+    let rejected = 0;
+    for (const link of this.links) {
+      if (link === undefined) continue;
+      sent += link.outbox.stats.messagesSent;
+      rung += link.outbox.stats.doorbellsRung;
+      queued += link.outbox.stats.messagesQueued;
+      rejected += link.outbox.stats.messagesRejected;
+    }
+    return {
+      messagesSent: sent,
+      doorbellsRung: rung,
+      overflowQueued: queued,
+      overflowRejected: rejected,
+      messagesReceived: inbox?.messagesReceived ?? 0,
+      receiveBatches: inbox?.batches ?? 0,
+      sleeps: inbox?.sleeps ?? 0,
+    };
   }
 
   async close(): Promise<void> {

@@ -121,7 +121,13 @@ export class ShardRuntime {
   }
 
   #ownStats(): ShardStats {
-    return collectShardStats(this.#engine!, this.#router!, this.#http!, this.#log);
+    return collectShardStats(
+      this.#engine!,
+      this.#router!,
+      this.#http!,
+      this.#log,
+      this.#deps.transport.stats?.(),
+    );
   }
 
   #gatherStats(callback: (json: string) => void): void {

@@ -18,6 +18,7 @@ export interface ShardStats {
   inFlight: number;
   heapUsedBytes: number;
   aof: Record<string, number | string | boolean> | null;
+  rings: Record<string, number> | null;
 }
 
 export function collectShardStats(
@@ -25,6 +26,7 @@ export function collectShardStats(
   router: ShardRouter,
   http: { counters: { requests: number; errors: number }; inFlight: number },
   aof: { stats(): Record<string, number | string | boolean> } | undefined,
+  rings: Record<string, number> | undefined,
 ): ShardStats {
   return {
     id: engine.shard,
@@ -42,6 +44,7 @@ export function collectShardStats(
     inFlight: http.inFlight,
     heapUsedBytes: process.memoryUsage().heapUsed,
     aof: aof === undefined ? null : aof.stats(),
+    rings: rings ?? null,
   };
 }
 

@@ -7,4 +7,6 @@ export interface ShardTransport {
   /** Starts delivering incoming messages; `from` is the sending thread's id. */
   start(onMessage: (from: number, message: Uint8Array) => void): void;
   close(): Promise<void> | void;
+  /** Figures for /stats (optional: in-memory transports in tests have none). */
+  stats?(): Record<string, number>;
 }
