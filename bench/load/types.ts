@@ -1,0 +1,37 @@
+import type { LatencySummary } from '../stats/percentiles.js';
+import type { RequestPlan } from '../workload/requests.js';
+
+export type LoadGeneratorName = 'wrk' | 'autocannon';
+
+export interface LoadRun {
+  /** Base URL of the target, such as http://127.0.0.1:40123 */
+  url: string;
+  plan: RequestPlan;
+  connections: number;
+  durationSec: number;
+  /** Requests per second to hold (fixed-rate mode); throughput mode when absent. */
+  rate?: number | undefined;
+  /** Extra request headers (the etcd gateway wants a JSON content type). */
+  headers?: Record<string, string>;
+}
+
+export interface LoadResult {
+  generator: LoadGeneratorName;
+  requests: number;
+  durationSec: number;
+  requestsPerSec: number;
+  /** Key-value operations per second: requests/s times operations per request. */
+  opsPerSec: number;
+  /** Milliseconds. */
+  latencyMs: LatencySummary;
+  /** Socket errors and timeouts. */
+  errors: number;
+  /** Answers with a status outside 2xx. */
+  non2xx: number;
+}
+
+export interface LoadGenerator {
+  readonly name: LoadGeneratorName;
+  readonly version: string;
+  run(load: LoadRun): Promise<LoadResult>;
+}

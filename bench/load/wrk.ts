@@ -1,0 +1,103 @@
+import { execFile, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { RequestPlan } from '../workload/requests.js';
+import type { LoadGenerator, LoadResult, LoadRun } from './types.js';
+import { parseWrkOutput, wrkScript } from './wrk-script.js';
+
+const execFileAsync = promisify(execFile);
+
+/** The version wrk prints, or null when wrk is not installed. */
+export async function wrkVersion(): Promise<string | null> {
+  try {
+    // `wrk -v` prints its banner and exits 1.
+    const { stdout } = await execFileAsync('wrk', ['-v']).catch((e: { stdout?: string }) => {
+      if (typeof e.stdout === 'string' && e.stdout.includes('wrk')) return { stdout: e.stdout };
+      throw e;
+    });
+    return stdout.split('\n')[0]?.trim() ?? 'wrk';
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * wrk (https://github.com/wg/wrk) driven by a generated Lua script. It is written in C with an event
+ * loop per thread: the cheapest client on a machine where client and server share the cores.
+ */
+export class WrkLoadGenerator implements LoadGenerator {
+  readonly name = 'wrk' as const;
+  readonly #scripts = new WeakMap<RequestPlan, string>();
+  #scriptCount = 0;
+
+  constructor(
+    readonly version: string,
+    private readonly scratchDir: string,
+    /** wrk threads; on a 2-core machine one leaves the other core to the server. */
+    private readonly threads: number,
+  ) {}
+
+  #scriptFor(plan: RequestPlan, headers: Record<string, string> | undefined): string {
+    let path = this.#scripts.get(plan);
+    if (!path) {
+      path = join(this.scratchDir, `wrk-plan-${this.#scriptCount++}.lua`);
+      writeFileSync(path, wrkScript(plan, headers));
+      this.#scripts.set(plan, path);
+    }
+    return path;
+  }
+
+  async run(load: LoadRun): Promise<LoadResult> {
+    if (load.rate) throw new Error('wrk has no fixed-rate mode; use autocannon for --rate');
+    const threads = Math.max(1, Math.min(this.threads, load.connections));
+    const args = [
+      '-t',
+      String(threads),
+      '-c',
+      String(load.connections),
+      '-d',
+      `${Math.max(1, Math.round(load.durationSec))}s`,
+      '--timeout',
+      '10s',
+      '-s',
+      this.#scriptFor(load.plan, load.headers),
+      load.url,
+    ];
+    const stdout = await new Promise<string>((resolve, reject) => {
+      const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code === 0) resolve(out);
+        else reject(new Error(`wrk exited with ${code}: ${err || out}`));
+      });
+    });
+    const s = parseWrkOutput(stdout);
+    const durationSec = s.durationUs / 1e6;
+    const requestsPerSec = durationSec > 0 ? s.requests / durationSec : 0;
+    return {
+      generator: 'wrk',
+      requests: s.requests,
+      durationSec,
+      requestsPerSec,
+      opsPerSec: requestsPerSec * load.plan.opsPerRequest,
+      latencyMs: {
+        p50: s.p50 / 1000,
+        p99: s.p99 / 1000,
+        p999: s.p999 / 1000,
+        max: s.max / 1000,
+        mean: s.mean / 1000,
+      },
+      errors: s.connect + s.read + s.write + s.timeout,
+      non2xx: s.status,
+    };
+  }
+}

@@ -1,0 +1,122 @@
+import { element, niceMax, PALETTE, shortNumber, svgDocument, text } from './svg.js';
+
+export interface BarGroup {
+  label: string;
+  /** One value per series; null draws nothing (not measured). */
+  values: (number | null)[];
+  /** Printed at the end of the group's first bar, such as "0.93x". */
+  annotation?: string;
+}
+
+export interface BarChart {
+  title: string;
+  unit: string;
+  series: string[];
+  groups: BarGroup[];
+}
+
+/** Horizontal grouped bars: one group per case, one bar per series, values printed on the bars. */
+export function barChartSvg(chart: BarChart): string {
+  const labelWidth = 280;
+  const plotWidth = 460;
+  const barHeight = 14;
+  const groupGap = 10;
+  const top = 50;
+  const groupHeight = chart.series.length * barHeight + groupGap;
+  const height = top + chart.groups.length * groupHeight + 40;
+  const width = labelWidth + plotWidth + 120;
+  const max = niceMax(Math.max(0, ...chart.groups.flatMap((g) => g.values.map((v) => v ?? 0))));
+  const scale = (v: number) => (v / max) * plotWidth;
+  const body: string[] = [text(10, 22, chart.title, { 'font-size': 15, 'font-weight': 'bold' })];
+  chart.series.forEach((name, i) => {
+    const x = labelWidth + i * 150;
+    body.push(element('rect', { x, y: 30, width: 10, height: 10, fill: PALETTE[i % PALETTE.length] }));
+    body.push(text(x + 14, 39, name, { 'font-size': 11 }));
+  });
+  for (let t = 0; t <= 4; t++) {
+    const x = labelWidth + (plotWidth * t) / 4;
+    body.push(element('line', { x1: x, y1: top - 4, x2: x, y2: height - 30, stroke: '#dddddd' }));
+    body.push(text(x, height - 14, shortNumber((max * t) / 4), { 'font-size': 10, 'text-anchor': 'middle' }));
+  }
+  body.push(text(labelWidth + plotWidth, height - 2, chart.unit, { 'font-size': 10, 'text-anchor': 'end' }));
+  chart.groups.forEach((group, g) => {
+    const y0 = top + g * groupHeight;
+    body.push(
+      text(labelWidth - 8, y0 + (chart.series.length * barHeight) / 2 + 4, group.label, {
+        'text-anchor': 'end',
+      }),
+    );
+    group.values.forEach((value, s) => {
+      if (value === null || !Number.isFinite(value)) return;
+      const y = y0 + s * barHeight;
+      const w = Math.max(1, scale(value));
+      body.push(
+        element('rect', {
+          x: labelWidth,
+          y,
+          width: w,
+          height: barHeight - 2,
+          fill: PALETTE[s % PALETTE.length],
+        }),
+      );
+      const note = s === 0 && group.annotation ? `  ${group.annotation}` : '';
+      body.push(
+        text(labelWidth + w + 4, y + barHeight - 4, `${shortNumber(value)}${note}`, { 'font-size': 10 }),
+      );
+    });
+  });
+  return svgDocument(width, height, chart.title, body);
+}
+
+export interface LineSeries {
+  name: string;
+  points: { x: number; y: number }[];
+}
+
+export interface LineChart {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: LineSeries[];
+}
+
+/** Lines with dots over numeric x values (throughput against shards). */
+export function lineChartSvg(chart: LineChart): string {
+  const width = 640;
+  const height = 380;
+  const left = 70;
+  const right = 180;
+  const top = 50;
+  const bottom = 50;
+  const xs = chart.series.flatMap((s) => s.points.map((p) => p.x));
+  const xMin = Math.min(...xs, 1);
+  const xMax = Math.max(...xs, xMin + 1);
+  const yMax = niceMax(Math.max(0, ...chart.series.flatMap((s) => s.points.map((p) => p.y))));
+  const px = (x: number) => left + ((x - xMin) / (xMax - xMin)) * (width - left - right);
+  const py = (y: number) => height - bottom - (y / yMax) * (height - top - bottom);
+  const body: string[] = [text(10, 22, chart.title, { 'font-size': 15, 'font-weight': 'bold' })];
+  for (let t = 0; t <= 4; t++) {
+    const y = py((yMax * t) / 4);
+    body.push(element('line', { x1: left, y1: y, x2: width - right, y2: y, stroke: '#dddddd' }));
+    body.push(text(left - 6, y + 4, shortNumber((yMax * t) / 4), { 'font-size': 10, 'text-anchor': 'end' }));
+  }
+  for (const x of [...new Set(xs)].sort((a, b) => a - b)) {
+    body.push(text(px(x), height - bottom + 16, String(x), { 'font-size': 10, 'text-anchor': 'middle' }));
+  }
+  body.push(text((left + width - right) / 2, height - 12, chart.xLabel, { 'text-anchor': 'middle' }));
+  body.push(text(14, top - 12, chart.yLabel, { 'font-size': 11 }));
+  chart.series.forEach((series, i) => {
+    const colour = PALETTE[i % PALETTE.length]!;
+    const points = [...series.points].sort((a, b) => a.x - b.x);
+    if (points.length > 1) {
+      const d = points.map((p, j) => `${j ? 'L' : 'M'}${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ');
+      body.push(element('path', { d, fill: 'none', stroke: colour, 'stroke-width': 2 }));
+    }
+    for (const p of points) body.push(element('circle', { cx: px(p.x), cy: py(p.y), r: 4, fill: colour }));
+    body.push(
+      element('rect', { x: width - right + 16, y: top + i * 20, width: 10, height: 10, fill: colour }),
+    );
+    body.push(text(width - right + 30, top + i * 20 + 9, series.name, { 'font-size': 11 }));
+  });
+  return svgDocument(width, height, chart.title, body);
+}

@@ -1,0 +1,206 @@
+import type { BenchResults, CaseResult } from '../results/schema.js';
+import { type BarChart, barChartSvg, lineChartSvg } from './charts.js';
+
+const fmt = (x: number | null | undefined, digits = 0) =>
+  x === null || x === undefined || !Number.isFinite(x)
+    ? '–'
+    : x.toLocaleString('en-US', { maximumFractionDigits: digits });
+const ratioText = (x: number | null) => (x === null ? '–' : `${x.toFixed(2)}x`);
+const mib = (bytes: number | null) => (bytes === null ? '–' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+
+function caseRow(c: CaseResult): string {
+  return `| ${c.scenario} | ${c.label} | ${c.generator} | ${fmt(c.opsPerSec)} | ${fmt(c.latencyMs.p50, 2)} | ${fmt(c.latencyMs.p99, 2)} | ${fmt(c.latencyMs.p999, 2)} | ${fmt(c.ceiling?.opsPerSec)} | ${ratioText(c.ratioToCeiling)} | ${ratioText(c.ratioP99ToCeiling)} | ${c.errors + c.non2xx} |`;
+}
+
+const CASE_HEADER =
+  '| scenario | case | load | ops/s | p50 ms | p99 ms | p99.9 ms | ceiling ops/s | ratio to ceiling | p99 ratio | errors |\n' +
+  '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|';
+
+export interface Report {
+  markdown: string;
+  /** File name -> SVG text. */
+  charts: Map<string, string>;
+}
+
+function lallyCases(results: BenchResults): CaseResult[] {
+  return results.cases.filter((c) => c.target === 'lally');
+}
+
+export function buildCharts(results: BenchResults): Map<string, string> {
+  const charts = new Map<string, string>();
+  const lally = lallyCases(results).filter((c) => c.scenario !== 'cluster');
+  if (lally.length > 0) {
+    charts.set(
+      'throughput.svg',
+      barChartSvg({
+        title: 'Lally against the bare uWS ceiling, per scenario (ops/s)',
+        unit: 'operations per second',
+        series: ['Lally', 'uWS ceiling (same threads, same body size)'],
+        groups: lally.map((c) => ({
+          label: `${c.scenario}: ${c.label}`,
+          values: [c.opsPerSec, c.ceiling?.opsPerSec ?? null],
+          annotation: ratioText(c.ratioToCeiling),
+        })),
+      }),
+    );
+    const latency: BarChart = {
+      title: 'Latency percentiles per scenario (ms)',
+      unit: 'milliseconds',
+      series: ['p50', 'p99', 'p99.9'],
+      groups: lally.map((c) => ({
+        label: `${c.scenario}: ${c.label}`,
+        values: [c.latencyMs.p50, c.latencyMs.p99, c.latencyMs.p999],
+      })),
+    };
+    charts.set('latency.svg', barChartSvg(latency));
+  }
+  const peers = results.cases.filter((c) => c.scenario === 'peers');
+  const core = results.cases.filter((c) => c.scenario === 'core');
+  if (peers.length > 0 || core.length > 0) {
+    const names = ['uws-ceiling', 'lally', ...new Set(peers.map((c) => c.target))];
+    const groups = (['get', 'put'] as const).map((kind) => {
+      const lallyCase = core.find((c) => c.workload.kind === kind);
+      const peerCases = peers.filter((c) => c.workload.kind === kind);
+      const ceiling = (lallyCase ?? peerCases[0])?.ceiling?.opsPerSec ?? null;
+      return {
+        label: `${kind.toUpperCase()} 16 B`,
+        values: names.map((n) =>
+          n === 'uws-ceiling'
+            ? ceiling
+            : n === 'lally'
+              ? (lallyCase?.opsPerSec ?? null)
+              : (peerCases.find((c) => c.target === n)?.opsPerSec ?? null),
+        ),
+      };
+    });
+    charts.set(
+      'peers.svg',
+      barChartSvg({
+        title: 'Lally against the ceiling and the peers (ops/s)',
+        unit: 'operations per second',
+        series: names,
+        groups,
+      }),
+    );
+  }
+  const shards = results.cases.filter((c) => c.scenario === 'shards' && c.shards !== null);
+  if (shards.length > 0) {
+    const line = (name: string, kind: string, pick: (c: CaseResult) => number | undefined) => ({
+      name,
+      points: shards
+        .filter((c) => c.workload.kind === kind)
+        .flatMap((c) => {
+          const y = pick(c);
+          return y === undefined ? [] : [{ x: c.shards!, y }];
+        }),
+    });
+    charts.set(
+      'shards.svg',
+      lineChartSvg({
+        title: 'Throughput against shards (ceiling: as many uWS threads)',
+        xLabel: 'shards (threads)',
+        yLabel: 'ops/s',
+        series: [
+          line('Lally GET', 'get', (c) => c.opsPerSec),
+          line('Lally PUT', 'put', (c) => c.opsPerSec),
+          line('ceiling GET', 'get', (c) => c.ceiling?.opsPerSec),
+          line('ceiling PUT', 'put', (c) => c.ceiling?.opsPerSec),
+        ],
+      }),
+    );
+  }
+  return charts;
+}
+
+export function buildReport(results: BenchResults): Report {
+  const charts = buildCharts(results);
+  const m = results.machine;
+  const lg = results.loadGenerator;
+  const out: string[] = [];
+  out.push(`# Lally bench: ${results.mode} run of ${results.startedAt}`);
+  out.push('');
+  out.push(
+    `Machine: ${m.nproc} cores (${m.cpuModel}), ${mib(m.totalMemoryBytes)} RAM, Node ${m.node}, ${m.platform}; ` +
+      `load average at the start ${m.loadAverage.map((x) => x.toFixed(2)).join(' ')}. ` +
+      `Load generator: ${lg.version} (${lg.name}); fixed-rate runs: ${lg.fixedRate}. Its own ceiling (cheapest server, 2-byte answer): ` +
+      `${fmt(lg.ceilingRps)} requests/s.`,
+  );
+  out.push('');
+  const o = results.options;
+  out.push(
+    `Settings: ${o.durationSec} s per run, ${o.connections} connections, ${o.shards} shards, ${o.rounds} round(s) per case ` +
+      `(Lally and ceiling alternated)${o.rate ? `, fixed rate ${o.rate}/s` : ''}${o.url ? `, external target ${o.url}` : ''}. ` +
+      'Ratios divide by the bare uWebSockets.js app measured in the same run with the same load.',
+  );
+  const core = results.cases.filter((c) => c.scenario === 'core');
+  if (core.length > 0) {
+    out.push('', '## Core figure (issue 2)', '', CASE_HEADER, ...core.map(caseRow));
+  }
+  if (results.hop) {
+    const h = results.hop;
+    out.push('', '## Cost of a shard hop', '', h.method, '');
+    out.push('| path | p50 µs | p99 µs | p99.9 µs | p50 ratio to ceiling |', '|---|---:|---:|---:|---:|');
+    out.push(
+      `| 1 shard (never hops) | ${fmt(h.oneShardUs.p50, 1)} | ${fmt(h.oneShardUs.p99, 1)} | ${fmt(h.oneShardUs.p999, 1)} | ${ratioText(h.ratioOneShardP50ToCeiling)} |`,
+    );
+    out.push(
+      `| 2 shards, key on the receiving shard | ${fmt(h.localUs.p50, 1)} | ${fmt(h.localUs.p99, 1)} | ${fmt(h.localUs.p999, 1)} | ${ratioText(h.ratioLocalP50ToCeiling)} |`,
+    );
+    out.push(
+      `| 2 shards, key on the other shard (hop) | ${fmt(h.remoteUs.p50, 1)} | ${fmt(h.remoteUs.p99, 1)} | ${fmt(h.remoteUs.p999, 1)} | ${ratioText(h.ratioRemoteP50ToCeiling)} |`,
+    );
+    if (h.ceilingUs)
+      out.push(
+        `| uWS ceiling, 2 threads | ${fmt(h.ceilingUs.p50, 1)} | ${fmt(h.ceilingUs.p99, 1)} | ${fmt(h.ceilingUs.p999, 1)} | 1.00x |`,
+      );
+    out.push(
+      '',
+      `A hop costs **${fmt(h.hopCostUs, 1)} µs** at the median (${fmt(h.samples)} samples per path).`,
+    );
+  }
+  const rest = results.cases.filter((c) => c.scenario !== 'core');
+  if (rest.length > 0) out.push('', '## All cases', '', CASE_HEADER, ...rest.map(caseRow));
+  const notes = results.cases.filter((c) => c.note);
+  if (notes.length > 0)
+    out.push('', 'Notes:', ...notes.map((c) => `- ${c.scenario} / ${c.label}: ${c.note}`));
+  if (results.memory) {
+    const mem = results.memory;
+    out.push('', '## Memory and replay', '');
+    out.push(
+      `${fmt(mem.keys)} keys of ${mem.keyBytes} B with values of ${mem.valueBytes} B, loaded through /batch at ${fmt(mem.loadOpsPerSec)} keys/s.`,
+      '',
+    );
+    out.push(
+      '| server | RSS before | RSS after | bytes per key | ratio to payload (key + value) |',
+      '|---|---:|---:|---:|---:|',
+    );
+    for (const f of [mem.lally, ...mem.peers]) {
+      out.push(
+        `| ${f.target} | ${mib(f.rssBeforeBytes)} | ${mib(f.rssAfterBytes)} | ${fmt(f.bytesPerKey)} | ${ratioText(f.ratioToPayload)} |`,
+      );
+    }
+    out.push(
+      '',
+      `Start on an empty data dir: ${fmt(mem.emptyStartMs)} ms; restart replaying the AOF: ${fmt(mem.replayMs)} ms ` +
+        `(${ratioText(mem.ratioReplayToEmptyStart)} the empty start), ${fmt(mem.keysAfterReplay)} keys live afterwards.`,
+    );
+  }
+  out.push('', '## Peers', '', '| peer | status | install |', '|---|---|---|');
+  for (const p of results.peers)
+    out.push(
+      `| ${p.name} | ${p.status}${p.reason ? `: ${p.reason}` : ''} | ${p.install ? `\`${p.install}\`` : ''} |`,
+    );
+  if (results.skipped.length > 0) {
+    out.push(
+      '',
+      '## Skipped',
+      '',
+      ...results.skipped.map((s) => `- **${s.scenario}**: skipped: ${s.reason}`),
+    );
+  }
+  if (charts.size > 0) {
+    out.push('', '## Charts', '', ...[...charts.keys()].map((name) => `![${name}](${name})`));
+  }
+  out.push('');
+  return { markdown: out.join('\n'), charts };
+}

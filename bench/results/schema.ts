@@ -1,0 +1,175 @@
+import type { LatencySummary } from '../stats/percentiles.js';
+import type { OperationKind } from '../workload/requests.js';
+
+/** Version of the result file layout; bump it when a field changes meaning. */
+export const RESULTS_SCHEMA = 'lally-bench/1';
+
+export type TargetName = 'lally' | 'uws-ceiling' | 'node-http-map' | 'redis' | 'webdis' | 'etcd';
+
+export interface RoundFigures {
+  requestsPerSec: number;
+  opsPerSec: number;
+  latencyMs: LatencySummary;
+  errors: number;
+  non2xx: number;
+}
+
+export interface CeilingFigures {
+  threads: number;
+  opsPerSec: number;
+  requestsPerSec: number;
+  latencyMs: LatencySummary;
+  rounds: RoundFigures[];
+}
+
+export interface CaseResult {
+  scenario: string;
+  id: string;
+  label: string;
+  target: TargetName;
+  /** Who generated the load: wrk, autocannon, or the peer's own tool (redis-benchmark). */
+  generator: string;
+  shards: number | null;
+  aof: string | null;
+  connections: number;
+  rate: number | null;
+  workload: { kind: OperationKind; distribution: string; valueBytes: number; keyCount: number; batchSize: number };
+  /** Medians over the rounds. */
+  requestsPerSec: number;
+  opsPerSec: number;
+  latencyMs: LatencySummary;
+  errors: number;
+  non2xx: number;
+  rounds: RoundFigures[];
+  ceiling: CeilingFigures | null;
+  /** opsPerSec / ceiling.opsPerSec. */
+  ratioToCeiling: number | null;
+  /** latencyMs.p99 / ceiling.latencyMs.p99 (above 1: slower than the ceiling). */
+  ratioP99ToCeiling: number | null;
+  note?: string;
+}
+
+export interface HopResult {
+  method: string;
+  samples: number;
+  /** Microseconds per GET over one keep-alive connection, one request in flight. */
+  oneShardUs: LatencySummary;
+  localUs: LatencySummary;
+  remoteUs: LatencySummary;
+  ceilingUs: LatencySummary | null;
+  /** remote p50 - local p50: what a hop to the other shard and back adds. */
+  hopCostUs: number;
+  ratioLocalP50ToCeiling: number | null;
+  ratioRemoteP50ToCeiling: number | null;
+  ratioOneShardP50ToCeiling: number | null;
+}
+
+export interface MemoryFigures {
+  target: TargetName;
+  keys: number;
+  rssBeforeBytes: number | null;
+  rssAfterBytes: number | null;
+  bytesPerKey: number | null;
+  /** bytesPerKey / payload bytes per key (key + value). */
+  ratioToPayload: number | null;
+  note?: string;
+}
+
+export interface MemoryResult {
+  keys: number;
+  keyBytes: number;
+  valueBytes: number;
+  loadSec: number;
+  loadOpsPerSec: number;
+  lally: MemoryFigures;
+  peers: MemoryFigures[];
+  /** Milliseconds from spawn to ready: empty data dir, then replaying the loaded AOF. */
+  emptyStartMs: number;
+  replayMs: number | null;
+  keysAfterReplay: number | null;
+  ratioReplayToEmptyStart: number | null;
+}
+
+export interface PeerStatus {
+  name: string;
+  status: 'ran' | 'skipped';
+  reason?: string;
+  /** The command that installs the peer, when it is missing. */
+  install?: string;
+}
+
+export interface SkippedScenario {
+  scenario: string;
+  reason: string;
+}
+
+export interface BenchResults {
+  schema: typeof RESULTS_SCHEMA;
+  startedAt: string;
+  finishedAt: string;
+  mode: 'quick' | 'full' | 'custom';
+  options: {
+    scenarios: string[];
+    durationSec: number;
+    connections: number;
+    shards: number;
+    rounds: number;
+    rate: number | null;
+    url: string | null;
+  };
+  machine: { nproc: number; cpuModel: string; node: string; platform: string; totalMemoryBytes: number; loadAverage: number[] };
+  loadGenerator: {
+    name: string;
+    version: string;
+    fixedRate: string;
+    /** Requests/s the generator reaches against the cheapest server (uWS, 2-byte body). */
+    ceilingRps: number | null;
+    ratioToCeiling: number | null;
+  };
+  cases: CaseResult[];
+  hop: HopResult | null;
+  memory: MemoryResult | null;
+  peers: PeerStatus[];
+  skipped: SkippedScenario[];
+}
+
+/** Checks the shape of a parsed result file; returns the problems found (none: it is valid). */
+export function checkResults(value: unknown): string[] {
+  const problems: string[] = [];
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(value)) return ['not an object'];
+  if (value.schema !== RESULTS_SCHEMA) problems.push(`schema is not ${RESULTS_SCHEMA}`);
+  for (const key of ['startedAt', 'finishedAt', 'mode']) {
+    if (typeof value[key] !== 'string') problems.push(`${key} is not a string`);
+  }
+  for (const key of ['options', 'machine', 'loadGenerator']) {
+    if (!isObject(value[key])) problems.push(`${key} is not an object`);
+  }
+  for (const key of ['cases', 'peers', 'skipped']) {
+    if (!Array.isArray(value[key])) problems.push(`${key} is not an array`);
+  }
+  const cases = Array.isArray(value.cases) ? value.cases : [];
+  cases.forEach((c: unknown, i) => {
+    if (!isObject(c)) {
+      problems.push(`cases[${i}] is not an object`);
+      return;
+    }
+    for (const key of ['scenario', 'id', 'label', 'target', 'generator']) {
+      if (typeof c[key] !== 'string') problems.push(`cases[${i}].${key} is not a string`);
+    }
+    for (const key of ['requestsPerSec', 'opsPerSec', 'errors', 'non2xx', 'connections']) {
+      if (typeof c[key] !== 'number') problems.push(`cases[${i}].${key} is not a number`);
+    }
+    const latency = c.latencyMs;
+    if (!isObject(latency) || ['p50', 'p99', 'p999'].some((p) => typeof latency[p] !== 'number')) {
+      problems.push(`cases[${i}].latencyMs lacks p50/p99/p999`);
+    }
+    for (const key of ['ratioToCeiling', 'ratioP99ToCeiling']) {
+      if (!(key in c) || (c[key] !== null && typeof c[key] !== 'number')) {
+        problems.push(`cases[${i}].${key} is neither a number nor null`);
+      }
+    }
+    if (!Array.isArray(c.rounds) || c.rounds.length === 0) problems.push(`cases[${i}].rounds is empty`);
+  });
+  return problems;
+}

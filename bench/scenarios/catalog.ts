@@ -1,0 +1,163 @@
+import type { ScenarioName } from '../args.js';
+import type { BenchContext } from '../context.js';
+import type { AofMode } from '../proc/lally-node.js';
+import { clusterScenario } from './cluster.js';
+import { estimateHop, runHop } from './hop.js';
+import { estimateMemory, runMemory } from './memory.js';
+import { estimatePeers, runPeers } from './peers.js';
+import {
+  describeWorkload,
+  estimateCases,
+  runThroughputCases,
+  type ThroughputCase,
+  workloadOf,
+} from './throughput.js';
+
+export interface Scenario {
+  name: ScenarioName;
+  description: string;
+  /** Why it cannot run with these options (it is then listed as skipped), or null. */
+  unavailable(ctx: BenchContext): string | null;
+  estimateSec(ctx: BenchContext): number;
+  run(ctx: BenchContext): Promise<void>;
+}
+
+/** Cases of a throughput scenario, with a case id built from its settings. */
+function cases(
+  ctx: BenchContext,
+  specs: {
+    kind: ThroughputCase['workload']['kind'];
+    shards?: number;
+    aof?: AofMode;
+    valueBytes?: number;
+    distribution?: 'uniform' | 'zipf';
+  }[],
+): ThroughputCase[] {
+  const { options } = ctx;
+  return specs.map((s) => {
+    const shards = s.shards ?? options.shards;
+    const aof = s.aof ?? 'everysec';
+    const workload = workloadOf(s.kind, { ...s, quick: options.quick });
+    const label = `${describeWorkload(workload)}, ${shards} shard(s)${aof === 'everysec' ? '' : `, AOF ${aof}`}`;
+    const id = `${workload.kind}-${workload.distribution}-${workload.valueBytes}b-${shards}s-aof-${aof}`;
+    return { id, label, shards, aof, workload, connections: options.connections };
+  });
+}
+
+function throughputScenario(
+  name: ScenarioName,
+  description: string,
+  build: (ctx: BenchContext) => ThroughputCase[],
+  options: { minRounds?: number; alwaysAlternate?: boolean; ownDaemons?: boolean; fixedRate?: boolean } = {},
+): Scenario {
+  const rounds = (ctx: BenchContext) => Math.max(options.minRounds ?? 1, ctx.options.rounds);
+  const rate = (ctx: BenchContext) =>
+    options.fixedRate ? (ctx.options.rate ?? ctx.options.defaultRate) : undefined;
+  return {
+    name,
+    description,
+    unavailable: (ctx) =>
+      options.ownDaemons && ctx.options.url
+        ? 'it starts daemons with its own settings (--url was given)'
+        : null,
+    estimateSec: (ctx) => estimateCases(ctx, build(ctx), rounds(ctx)),
+    run: (ctx) =>
+      runThroughputCases(ctx, name, build(ctx), {
+        rounds: rounds(ctx),
+        reuseCeiling: ctx.options.quick && !options.alwaysAlternate,
+        rate: rate(ctx),
+      }),
+  };
+}
+
+/** The suite, in the order it runs. Adding a scenario is adding an entry here. */
+export const SCENARIOS: readonly Scenario[] = [
+  throughputScenario(
+    'core',
+    "Issue 2's core figure: GET and PUT of Lally with N shards against the bare uWS app with N threads, rounds alternated.",
+    (ctx) => cases(ctx, [{ kind: 'get' }, { kind: 'put' }]),
+    { minRounds: 2, alwaysAlternate: true },
+  ),
+  throughputScenario(
+    'ops',
+    'The 90/10 GET/PUT mix and /batch (100 operations, 90/10), ops/s counted per operation.',
+    (ctx) => cases(ctx, [{ kind: 'mix' }, { kind: 'batch' }]),
+  ),
+  throughputScenario('keys', 'Uniform against Zipfian keys (theta 0.99, fixed seed), GET and mix.', (ctx) =>
+    cases(ctx, [
+      { kind: 'get', distribution: 'uniform' },
+      { kind: 'get', distribution: 'zipf' },
+      { kind: 'mix', distribution: 'uniform' },
+      { kind: 'mix', distribution: 'zipf' },
+    ]),
+  ),
+  throughputScenario('values', 'Values of 16 B, 1 KiB and 64 KiB, GET and PUT.', (ctx) =>
+    cases(
+      ctx,
+      [16, 1024, 65536].flatMap((valueBytes) => [
+        { kind: 'get' as const, valueBytes },
+        { kind: 'put' as const, valueBytes },
+      ]),
+    ),
+  ),
+  throughputScenario(
+    'shards',
+    'Throughput against shards: 1, 2, 4, ... N shards, each against the ceiling with as many threads.',
+    (ctx) => {
+      const counts: number[] = [];
+      for (let s = 1; s < ctx.options.shards; s *= 2) counts.push(s);
+      counts.push(ctx.options.shards);
+      return cases(
+        ctx,
+        counts.flatMap((shards) => [
+          { kind: 'get' as const, shards },
+          { kind: 'put' as const, shards },
+        ]),
+      );
+    },
+    { ownDaemons: true },
+  ),
+  {
+    name: 'hop',
+    description:
+      'Cost of a shard hop: one connection, keys owned by the receiving shard against keys of another.',
+    unavailable: (ctx) =>
+      ctx.options.url ? 'it starts daemons with its own settings (--url was given)' : null,
+    estimateSec: estimateHop,
+    run: runHop,
+  },
+  throughputScenario(
+    'aof',
+    'PUT with the AOF off (--no-aof) and with fsync no, everysec and always.',
+    (ctx) =>
+      cases(
+        ctx,
+        (['off', 'no', 'everysec', 'always'] as const).map((aof) => ({ kind: 'put' as const, aof })),
+      ),
+    { ownDaemons: true },
+  ),
+  throughputScenario(
+    'rate',
+    'Fixed-rate GET and PUT (autocannon overallRate, --rate or 10000/s): p99 at a given load, Lally and ceiling.',
+    (ctx) => cases(ctx, [{ kind: 'get' }, { kind: 'put' }]),
+    { fixedRate: true, alwaysAlternate: true },
+  ),
+  {
+    name: 'peers',
+    description:
+      'node:http + Map, Redis (redis-benchmark), Webdis and the etcd HTTP gateway, GET and PUT 16 B.',
+    unavailable: () => null,
+    estimateSec: estimatePeers,
+    run: runPeers,
+  },
+  {
+    name: 'memory',
+    description:
+      'Resident memory and bytes per key after loading 1M keys (16 B keys, 100 B values), then replay time.',
+    unavailable: (ctx) =>
+      ctx.options.url ? 'it starts daemons with its own settings (--url was given)' : null,
+    estimateSec: estimateMemory,
+    run: runMemory,
+  },
+  clusterScenario,
+];

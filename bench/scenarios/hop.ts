@@ -1,0 +1,123 @@
+import { shardOfKey } from '../../src/hash/key-hash.js';
+import type { BenchContext } from '../context.js';
+import { rawGet, SequentialClient } from '../load/sequential-client.js';
+import { LallyNode } from '../proc/lally-node.js';
+import type { HopResult } from '../results/schema.js';
+import { type LatencySummary, ratio, summarize } from '../stats/percentiles.js';
+import { keyName } from '../workload/key-distribution.js';
+import { range } from '../workload/requests.js';
+import { preload, sampleBodySizes } from './lally-api.js';
+import { keyCountFor, planFor, workloadOf } from './throughput.js';
+
+const WARM_UP = 500;
+
+function samplesPerSet(ctx: BenchContext): number {
+  return ctx.options.quick ? 3000 : 20_000;
+}
+
+export function estimateHop(ctx: BenchContext): number {
+  // Two daemons, a ceiling, and about 100 µs per request.
+  return 6 + (samplesPerSet(ctx) * 5 * 100) / 1e6;
+}
+
+function portOf(url: string): number {
+  return Number(new URL(url).port);
+}
+
+/**
+ * Latency of GETs in µs, `sets` taking turns on one connection (request i goes to set i mod n), so
+ * that every set sees the same connection, the same worker thread and the same moment.
+ */
+async function alternate(url: string, sets: Buffer[][], perSet: number): Promise<LatencySummary[]> {
+  const client = await SequentialClient.connect(portOf(url));
+  try {
+    const samples = sets.map(() => new Float64Array(perSet));
+    for (let i = 0; i < WARM_UP + perSet; i++) {
+      for (let s = 0; s < sets.length; s++) {
+        const requests = sets[s]!;
+        const started = process.hrtime.bigint();
+        const status = await client.request(requests[i % requests.length]!);
+        const micros = Number(process.hrtime.bigint() - started) / 1000;
+        if (status !== 200) throw new Error(`GET answered ${status} in the hop scenario`);
+        if (i >= WARM_UP) samples[s]![i - WARM_UP] = micros;
+      }
+    }
+    return samples.map((s) => summarize(s));
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * The cost of a shard hop. With 2 shards a connection is held by one worker; keys that this worker
+ * owns are answered inline, the others hop to the other shard over the rings and back. Both key sets
+ * take turns on one connection; the faster set is the local one, and the difference of the medians is
+ * the hop. A 1-shard daemon (no hop ever) and the 2-thread uWS ceiling give the floor.
+ */
+export async function runHop(ctx: BenchContext): Promise<void> {
+  const { progress } = ctx;
+  const perSet = samplesPerSet(ctx);
+  const keyCount = keyCountFor(16, ctx.options.quick);
+  const bySet: Buffer[][] = [[], []];
+  for (let i = 0; i < keyCount; i++) bySet[shardOfKey(keyName(i), 2)]!.push(rawGet(`/kv/${keyName(i)}`));
+
+  progress.step('hop: 1 shard, one connection, one request in flight', 3);
+  const one = await LallyNode.start({ cliPath: ctx.cliPath, shards: 1, aof: 'everysec' });
+  let oneShard: LatencySummary;
+  try {
+    await preload(one.url, range(keyCount), 16);
+    [oneShard] = (await alternate(one.url, [[...bySet[0]!, ...bySet[1]!]], perSet)) as [LatencySummary];
+  } finally {
+    await one.dispose();
+  }
+
+  progress.step('hop: 2 shards, keys of shard 0 and of shard 1 in turn on one connection', 4);
+  const two = await LallyNode.start({ cliPath: ctx.cliPath, shards: 2, aof: 'everysec' });
+  let sets: LatencySummary[];
+  let sizes: Awaited<ReturnType<typeof sampleBodySizes>>;
+  try {
+    await preload(two.url, range(keyCount), 16);
+    sizes = await sampleBodySizes(two.url, 16, planFor(workloadOf('get', { quick: ctx.options.quick })));
+    sets = await alternate(two.url, bySet, perSet);
+  } finally {
+    await two.dispose();
+  }
+  const [a, b] = sets as [LatencySummary, LatencySummary];
+  const [local, remote] = a.p50 <= b.p50 ? [a, b] : [b, a];
+
+  progress.step('hop: the uWS ceiling, 2 threads, one connection', 2);
+  let ceiling: LatencySummary | null = null;
+  try {
+    const server = await ctx.ceilings.get(2, sizes);
+    [ceiling] = (await alternate(server.url, [[...bySet[0]!, ...bySet[1]!]], perSet)) as [LatencySummary];
+  } finally {
+    await ctx.ceilings.stop();
+  }
+
+  const r = (x: LatencySummary): LatencySummary => ({
+    p50: Math.round(x.p50 * 10) / 10,
+    p99: Math.round(x.p99 * 10) / 10,
+    p999: Math.round(x.p999 * 10) / 10,
+    max: Math.round(x.max * 10) / 10,
+    mean: Math.round(x.mean * 10) / 10,
+  });
+  const hop: HopResult = {
+    method:
+      'GET over one keep-alive connection, one request in flight, raw-socket client; with 2 shards the keys of ' +
+      'shard 0 and shard 1 take turns on the same connection, the faster set is local, the other hops.',
+    samples: perSet,
+    oneShardUs: r(oneShard),
+    localUs: r(local),
+    remoteUs: r(remote),
+    ceilingUs: ceiling ? r(ceiling) : null,
+    hopCostUs: Math.round((remote.p50 - local.p50) * 10) / 10,
+    ratioLocalP50ToCeiling: ratio(local.p50, ceiling?.p50),
+    ratioRemoteP50ToCeiling: ratio(remote.p50, ceiling?.p50),
+    ratioOneShardP50ToCeiling: ratio(oneShard.p50, ceiling?.p50),
+  };
+  ctx.results.hop = hop;
+  progress.note(
+    `-> p50 local ${hop.localUs.p50} µs, remote ${hop.remoteUs.p50} µs: a hop costs ${hop.hopCostUs} µs ` +
+      `(1 shard ${hop.oneShardUs.p50} µs, ceiling ${hop.ceilingUs?.p50 ?? '?'} µs)`,
+  );
+}
