@@ -6,7 +6,8 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   if (p <= 0) return sorted[0]!;
   if (p >= 100) return sorted[sorted.length - 1]!;
-  const rank = Math.ceil((p / 100) * sorted.length);
+  // The epsilon keeps float error from moving the rank up: 99.9% of 1000 is 999.0000000000001.
+  const rank = Math.ceil((p / 100) * sorted.length - 1e-9);
   return sorted[Math.max(0, rank - 1)]!;
 }
 
