@@ -171,7 +171,7 @@ export function parseBatchBody(bytes: Uint8Array, limits: RequestLimits): BatchO
     }
     const object = item as Record<string, unknown>;
     const opName = stringField(object, 'op', true, where)!;
-    const op = OP_ALIASES[opName.toLowerCase()];
+    const op = Object.hasOwn(OP_ALIASES, opName.toLowerCase()) ? OP_ALIASES[opName.toLowerCase()] : undefined;
     if (op === undefined) {
       throw new LallyError(
         ErrorCodes.INVALID_FIELD,
