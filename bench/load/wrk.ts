@@ -16,7 +16,9 @@ export async function wrkVersion(): Promise<string | null> {
       if (typeof e.stdout === 'string' && e.stdout.includes('wrk')) return { stdout: e.stdout };
       throw e;
     });
-    return stdout.split('\n')[0]?.trim() ?? 'wrk';
+    // "wrk debian/4.1.0-3+b2 [epoll] Copyright (C) 2012 Will Glozer": keep the name and version.
+    const match = /^wrk\s+(\S+)/.exec(stdout.trim());
+    return match ? `wrk ${match[1]}` : 'wrk';
   } catch {
     return null;
   }

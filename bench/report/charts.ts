@@ -4,8 +4,8 @@ export interface BarGroup {
   label: string;
   /** One value per series; null draws nothing (not measured). */
   values: (number | null)[];
-  /** Printed at the end of the group's first bar, such as "0.93x". */
-  annotation?: string;
+  /** Printed after each bar's value, such as "0.93x" (one per series; missing: none). */
+  notes?: (string | undefined)[];
 }
 
 export interface BarChart {
@@ -13,6 +13,28 @@ export interface BarChart {
   unit: string;
   series: string[];
   groups: BarGroup[];
+  /** How values are printed on the bars (default: 12.3k). */
+  format?: (value: number) => string;
+  /** A vertical reference line, such as 1.0 on a ratio chart. */
+  reference?: { value: number; label: string };
+}
+
+/** Legend entries flowing left to right, wrapping at `width`; returns the elements and the height used. */
+function legend(series: string[], x0: number, y0: number, width: number): { body: string[]; height: number } {
+  const body: string[] = [];
+  let x = x0;
+  let y = y0;
+  series.forEach((name, i) => {
+    const w = 24 + name.length * 6.5;
+    if (x > x0 && x + w > width) {
+      x = x0;
+      y += 18;
+    }
+    body.push(element('rect', { x, y, width: 10, height: 10, fill: PALETTE[i % PALETTE.length] }));
+    body.push(text(x + 14, y + 9, name, { 'font-size': 11 }));
+    x += w;
+  });
+  return { body, height: y - y0 + 18 };
 }
 
 /** Horizontal grouped bars: one group per case, one bar per series, values printed on the bars. */
@@ -21,22 +43,35 @@ export function barChartSvg(chart: BarChart): string {
   const plotWidth = 460;
   const barHeight = 14;
   const groupGap = 10;
-  const top = 50;
+  const width = labelWidth + plotWidth + 160;
+  const key = legend(chart.series, 10, 32, width - 10);
+  const top = 40 + key.height;
   const groupHeight = chart.series.length * barHeight + groupGap;
   const height = top + chart.groups.length * groupHeight + 40;
-  const width = labelWidth + plotWidth + 120;
-  const max = niceMax(Math.max(0, ...chart.groups.flatMap((g) => g.values.map((v) => v ?? 0))));
+  const format = chart.format ?? shortNumber;
+  const max = niceMax(
+    Math.max(0, chart.reference?.value ?? 0, ...chart.groups.flatMap((g) => g.values.map((v) => v ?? 0))),
+  );
   const scale = (v: number) => (v / max) * plotWidth;
-  const body: string[] = [text(10, 22, chart.title, { 'font-size': 15, 'font-weight': 'bold' })];
-  chart.series.forEach((name, i) => {
-    const x = labelWidth + i * 150;
-    body.push(element('rect', { x, y: 30, width: 10, height: 10, fill: PALETTE[i % PALETTE.length] }));
-    body.push(text(x + 14, 39, name, { 'font-size': 11 }));
-  });
+  const body: string[] = [text(10, 22, chart.title, { 'font-size': 15, 'font-weight': 'bold' }), ...key.body];
   for (let t = 0; t <= 4; t++) {
     const x = labelWidth + (plotWidth * t) / 4;
     body.push(element('line', { x1: x, y1: top - 4, x2: x, y2: height - 30, stroke: '#dddddd' }));
-    body.push(text(x, height - 14, shortNumber((max * t) / 4), { 'font-size': 10, 'text-anchor': 'middle' }));
+    body.push(text(x, height - 14, format((max * t) / 4), { 'font-size': 10, 'text-anchor': 'middle' }));
+  }
+  if (chart.reference) {
+    const x = labelWidth + scale(chart.reference.value);
+    body.push(
+      element('line', {
+        x1: x,
+        y1: top - 6,
+        x2: x,
+        y2: height - 30,
+        stroke: '#555555',
+        'stroke-dasharray': '4 3',
+      }),
+    );
+    body.push(text(x + 3, top - 8, chart.reference.label, { 'font-size': 10 }));
   }
   body.push(text(labelWidth + plotWidth, height - 2, chart.unit, { 'font-size': 10, 'text-anchor': 'end' }));
   chart.groups.forEach((group, g) => {
@@ -59,10 +94,8 @@ export function barChartSvg(chart: BarChart): string {
           fill: PALETTE[s % PALETTE.length],
         }),
       );
-      const note = s === 0 && group.annotation ? `  ${group.annotation}` : '';
-      body.push(
-        text(labelWidth + w + 4, y + barHeight - 4, `${shortNumber(value)}${note}`, { 'font-size': 10 }),
-      );
+      const note = group.notes?.[s] ? `  ${group.notes[s]}` : '';
+      body.push(text(labelWidth + w + 4, y + barHeight - 4, `${format(value)}${note}`, { 'font-size': 10 }));
     });
   });
   return svgDocument(width, height, chart.title, body);

@@ -1,5 +1,6 @@
 import type { BenchResults, CaseResult } from '../results/schema.js';
 import { type BarChart, barChartSvg, lineChartSvg } from './charts.js';
+import { shortNumber } from './svg.js';
 
 const fmt = (x: number | null | undefined, digits = 0) =>
   x === null || x === undefined || !Number.isFinite(x)
@@ -33,13 +34,17 @@ export function buildCharts(results: BenchResults): Map<string, string> {
     charts.set(
       'throughput.svg',
       barChartSvg({
-        title: 'Lally against the bare uWS ceiling, per scenario (ops/s)',
-        unit: 'operations per second',
-        series: ['Lally', 'uWS ceiling (same threads, same body size)'],
+        title: 'Lally as a share of the bare uWS ceiling, per scenario',
+        unit: 'ops/s of Lally / ops/s of the ceiling (same threads, same load, same answer size)',
+        series: ['Lally / ceiling'],
+        format: (v) => `${v.toFixed(2)}x`,
+        reference: { value: 1, label: 'ceiling' },
         groups: lally.map((c) => ({
           label: `${c.scenario}: ${c.label}`,
-          values: [c.opsPerSec, c.ceiling?.opsPerSec ?? null],
-          annotation: ratioText(c.ratioToCeiling),
+          values: [c.ratioToCeiling],
+          notes: [
+            `(${shortNumber(c.opsPerSec)} of ${c.ceiling ? shortNumber(c.ceiling.opsPerSec) : '?'} ops/s)`,
+          ],
         })),
       }),
     );
@@ -57,20 +62,19 @@ export function buildCharts(results: BenchResults): Map<string, string> {
   const peers = results.cases.filter((c) => c.scenario === 'peers');
   const core = results.cases.filter((c) => c.scenario === 'core');
   if (peers.length > 0 || core.length > 0) {
-    const names = ['uws-ceiling', 'lally', ...new Set(peers.map((c) => c.target))];
+    const names: string[] = ['uws-ceiling', 'lally', ...new Set(peers.map((c) => c.target))];
     const groups = (['get', 'put'] as const).map((kind) => {
       const lallyCase = core.find((c) => c.workload.kind === kind);
       const peerCases = peers.filter((c) => c.workload.kind === kind);
       const ceiling = (lallyCase ?? peerCases[0])?.ceiling?.opsPerSec ?? null;
+      const cases = names.map((n) =>
+        n === 'lally' ? lallyCase : n === 'uws-ceiling' ? undefined : peerCases.find((c) => c.target === n),
+      );
       return {
         label: `${kind.toUpperCase()} 16 B`,
-        values: names.map((n) =>
-          n === 'uws-ceiling'
-            ? ceiling
-            : n === 'lally'
-              ? (lallyCase?.opsPerSec ?? null)
-              : (peerCases.find((c) => c.target === n)?.opsPerSec ?? null),
-        ),
+        values: names.map((n, i) => (n === 'uws-ceiling' ? ceiling : (cases[i]?.opsPerSec ?? null))),
+        // Each bar's ratio is to the ceiling measured alongside it (Lally's in core, the peers' in peers).
+        notes: cases.map((c) => (c ? ratioText(c.ratioToCeiling) : undefined)),
       };
     });
     charts.set(
@@ -78,7 +82,7 @@ export function buildCharts(results: BenchResults): Map<string, string> {
       barChartSvg({
         title: 'Lally against the ceiling and the peers (ops/s)',
         unit: 'operations per second',
-        series: names,
+        series: names.map((n) => (n === 'redis' ? 'redis (redis-benchmark, RESP)' : n)),
         groups,
       }),
     );
@@ -122,7 +126,7 @@ export function buildReport(results: BenchResults): Report {
   out.push(
     `Machine: ${m.nproc} cores (${m.cpuModel}), ${mib(m.totalMemoryBytes)} RAM, Node ${m.node}, ${m.platform}; ` +
       `load average at the start ${m.loadAverage.map((x) => x.toFixed(2)).join(' ')}. ` +
-      `Load generator: ${lg.version} (${lg.name}); fixed-rate runs: ${lg.fixedRate}. Its own ceiling (cheapest server, 2-byte answer): ` +
+      `Load generator: ${lg.version} (${lg.name}); fixed-rate runs: ${lg.fixedRate}. Its own ceiling (the uWS app with its smallest answer): ` +
       `${fmt(lg.ceilingRps)} requests/s.`,
   );
   out.push('');

@@ -55,7 +55,7 @@ t.test('bar chart: valid SVG with a bar per value and escaped labels', async (t)
     unit: 'ops/s',
     series: ['Lally', 'ceiling'],
     groups: [
-      { label: 'GET 16 B', values: [90_000, 100_000], annotation: '0.90x' },
+      { label: 'GET 16 B', values: [90_000, 100_000], notes: ['0.90x'] },
       { label: "PUT <'1 KiB'>", values: [50_000, null] },
     ],
   });
