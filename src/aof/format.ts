@@ -1,0 +1,190 @@
+/**
+ * The binary AOF format (docs/aof.md): a file header, then records. Encoder and decoder side by side.
+ *
+ * Header (little-endian):  "LALLYAOF" | u16 format | u8 kind | u8 hashNameLength | u32 shard |
+ *                          u32 shards | hash name (ASCII) | u32 CRC32C of everything before it
+ * Record:                  u32 bodyLength | u32 CRC32C(body) | body
+ * Body:                    u8 op (1 ADD, 2 REMOVE) | u64 wall ms | u32 counter | u32 node |
+ *                          u32 keyLength | key (UTF-8) | value (UTF-8, the rest of the body)
+ */
+import type { Version } from '../clock/hlc.js';
+import { KEY_HASH_NAME } from '../hash/key-hash.js';
+import { crc32c } from './crc32c.js';
+import type { AofOp, AofRecord } from './types.js';
+
+export const AOF_MAGIC = Buffer.from('LALLYAOF', 'latin1');
+export const AOF_FORMAT_VERSION = 1;
+export const RECORD_PREFIX_BYTES = 8;
+export const RECORD_FIXED_BODY_BYTES = 21;
+/** Smallest possible record on disk: prefix plus a body with an empty key and value. */
+export const MIN_RECORD_BYTES = RECORD_PREFIX_BYTES + RECORD_FIXED_BODY_BYTES;
+/** A body longer than this is garbage, not a record (values are capped far below it). */
+export const MAX_RECORD_BODY_BYTES = 512 * 1024 * 1024;
+
+export type AofFileKind = 'base' | 'incr';
+const KIND_CODES: Record<AofFileKind, number> = { base: 1, incr: 2 };
+const OP_ADD = 1;
+const OP_REMOVE = 2;
+
+export interface AofHeader {
+  readonly format: number;
+  readonly kind: AofFileKind;
+  readonly shard: number;
+  readonly shards: number;
+  readonly keyHash: string;
+}
+
+export function encodeHeader(header: Omit<AofHeader, 'format' | 'keyHash'> & { keyHash?: string }): Buffer {
+  const name = Buffer.from(header.keyHash ?? KEY_HASH_NAME, 'latin1');
+  const buf = Buffer.alloc(24 + name.length);
+  AOF_MAGIC.copy(buf, 0);
+  buf.writeUInt16LE(AOF_FORMAT_VERSION, 8);
+  buf.writeUInt8(KIND_CODES[header.kind], 10);
+  buf.writeUInt8(name.length, 11);
+  buf.writeUInt32LE(header.shard, 12);
+  buf.writeUInt32LE(header.shards, 16);
+  name.copy(buf, 20);
+  buf.writeUInt32LE(crc32c(buf, 0, 0, 20 + name.length), 20 + name.length);
+  return buf;
+}
+
+export type HeaderResult =
+  | { readonly ok: true; readonly header: AofHeader; readonly size: number }
+  | { readonly ok: false; readonly reason: string; readonly incomplete: boolean };
+
+/** Decodes a header from the first bytes of a file (at least 24 + 255 bytes, or the whole file). */
+export function decodeHeader(buf: Uint8Array): HeaderResult {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (b.length < 12) return { ok: false, reason: 'file shorter than a header', incomplete: true };
+  if (!b.subarray(0, 8).equals(AOF_MAGIC))
+    return { ok: false, reason: 'not a Lally AOF file (bad magic)', incomplete: false };
+  const format = b.readUInt16LE(8);
+  if (format !== AOF_FORMAT_VERSION) {
+    return { ok: false, reason: `unsupported AOF format version ${format}`, incomplete: false };
+  }
+  const nameLength = b.readUInt8(11);
+  const size = 24 + nameLength;
+  if (b.length < size) return { ok: false, reason: 'file shorter than its header', incomplete: true };
+  if (b.readUInt32LE(20 + nameLength) !== crc32c(b, 0, 0, 20 + nameLength)) {
+    return { ok: false, reason: 'header checksum mismatch', incomplete: false };
+  }
+  const kindCode = b.readUInt8(10);
+  const kind: AofFileKind | undefined = kindCode === 1 ? 'base' : kindCode === 2 ? 'incr' : undefined;
+  if (kind === undefined) return { ok: false, reason: `unknown file kind ${kindCode}`, incomplete: false };
+  const header: AofHeader = {
+    format,
+    kind,
+    shard: b.readUInt32LE(12),
+    shards: b.readUInt32LE(16),
+    keyHash: b.toString('latin1', 20, 20 + nameLength),
+  };
+  return { ok: true, header, size };
+}
+
+/** Upper bound of a record's encoded size, from string lengths (UTF-8 takes at most 3 bytes per unit). */
+export function maxEncodedSize(record: AofRecord): number {
+  return MIN_RECORD_BYTES + 3 * (record.key.length + record.value.length);
+}
+
+/**
+ * Encodes `record` at `offset`; `buf` must have `maxEncodedSize(record)` bytes free there. Returns the
+ * number of bytes written.
+ */
+export function encodeRecordInto(buf: Buffer, offset: number, record: AofRecord): number {
+  const body = offset + RECORD_PREFIX_BYTES;
+  const { wall, counter, node } = record.version;
+  buf[body] = record.op === 'ADD' ? OP_ADD : OP_REMOVE;
+  buf.writeUInt32LE(wall % 0x100000000, body + 1);
+  buf.writeUInt32LE(Math.floor(wall / 0x100000000), body + 5);
+  buf.writeUInt32LE(counter, body + 9);
+  buf.writeUInt32LE(node, body + 13);
+  const keyStart = body + RECORD_FIXED_BODY_BYTES;
+  const keyBytes = record.key.length === 0 ? 0 : buf.write(record.key, keyStart, 'utf8');
+  buf.writeUInt32LE(keyBytes, body + 17);
+  const valueStart = keyStart + keyBytes;
+  const valueBytes = record.value.length === 0 ? 0 : buf.write(record.value, valueStart, 'utf8');
+  const end = valueStart + valueBytes;
+  const bodyLength = end - body;
+  buf.writeUInt32LE(bodyLength, offset);
+  buf.writeUInt32LE(crc32c(buf, 0, body, end), offset + 4);
+  return end - offset;
+}
+
+/** Encodes one record into a fresh buffer of exactly its size. */
+export function encodeRecord(record: AofRecord): Buffer {
+  const scratch = Buffer.allocUnsafe(maxEncodedSize(record));
+  return Buffer.from(scratch.subarray(0, encodeRecordInto(scratch, 0, record)));
+}
+
+/** `size` > 0: a valid record of that many bytes; 0: incomplete (more bytes needed); -1: invalid. */
+export function checkRecordAt(buf: Buffer, offset: number, end: number): number {
+  if (end - offset < RECORD_PREFIX_BYTES) return 0;
+  const bodyLength = buf.readUInt32LE(offset);
+  if (bodyLength < RECORD_FIXED_BODY_BYTES || bodyLength > MAX_RECORD_BODY_BYTES) return -1;
+  const body = offset + RECORD_PREFIX_BYTES;
+  if (end - body < bodyLength) {
+    // Reject an impossible op or key length early so that garbage is not mistaken for a torn write.
+    if (end - body >= RECORD_FIXED_BODY_BYTES && !plausibleBody(buf, body, bodyLength)) return -1;
+    return 0;
+  }
+  if (!plausibleBody(buf, body, bodyLength)) return -1;
+  if (crc32c(buf, 0, body, body + bodyLength) !== buf.readUInt32LE(offset + 4)) return -1;
+  return RECORD_PREFIX_BYTES + bodyLength;
+}
+
+function plausibleBody(buf: Buffer, body: number, bodyLength: number): boolean {
+  const op = buf[body];
+  if (op !== OP_ADD && op !== OP_REMOVE) return false;
+  return buf.readUInt32LE(body + 17) <= bodyLength - RECORD_FIXED_BODY_BYTES;
+}
+
+/** Why `checkRecordAt` refused a record, for messages. */
+export function describeBadRecord(buf: Buffer, offset: number, end: number): string {
+  if (end - offset < RECORD_PREFIX_BYTES) return 'truncated record prefix';
+  const bodyLength = buf.readUInt32LE(offset);
+  if (bodyLength < RECORD_FIXED_BODY_BYTES || bodyLength > MAX_RECORD_BODY_BYTES) {
+    return `impossible record length ${bodyLength}`;
+  }
+  const body = offset + RECORD_PREFIX_BYTES;
+  if (end - body >= RECORD_FIXED_BODY_BYTES && !plausibleBody(buf, body, bodyLength)) {
+    return 'bad operation code or key length';
+  }
+  if (end - body < bodyLength) return `truncated record (needs ${bodyLength} body bytes, has ${end - body})`;
+  return 'checksum mismatch';
+}
+
+/** Decodes a record that `checkRecordAt` accepted. */
+export function decodeRecordAt(buf: Buffer, offset: number): AofRecord {
+  const body = offset + RECORD_PREFIX_BYTES;
+  const end = body + buf.readUInt32LE(offset);
+  const op: AofOp = buf[body] === OP_ADD ? 'ADD' : 'REMOVE';
+  const version: Version = {
+    wall: buf.readUInt32LE(body + 1) + buf.readUInt32LE(body + 5) * 0x100000000,
+    counter: buf.readUInt32LE(body + 9),
+    node: buf.readUInt32LE(body + 13),
+  };
+  const keyStart = body + RECORD_FIXED_BODY_BYTES;
+  const keyEnd = keyStart + buf.readUInt32LE(body + 17);
+  return {
+    op,
+    key: buf.toString('utf8', keyStart, keyEnd),
+    value: keyEnd === end ? '' : buf.toString('utf8', keyEnd, end),
+    version,
+  };
+}
+
+/** The key of a record that `checkRecordAt` accepted, without decoding its value. */
+export function decodeKeyAt(buf: Buffer, offset: number): string {
+  const keyStart = offset + RECORD_PREFIX_BYTES + RECORD_FIXED_BODY_BYTES;
+  return buf.toString('utf8', keyStart, keyStart + buf.readUInt32LE(offset + RECORD_PREFIX_BYTES + 17));
+}
+
+/** The version of a record that `checkRecordAt` accepted, without decoding its key or value. */
+export function decodeVersionAt(buf: Buffer, offset: number): Version {
+  const body = offset + RECORD_PREFIX_BYTES;
+  return {
+    wall: buf.readUInt32LE(body + 1) + buf.readUInt32LE(body + 5) * 0x100000000,
+    counter: buf.readUInt32LE(body + 9),
+    node: buf.readUInt32LE(body + 13),
+  };
+}

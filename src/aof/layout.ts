@@ -1,0 +1,186 @@
+/**
+ * Where the AOF files live (docs/aof.md). A data directory holds a lock file, a layout file naming the
+ * current generation directory and its shard count, and that directory; each shard there has a manifest
+ * (its base file and increment files, in replay order) and those files:
+ *
+ *   <dataDir>/lally.lock
+ *   <dataDir>/aof-layout.json                 {"format":1,"shards":4,"keyHash":"fnv1a32","dir":"aof-1"}
+ *   <dataDir>/aof-1/shard-0.aof.manifest      {"format":1,"shard":0,"shards":4,"seq":3,"base":...,"incrs":[...]}
+ *   <dataDir>/aof-1/shard-0.base-2.aof
+ *   <dataDir>/aof-1/shard-0.incr-3.aof        (the last increment is the one being appended to)
+ *
+ * Every switch (a new increment, a compaction, a re-sharding) is one atomic rename of a manifest or of
+ * the layout file, so a crash at any moment leaves a complete set of files; files no manifest names are
+ * leftovers of an interrupted switch and are deleted at the next open.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCodes, LallyError } from '../errors.js';
+import { KEY_HASH_NAME } from '../hash/key-hash.js';
+
+export const LOCK_FILE = 'lally.lock';
+export const LAYOUT_FILE = 'aof-layout.json';
+export const MANIFEST_FORMAT = 1;
+
+export interface AofLayout {
+  readonly format: number;
+  readonly shards: number;
+  readonly keyHash: string;
+  /** Generation directory, relative to the data directory. */
+  readonly dir: string;
+}
+
+export interface ShardManifest {
+  readonly format: number;
+  readonly shard: number;
+  readonly shards: number;
+  /** Highest sequence number used in a file name of this shard. */
+  readonly seq: number;
+  readonly base: string | null;
+  /** Increment files in replay order; the last one is open for appends. */
+  readonly incrs: readonly string[];
+}
+
+export const manifestName = (shard: number) => `shard-${shard}.aof.manifest`;
+export const baseName = (shard: number, seq: number) => `shard-${shard}.base-${seq}.aof`;
+export const incrName = (shard: number, seq: number) => `shard-${shard}.incr-${seq}.aof`;
+export const generationDirName = (generation: number) => `aof-${generation}`;
+
+/** The files of a manifest, in replay order. */
+export function manifestFiles(manifest: ShardManifest): string[] {
+  return manifest.base === null ? [...manifest.incrs] : [manifest.base, ...manifest.incrs];
+}
+
+export async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes a small file so that a reader sees the old content or the new one, never a mix. */
+export async function writeFileAtomic(dir: string, name: string, content: string): Promise<void> {
+  const temp = join(dir, `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(temp, 'w');
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(temp, join(dir, name));
+  await fsyncPath(dir);
+}
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new LallyError(ErrorCodes.AOF_IO, `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new LallyError(ErrorCodes.AOF_CORRUPT, `${path} is not valid JSON`, { cause: err });
+  }
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isFileName = (v: unknown): v is string => typeof v === 'string' && /^[\w.-]+$/.test(v);
+
+export async function readLayout(dataDir: string): Promise<AofLayout | undefined> {
+  const path = join(dataDir, LAYOUT_FILE);
+  const raw = (await readJson(path)) as Partial<AofLayout> | undefined;
+  if (raw === undefined) return undefined;
+  if (raw.format !== 1 || !isCount(raw.shards) || raw.shards < 1 || !isFileName(raw.dir)) {
+    throw new LallyError(ErrorCodes.AOF_CORRUPT, `${path} is not a valid AOF layout file`);
+  }
+  if (raw.keyHash !== KEY_HASH_NAME) {
+    throw new LallyError(
+      ErrorCodes.AOF_CORRUPT,
+      `${path}: files were routed by key hash ${raw.keyHash}, this version uses ${KEY_HASH_NAME}`,
+    );
+  }
+  return { format: 1, shards: raw.shards, keyHash: raw.keyHash, dir: raw.dir };
+}
+
+export async function writeLayout(dataDir: string, layout: AofLayout): Promise<void> {
+  await writeFileAtomic(dataDir, LAYOUT_FILE, `${JSON.stringify(layout)}\n`);
+}
+
+export function newLayout(shards: number, generation: number): AofLayout {
+  return { format: 1, shards, keyHash: KEY_HASH_NAME, dir: generationDirName(generation) };
+}
+
+/** The number of a generation directory name, or -1. */
+export function generationOf(dirName: string): number {
+  const match = /^aof-(\d+)$/.exec(dirName);
+  return match ? Number(match[1]) : -1;
+}
+
+/** Creates the layout for a new data directory, or returns the one there. Safe to race: same content. */
+export async function ensureLayout(dataDir: string, shards: number): Promise<AofLayout> {
+  const existing = await readLayout(dataDir);
+  if (existing !== undefined) return existing;
+  const layout = newLayout(shards, 1);
+  await mkdir(join(dataDir, layout.dir), { recursive: true });
+  await writeLayout(dataDir, layout);
+  return (await readLayout(dataDir)) ?? layout;
+}
+
+export async function readManifest(genDir: string, shard: number): Promise<ShardManifest | undefined> {
+  const path = join(genDir, manifestName(shard));
+  const raw = (await readJson(path)) as Partial<ShardManifest> | undefined;
+  if (raw === undefined) return undefined;
+  const valid =
+    raw.format === MANIFEST_FORMAT &&
+    raw.shard === shard &&
+    isCount(raw.shards) &&
+    isCount(raw.seq) &&
+    (raw.base === null || isFileName(raw.base)) &&
+    Array.isArray(raw.incrs) &&
+    raw.incrs.length > 0 &&
+    raw.incrs.every(isFileName);
+  if (!valid) throw new LallyError(ErrorCodes.AOF_CORRUPT, `${path} is not a valid AOF manifest`);
+  return raw as ShardManifest;
+}
+
+export async function writeManifest(genDir: string, manifest: ShardManifest): Promise<void> {
+  await writeFileAtomic(genDir, manifestName(manifest.shard), `${JSON.stringify(manifest)}\n`);
+}
+
+/** Deletes this shard's files that its manifest does not name (leftovers of an interrupted switch). */
+export async function removeShardLeftovers(genDir: string, manifest: ShardManifest): Promise<string[]> {
+  const keep = new Set([...manifestFiles(manifest), manifestName(manifest.shard)]);
+  const prefix = `shard-${manifest.shard}.`;
+  const tempPrefix = `.${manifestName(manifest.shard)}.`;
+  const removed: string[] = [];
+  for (const name of await readdir(genDir)) {
+    if ((name.startsWith(prefix) && !keep.has(name)) || name.startsWith(tempPrefix)) {
+      await unlink(join(genDir, name)).catch(() => undefined);
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
+/** Deletes generation directories other than the current one, and stray temp files of the layout. */
+export async function removeStaleGenerations(
+  dataDir: string,
+  current: string | undefined,
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dataDir)) {
+    const stale = (generationOf(name) >= 0 && name !== current) || name.startsWith(`.${LAYOUT_FILE}.`);
+    if (stale) {
+      await rm(join(dataDir, name), { recursive: true, force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}

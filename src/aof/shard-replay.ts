@@ -1,0 +1,103 @@
+/**
+ * Recovery of one shard: replays its files in manifest order, truncates a torn or garbage tail of the
+ * increment that was being appended to, and refuses to start on damage anywhere else.
+ */
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { compareVersions, type Version } from '../clock/hlc.js';
+import { ErrorCodes, LallyError } from '../errors.js';
+import { decodeRecordAt, encodeHeader } from './format.js';
+import { manifestFiles, type ShardManifest } from './layout.js';
+import { type ScanResult, scanAofFile } from './scan.js';
+import type { AofRecord } from './types.js';
+
+export interface ShardReplayResult {
+  records: number;
+  bytes: number;
+  truncatedBytes: number;
+  maxVersion: Version | undefined;
+}
+
+export async function replayShardFiles(
+  genDir: string,
+  manifest: ShardManifest,
+  logger: Logger,
+  onRecord: (record: AofRecord) => void,
+): Promise<ShardReplayResult> {
+  const files = manifestFiles(manifest);
+  let records = 0;
+  let bytes = 0;
+  let truncatedBytes = 0;
+  let maxVersion: Version | undefined;
+  for (const [index, name] of files.entries()) {
+    const path = join(genDir, name);
+    const result = await scanAofFile(path, (buf, offset) => {
+      const record = decodeRecordAt(buf, offset);
+      if (maxVersion === undefined || compareVersions(record.version, maxVersion) > 0)
+        maxVersion = record.version;
+      onRecord(record);
+    });
+    records += result.records;
+    const isActive = index === files.length - 1;
+    checkHeader(result, manifest);
+    if (result.bad === undefined) {
+      bytes += result.fileBytes;
+      continue;
+    }
+    if (!isActive || result.bad.kind === 'mid') throw corruptionError(path, result);
+    const cut = result.fileBytes - result.validEnd;
+    logger.warn(
+      { file: path, offset: result.validEnd, bytes: cut, reason: result.bad.reason },
+      `AOF ${path}: truncating a damaged tail of ${cut} bytes at offset ${result.validEnd} (a write cut short by a crash)`,
+    );
+    await truncateTail(path, result.validEnd, manifest);
+    truncatedBytes += cut;
+    bytes += Math.max(result.validEnd, 1);
+  }
+  return { records, bytes, truncatedBytes, maxVersion };
+}
+
+function checkHeader(result: ScanResult, manifest: ShardManifest): void {
+  const header = result.header;
+  if (header === undefined) return;
+  if (header.shard !== manifest.shard || header.shards !== manifest.shards) {
+    throw new LallyError(
+      ErrorCodes.AOF_CORRUPT,
+      `${result.path} belongs to shard ${header.shard} of ${header.shards}, but the manifest lists it for shard ${manifest.shard} of ${manifest.shards}`,
+    );
+  }
+}
+
+export function corruptionError(path: string, result: ScanResult): LallyError {
+  const bad = result.bad!;
+  const where =
+    bad.kind === 'mid'
+      ? `valid records follow at offset ${bad.nextValidOffset}, so this is not a torn write`
+      : 'the file was sealed (complete and synced), so this is not a torn write';
+  return new LallyError(
+    ErrorCodes.AOF_CORRUPT,
+    `AOF file ${path} is corrupt at offset ${bad.offset} (${bad.reason}); ${where}. ` +
+      `Inspect it with \`lally aof check <data-dir>\`; \`lally aof repair --force <file>\` cuts the file at that ` +
+      `offset and loses the records after it (back the file up first).`,
+  );
+}
+
+/** Cuts `path` at `validEnd`; a file whose very header was torn gets a fresh header. */
+async function truncateTail(path: string, validEnd: number, manifest: ShardManifest): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.truncate(validEnd);
+    if (validEnd === 0) {
+      await fh.write(
+        encodeHeader({ kind: 'incr', shard: manifest.shard, shards: manifest.shards }),
+        0,
+        undefined,
+        0,
+      );
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
