@@ -16,7 +16,7 @@ const runtime = new ShardRuntime({
   data,
   control: parentPort as unknown as ControlChannel,
   logger,
-  transport: new RingTransport(data.shard, data.rings),
+  transport: new RingTransport(data.shard, data.rings, data.config.ringIdleTurns),
   openLog: () => openShardLog(data.config, data.shard, logger),
 });
 guardShardThread(

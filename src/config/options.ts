@@ -191,6 +191,21 @@ const TABLE = [
     defaultText: '10000',
     description: 'How long a graceful shutdown may take before the daemon forces its exit.',
   },
+  {
+    key: 'ringIdleTurns',
+    flag: 'ring-idle-turns',
+    yaml: 'ring_idle_turns',
+    env: 'LALLY_RING_IDLE_TURNS',
+    group: 'Server',
+    kind: 'integer',
+    placeholder: '<n>',
+    min: 0,
+    max: 100_000,
+    default: 0,
+    defaultText: '0',
+    description:
+      'Event-loop turns a shard keeps polling its rings before it sleeps on its doorbell: lower hop latency, more CPU when idle.',
+  },
   // Cluster
   {
     key: 'seedNode',

@@ -38,6 +38,8 @@ export interface LallyConfig {
   readonly hooks: readonly string[];
   /** How long a graceful shutdown may take before the daemon forces its exit. */
   readonly shutdownTimeoutMs: number;
+  /** Event-loop turns a shard polls its rings before sleeping on its doorbell (see docs/rings.md). */
+  readonly ringIdleTurns: number;
 }
 
 /** Where a config value came from: used to name it in validation errors. */

@@ -24,8 +24,11 @@ export class RingTransport implements ShardTransport {
   readonly #rings: ShardRings;
   #inbox: Inbox | undefined;
 
-  constructor(self: number, rings: ShardRings) {
+  readonly #idleTurns: number;
+
+  constructor(self: number, rings: ShardRings, idleTurns = 0) {
     this.#self = self;
+    this.#idleTurns = idleTurns;
     this.#rings = rings;
     this.links = rings.outbound.map((sab, to) =>
       sab === undefined || to === self ? undefined : new OutboxLink(new Outbox(sab, rings.doorbells[to]!)),
@@ -34,7 +37,7 @@ export class RingTransport implements ShardTransport {
 
   start(onMessage: (from: number, message: Uint8Array) => void): void {
     const inbox = new Inbox(this.#rings.doorbells[this.#self]!, (message, from) => onMessage(from, message), {
-      idleTurnsBeforeSleep: Number(process.env.LALLY_IDLE_TURNS ?? 0),
+      idleTurnsBeforeSleep: this.#idleTurns,
     });
     this.#rings.inbound.forEach((sab, from) => {
       if (sab !== undefined && from !== this.#self) inbox.addRing(from, sab);
