@@ -7,7 +7,8 @@
  *        1    1 status        (HopStatus, responses only)
  *        2    2 reserved
  *        4    4 requestId     (u32, chosen by the sender of a request, echoed by the response)
- *        8    8 wall          (f64, version wall-clock ms)
+ *        8    4 wallLow       (u32, version wall-clock ms modulo 2^32)
+ *       12    4 wallHigh      (u32, version wall-clock ms divided by 2^32)
  *       16    4 counter       (u32, version logical counter)
  *       20    4 node          (u32, version node id)
  *       24    4 keyLength     (u32, bytes)
@@ -19,6 +20,8 @@
 import type { Version } from '../clock/hlc.js';
 
 export const HOP_HEADER_BYTES = 32;
+
+const TWO_TO_32 = 2 ** 32;
 
 export const HopKind = {
   GET: 1,
@@ -72,7 +75,9 @@ export class HopHeaderWriter {
     view.setUint8(1, status);
     view.setUint16(2, 0, true);
     view.setUint32(4, requestId, true);
-    view.setFloat64(8, version ? version.wall : 0, true);
+    const wall = version ? version.wall : 0;
+    view.setUint32(8, wall % TWO_TO_32, true);
+    view.setUint32(12, Math.floor(wall / TWO_TO_32), true);
     view.setUint32(16, version ? version.counter : 0, true);
     view.setUint32(20, version ? version.node : 0, true);
     view.setUint32(24, keyLength, true);
@@ -81,16 +86,20 @@ export class HopHeaderWriter {
   }
 }
 
+/** A little-endian u32 read without a DataView: this runs for every message, and views allocate. */
+function u32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}
+
 export function readHopHeader(message: Uint8Array, into: HopHeader): HopHeader {
-  const view = new DataView(message.buffer, message.byteOffset, HOP_HEADER_BYTES);
-  into.kind = view.getUint8(0);
-  into.status = view.getUint8(1);
-  into.requestId = view.getUint32(4, true);
-  into.wall = view.getFloat64(8, true);
-  into.counter = view.getUint32(16, true);
-  into.node = view.getUint32(20, true);
-  into.keyLength = view.getUint32(24, true);
-  into.valueLength = view.getUint32(28, true);
+  into.kind = message[0]!;
+  into.status = message[1]!;
+  into.requestId = u32(message, 4);
+  into.wall = u32(message, 12) * TWO_TO_32 + u32(message, 8);
+  into.counter = u32(message, 16);
+  into.node = u32(message, 20);
+  into.keyLength = u32(message, 24);
+  into.valueLength = u32(message, 28);
   return into;
 }
 
