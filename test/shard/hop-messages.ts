@@ -95,7 +95,7 @@ t.test('the byte layout is little-endian at the documented offsets', async (t) =
     HopKind.PUT,
     HopStatus.MISSING,
     0x04030201,
-    { wall: 1.5, counter: 0x0a0b0c0d, node: 0x11223344 },
+    { wall: 0x05_0403_0201 * 256 + 0x88, counter: 0x0a0b0c0d, node: 0x11223344 },
     0x100,
     0x020001,
   );
@@ -104,7 +104,9 @@ t.test('the byte layout is little-endian at the documented offsets', async (t) =
   t.equal(bytes[1], 1, 'status at 1');
   t.equal(view.getUint16(2, true), 0, 'reserved is zero');
   t.same([...bytes.subarray(4, 8)], [1, 2, 3, 4], 'requestId little-endian at 4');
-  t.equal(view.getFloat64(8, true), 1.5, 'wall f64 at 8');
+  // wall = 0x0504030201 * 256 + 0x88 = 0x050403020188: low u32 at 8, high u32 at 12.
+  t.same([...bytes.subarray(8, 12)], [0x88, 0x01, 0x02, 0x03], 'wall low u32 at 8');
+  t.same([...bytes.subarray(12, 16)], [0x04, 0x05, 0x00, 0x00], 'wall high u32 at 12');
   t.same([...bytes.subarray(16, 20)], [0x0d, 0x0c, 0x0b, 0x0a], 'counter at 16');
   t.same([...bytes.subarray(20, 24)], [0x44, 0x33, 0x22, 0x11], 'node at 20');
   t.same([...bytes.subarray(24, 28)], [0x00, 0x01, 0x00, 0x00], 'keyLength at 24');
@@ -196,14 +198,14 @@ t.test('messages at odd offsets and inside a larger SharedArrayBuffer view', asy
       HopKind.GET,
       HopStatus.OK,
       offset,
-      { wall: 1.25, counter: 1, node: 2 },
+      { wall: 1_700_000_000_125, counter: 1, node: 2 },
       keyBytes.length,
       valueBytes.length,
     );
     const { message } = sharedMessage(header, keyBytes, valueBytes, offset);
     const decoded = readHopHeader(message, emptyHopHeader());
     t.equal(decoded.requestId, offset);
-    t.equal(decoded.wall, 1.25);
+    t.equal(decoded.wall, 1_700_000_000_125);
     t.equal(hopKey(message, decoded), 'é🔑', `key at offset ${offset}`);
     t.equal(hopValue(message, decoded), 'ключ', `value at offset ${offset}`);
   }
