@@ -39,6 +39,8 @@ export interface BenchOptions {
   loadGenerator: LoadGeneratorChoice;
   /** Keys in the data set of the `memory` scenario. */
   memoryKeys: number;
+  /** The daemon's entry file (another build can be compared); null: this checkout's dist/src/cli/main.js. */
+  cli: string | null;
   help: boolean;
 }
 
@@ -59,6 +61,7 @@ Options:
   --out <dir>               Where results go (default bench/results).
   --load-generator <name>   auto (wrk if installed, else autocannon), wrk or autocannon.
   --memory-keys <n>         Keys loaded by the memory scenario (default 1000000, quick 200000).
+  --cli <path>              Daemon entry file to start (default: this checkout's dist/src/cli/main.js).
   -h, --help                This text.
 `;
 
@@ -111,6 +114,7 @@ export function parseBenchArgs(argv: readonly string[], defaultOut: string): Ben
       out: { type: 'string' },
       'load-generator': { type: 'string' },
       'memory-keys': { type: 'string' },
+      cli: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -138,6 +142,7 @@ export function parseBenchArgs(argv: readonly string[], defaultOut: string): Ben
     out: values.out ?? defaultOut,
     loadGenerator,
     memoryKeys: positiveInt('memory-keys', values['memory-keys'], quick ? 200_000 : 1_000_000),
+    cli: values.cli ?? null,
     help: values.help ?? false,
   };
 }

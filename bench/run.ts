@@ -70,7 +70,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const ctx: BenchContext = {
     options,
     loads,
-    cliPath: join(root, 'dist', 'src', 'cli', 'main.js'),
+    cliPath: options.cli ? resolve(options.cli) : join(root, 'dist', 'src', 'cli', 'main.js'),
     scratchDir,
     progress: new Progress(0),
     ceilings: new CeilingServers(),

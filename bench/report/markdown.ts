@@ -189,7 +189,7 @@ export function buildReport(results: BenchResults): Report {
         `(${ratioText(mem.ratioReplayToEmptyStart)} the empty start), ${fmt(mem.keysAfterReplay)} keys live afterwards.`,
     );
   }
-  out.push('', '## Peers', '', '| peer | status | install |', '|---|---|---|');
+  if (results.peers.length > 0) out.push('', '## Peers', '', '| peer | status | install |', '|---|---|---|');
   for (const p of results.peers)
     out.push(
       `| ${p.name} | ${p.status}${p.reason ? `: ${p.reason}` : ''} | ${p.install ? `\`${p.install}\`` : ''} |`,

@@ -38,7 +38,8 @@ function cases(
     const shards = s.shards ?? options.shards;
     const aof = s.aof ?? 'everysec';
     const workload = workloadOf(s.kind, { ...s, quick: options.quick });
-    const label = `${describeWorkload(workload)}, ${shards} shard(s)${aof === 'everysec' ? '' : `, AOF ${aof}`}`;
+    const showAof = s.aof !== undefined;
+    const label = `${describeWorkload(workload)}, ${shards} shard(s)${showAof ? `, AOF ${aof}` : ''}`;
     const id = `${workload.kind}-${workload.distribution}-${workload.valueBytes}b-${shards}s-aof-${aof}`;
     return { id, label, shards, aof, workload, connections: options.connections };
   });
