@@ -1,0 +1,644 @@
+import { type Logger, pino } from 'pino';
+import t from 'tap';
+import type { AofRecord } from '../../src/aof/types.js';
+import { HybridLogicalClock, type Version } from '../../src/clock/hlc.js';
+import { ErrorCodes, LallyError } from '../../src/errors.js';
+import { HookRunner } from '../../src/hooks/hook-runner.js';
+import {
+  emptyHopHeader,
+  HOP_HEADER_BYTES,
+  HopHeaderWriter,
+  HopKind,
+  HopStatus,
+  hopValue,
+  readHopHeader,
+} from '../../src/shard/hop-messages.js';
+import { ShardEngine, type WriteAheadLog } from '../../src/shard/shard-engine.js';
+import { type HopLink, type OpKind, type OpResult, ShardRouter } from '../../src/shard/shard-router.js';
+import { ShardStore } from '../../src/store/shard-store.js';
+
+const NOW = 1_700_000_000_000;
+const silent = pino({ level: 'silent' });
+
+/** A logger whose lines the test can read. */
+function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  return { logger, lines };
+}
+
+/** An in-memory link: copies the parts into one message and delivers it later, like a ring would. */
+class MemoryLink implements HopLink {
+  readonly sent: Uint8Array[] = [];
+  accept = true;
+  deliver = true;
+  constructor(
+    readonly from: number,
+    readonly target: () => ShardRouter | undefined,
+  ) {}
+
+  send(first: Uint8Array, second?: Uint8Array, third?: Uint8Array): boolean {
+    if (!this.accept) return false;
+    const parts = [first, second, third].filter((p): p is Uint8Array => p !== undefined);
+    const message = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let offset = 0;
+    for (const part of parts) {
+      message.set(part, offset);
+      offset += part.byteLength;
+    }
+    this.sent.push(message);
+    if (this.deliver) {
+      const target = this.target();
+      queueMicrotask(() => target?.receive(this.from, message));
+    }
+    return true;
+  }
+}
+
+interface Node {
+  router: ShardRouter;
+  engine: ShardEngine;
+  store: ShardStore;
+  /** links[n]: from this shard to shard n. */
+  links: (MemoryLink | undefined)[];
+}
+
+function buildCluster(
+  shards: number,
+  opts: { logger?: Logger; wal?: (shard: number) => WriteAheadLog | undefined } = {},
+): Node[] {
+  const nodes: Node[] = [];
+  for (let shard = 0; shard < shards; shard++) {
+    const store = new ShardStore();
+    const engine = new ShardEngine({
+      shard,
+      store,
+      clock: new HybridLogicalClock(shard + 1, () => NOW),
+      hooks: new HookRunner([], silent),
+      wal: opts.wal?.(shard),
+      logger: silent,
+    });
+    const links = Array.from({ length: shards }, (_, to) =>
+      to === shard ? undefined : new MemoryLink(shard, () => nodes[to]?.router),
+    );
+    const router = new ShardRouter({ engine, shard, shards, links, logger: opts.logger ?? silent });
+    nodes.push({ router, engine, store, links });
+  }
+  return nodes;
+}
+
+/** Keys owned by each shard, found with the router's own ownerOf. */
+function keysByOwner(router: ShardRouter, perShard: number, prefix = 'key'): string[][] {
+  const found: string[][] = Array.from({ length: router.shards }, () => []);
+  for (let i = 0; found.some((keys) => keys.length < perShard); i++) {
+    if (i > 100_000) throw new Error('could not find keys for every shard');
+    const key = `${prefix}-${i}-ü`;
+    const owned = found[router.ownerOf(key)]!;
+    if (owned.length < perShard) owned.push(key);
+  }
+  return found;
+}
+
+/** Runs one operation; tells whether the callback ran before execute returned. */
+function run(
+  router: ShardRouter,
+  op: OpKind,
+  key: string,
+  value?: string,
+): Promise<{ result: OpResult; sync: boolean }> {
+  return new Promise((resolve) => {
+    let returned = false;
+    router.execute(op, key, value, (result) => resolve({ result, sync: !returned }));
+    returned = true;
+  });
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function nodeAt<T>(list: readonly T[], index: number): T {
+  const item = list[index];
+  if (item === undefined) throw new Error(`no item ${index}`);
+  return item;
+}
+
+t.test('ownerOf', async (t) => {
+  const single = buildCluster(1)[0]!.router;
+  t.equal(single.ownerOf('anything'), 0, 'one shard owns every key');
+  const [a, b] = buildCluster(2);
+  const keys = keysByOwner(a!.router, 20);
+  for (const [owner, list] of keys.entries()) {
+    for (const key of list) {
+      t.equal(a!.router.ownerOf(key), owner);
+      t.equal(b!.router.ownerOf(key), owner, 'every router agrees on the owner');
+    }
+  }
+});
+
+for (const shards of [2, 3]) {
+  t.test(`${shards} shards: put, get, remove of every shard's keys from every router`, async (t) => {
+    const nodes = buildCluster(shards);
+    const keys = keysByOwner(nodes[0]!.router, 2);
+    for (const [from, node] of nodes.entries()) {
+      for (const [owner, owned] of keys.entries()) {
+        const key = `${owned[0]!}-from-${from}`;
+        // Re-find an owned key with this suffix: the suffix changes the hash.
+        const ownedKey = keysByOwner(node.router, 1, key)[owner]![0]!;
+        const local = owner === from;
+        const value = `värde ✓ 𝄞 ${from}->${owner}`;
+        const ownerStore = nodeAt(nodes, owner).store;
+
+        const miss = await run(node.router, 'get', ownedKey);
+        t.equal(miss.sync, local, `get ${from}->${owner}: sync only when local`);
+        t.same(
+          miss.result,
+          { found: false, value: undefined, version: undefined, error: undefined },
+          'a missing key',
+        );
+
+        const put = await run(node.router, 'put', ownedKey, value);
+        t.equal(put.sync, local, `put ${from}->${owner}: sync only when local`);
+        t.equal(put.result.error, undefined);
+        t.equal(put.result.found, true);
+        const stored = ownerStore.get(ownedKey);
+        t.equal(stored?.value, value, 'the owner stores the value');
+        t.same(put.result.version, stored?.version, 'the put answers the stored version');
+        t.equal(stored?.version.node, owner + 1, "the owner's clock stamped it");
+        for (const [other, otherNode] of nodes.entries()) {
+          if (other !== owner) t.equal(otherNode.store.get(ownedKey), undefined, 'no other shard has it');
+        }
+
+        const got = await run(node.router, 'get', ownedKey);
+        t.equal(got.sync, local);
+        t.equal(got.result.found, true);
+        t.equal(got.result.value, value, 'multi-byte UTF-8 survives the hop');
+        t.same(got.result.version, stored?.version);
+        t.equal(got.result.error, undefined);
+        if (local) t.equal(got.result.timestamp, new Date(NOW).toISOString(), 'local reads have it cached');
+        else t.equal(got.result.timestamp, undefined, 'remote reads carry the version only');
+
+        const removed = await run(node.router, 'remove', ownedKey);
+        t.equal(removed.sync, local);
+        t.same(
+          removed.result,
+          { found: true, value, version: ownerStore.getWithTombstone(ownedKey)?.version, error: undefined },
+          'remove answers the previous value and the tombstone version',
+        );
+        t.equal(ownerStore.get(ownedKey), undefined, 'removed');
+        t.equal(ownerStore.getWithTombstone(ownedKey)?.tombstone, true);
+
+        const again = await run(node.router, 'remove', ownedKey);
+        t.equal(again.result.found, false, 'removing a missing key finds nothing');
+        t.equal(again.result.value, undefined);
+        t.equal(again.result.error, undefined);
+        t.ok(again.result.version, 'it still answers the version of the delete');
+
+        const gone = await run(node.router, 'get', ownedKey);
+        t.same(gone.result, { found: false, value: undefined, version: undefined, error: undefined });
+      }
+    }
+    for (const node of nodes) t.equal(node.router.pendingCount, 0, 'nothing left waiting');
+    const hopsOut = nodes.reduce((n, node) => n + node.router.counters.hopsOut, 0);
+    const hopsIn = nodes.reduce((n, node) => n + node.router.counters.hopsIn, 0);
+    // Each router ran 6 operations on each of the other shards' keys.
+    t.equal(hopsOut, shards * (shards - 1) * 6);
+    t.equal(hopsIn, hopsOut, 'every hop out was served by another shard');
+    for (const node of nodes) t.equal(node.router.counters.busy, 0);
+  });
+}
+
+t.test('the empty string is a value, locally and over the hop', async (t) => {
+  const [a, b] = buildCluster(2);
+  const keys = keysByOwner(a!.router, 1);
+  const localKey = keys[0]![0]!;
+  const remoteKey = keys[1]![0]!;
+  for (const key of [localKey, remoteKey]) {
+    await run(a!.router, 'put', key, '');
+    const got = await run(a!.router, 'get', key);
+    t.equal(got.result.found, true, `${key}: found`);
+    t.equal(got.result.value, '', `${key}: the empty string, not undefined`);
+    const removed = await run(a!.router, 'remove', key);
+    t.equal(removed.result.found, true, 'removing an empty value removes a live value');
+    t.equal(removed.result.value, '');
+  }
+  t.equal(b!.store.size, 0);
+  t.equal(b!.store.tombstones, 1);
+});
+
+t.test('a put without a value stores the empty string', async (t) => {
+  const [a] = buildCluster(1);
+  const put = await run(a!.router, 'put', 'k');
+  t.equal(put.result.found, true);
+  t.equal(put.result.value, undefined, 'a local put answers no value');
+  t.equal(a!.store.get('k')?.value, '');
+});
+
+t.test('remove answers the value it replaced, from every shard', async (t) => {
+  const nodes = buildCluster(3);
+  const keys = keysByOwner(nodes[0]!.router, 1);
+  for (const [owner, owned] of keys.entries()) {
+    const key = owned[0]!;
+    await run(nodes[0]!.router, 'put', key, 'first');
+    await run(nodes[1]!.router, 'put', key, 'second');
+    const removed = await run(nodes[2]!.router, 'remove', key);
+    t.equal(removed.result.value, 'second', `owner ${owner}: the latest value`);
+    t.equal(removed.result.found, true);
+  }
+});
+
+t.test('stats asks another shard for its statsProvider text', async (t) => {
+  const [a, b, c] = buildCluster(3);
+  b!.router.statsProvider = () => '{"id":1,"keys":7,"name":"ß"}';
+  const answer = await new Promise<[string | undefined, LallyError | undefined]>((resolve) => {
+    let returned = false;
+    a!.router.stats(1, (json, error) => {
+      t.equal(returned, true, 'answered later');
+      resolve([json, error]);
+    });
+    returned = true;
+  });
+  t.same(answer, ['{"id":1,"keys":7,"name":"ß"}', undefined]);
+  t.equal(b!.router.counters.hopsIn, 1);
+  t.equal(a!.router.counters.hopsOut, 1);
+  const defaults = await new Promise<string | undefined>((resolve) =>
+    a!.router.stats(2, (json) => resolve(json)),
+  );
+  t.equal(defaults, '{}', 'the default provider answers an empty object');
+  t.equal(c!.router.counters.hopsIn, 1);
+});
+
+t.test('a link that refuses a message: BUSY at once', async (t) => {
+  const [a, b] = buildCluster(2);
+  const remoteKey = keysByOwner(a!.router, 1)[1]![0]!;
+  a!.links[1]!.accept = false;
+  for (const [i, op] of (['get', 'put', 'remove'] as const).entries()) {
+    const { result, sync } = await run(a!.router, op, remoteKey, 'v');
+    t.equal(sync, true, `${op}: answered before execute returned`);
+    t.ok(result.error instanceof LallyError);
+    t.equal(result.error?.code, ErrorCodes.BUSY);
+    t.equal(result.error?.message, 'shard 1 is overloaded (its ring is full); retry');
+    t.equal(result.found, false);
+    t.equal(a!.router.counters.busy, i + 1);
+  }
+  const stats = await new Promise<LallyError | undefined>((resolve) =>
+    a!.router.stats(1, (_json, error) => resolve(error)),
+  );
+  t.equal(stats?.code, ErrorCodes.BUSY, 'stats too');
+  t.equal(a!.router.counters.busy, 4);
+  t.equal(a!.router.counters.hopsOut, 0, 'refused messages are not hops');
+  t.equal(a!.router.pendingCount, 0, 'nothing waits for a refused message');
+  t.equal(b!.router.counters.hopsIn, 0);
+  a!.links[1]!.accept = true;
+  const ok = await run(a!.router, 'put', remoteKey, 'v');
+  t.equal(ok.result.error, undefined, 'works again once the link takes messages');
+});
+
+t.test('no link to the owner: an internal error at once', async (t) => {
+  const store = new ShardStore();
+  const engine = new ShardEngine({
+    shard: 0,
+    store,
+    clock: new HybridLogicalClock(1),
+    hooks: new HookRunner([], silent),
+    wal: undefined,
+    logger: silent,
+  });
+  const router = new ShardRouter({ engine, shard: 0, shards: 2, links: [undefined], logger: silent });
+  const remoteKey = keysByOwner(router, 1)[1]![0]!;
+  const { result, sync } = await run(router, 'get', remoteKey);
+  t.equal(sync, true);
+  t.equal(result.error?.code, ErrorCodes.INTERNAL);
+  t.equal(result.error?.message, 'no link from shard 0 to shard 1');
+});
+
+t.test('an engine that throws in the owner shard: the requester gets its code through the hop', async (t) => {
+  const { logger, lines } = capturingLogger();
+  const [a, b] = buildCluster(2, { logger });
+  const remoteKey = keysByOwner(a!.router, 1)[1]![0]!;
+  b!.engine.put = () => {
+    throw new LallyError(ErrorCodes.AOF_IO, 'disk on fire\nsecond line');
+  };
+  b!.engine.get = () => {
+    throw new Error('plain failure');
+  };
+  b!.engine.remove = () => {
+    throw 'a string';
+  };
+  const put = await run(a!.router, 'put', remoteKey, 'v');
+  t.equal(put.sync, false);
+  t.ok(put.result.error instanceof LallyError);
+  t.equal(put.result.error?.code, ErrorCodes.AOF_IO, 'the code crosses the hop');
+  t.equal(put.result.error?.message, 'disk on fire\nsecond line', 'the whole message after the code');
+  t.same(
+    { found: put.result.found, value: put.result.value, version: put.result.version },
+    { found: false, value: undefined, version: undefined },
+  );
+
+  const get = await run(a!.router, 'get', remoteKey);
+  t.equal(get.result.error?.code, ErrorCodes.INTERNAL, 'a plain error is internal');
+  t.equal(get.result.error?.message, 'plain failure');
+
+  const remove = await run(a!.router, 'remove', remoteKey);
+  t.equal(remove.result.error?.code, ErrorCodes.INTERNAL);
+  t.equal(remove.result.error?.message, 'a string');
+
+  const failures = lines.filter((line) => line.msg === 'operation failed');
+  t.same(
+    failures.map((line) => [line.op, line.key, line.level]),
+    [
+      ['put', remoteKey, 50],
+      ['get', remoteKey, 50],
+      ['remove', remoteKey, 50],
+    ],
+    'the owner logs each failure',
+  );
+
+  // The same failure on a local key answers at once with the same code.
+  const local = await run(b!.router, 'put', remoteKey, 'v');
+  t.equal(local.sync, true);
+  t.equal(local.result.error?.code, ErrorCodes.AOF_IO);
+  t.equal(a!.router.pendingCount, 0);
+});
+
+t.test('decoding error answers', async (t) => {
+  const [a, b] = buildCluster(2);
+  const remoteKey = keysByOwner(a!.router, 1)[1]![0]!;
+  a!.links[1]!.deliver = false; // requests are recorded, not served: the test answers them
+  const header = emptyHopHeader();
+  const answers = [
+    ['LALLY_ERR_BUSY', ErrorCodes.BUSY, 'failed in another shard'],
+    ['LALLY_ERR_NOT_A_CODE\nfrom a newer peer', ErrorCodes.INTERNAL, 'from a newer peer'],
+    ['', ErrorCodes.INTERNAL, 'failed in another shard'],
+  ] as const;
+  for (const [text, code, message] of answers) {
+    const settled = run(a!.router, 'get', remoteKey);
+    const request = a!.links[1]!.sent.at(-1)!;
+    const { requestId } = readHopHeader(request, header);
+    const body = Buffer.from(text, 'utf8');
+    const answerHeader = new HopHeaderWriter().write(
+      HopKind.RESULT,
+      HopStatus.ERROR,
+      requestId,
+      undefined,
+      0,
+      body.length,
+    );
+    a!.router.receive(1, Buffer.concat([answerHeader, body]));
+    const { result } = await settled;
+    t.equal(result.error?.code, code, `${JSON.stringify(text)}: code`);
+    t.equal(result.error?.message, message);
+  }
+  t.equal(b!.router.counters.hopsIn, 0);
+});
+
+t.test('request messages carry kind, increasing ids, key and value', async (t) => {
+  const [a] = buildCluster(2);
+  const remoteKey = keysByOwner(a!.router, 1)[1]![0]!;
+  const link = a!.links[1]!;
+  link.deliver = false;
+  a!.router.execute('get', remoteKey, undefined, () => {});
+  a!.router.execute('put', remoteKey, 'välue', () => {});
+  a!.router.execute('remove', remoteKey, undefined, () => {});
+  a!.router.stats(1, () => {});
+  t.equal(link.sent.length, 4);
+  const headers = link.sent.map((message) => ({ ...readHopHeader(message, emptyHopHeader()) }));
+  t.same(
+    headers.map((h) => [h.kind, h.status, h.requestId, h.wall, h.counter, h.node]),
+    [
+      [HopKind.GET, HopStatus.OK, 1, 0, 0, 0],
+      [HopKind.PUT, HopStatus.OK, 2, 0, 0, 0],
+      [HopKind.REMOVE, HopStatus.OK, 3, 0, 0, 0],
+      [HopKind.STATS, HopStatus.OK, 4, 0, 0, 0],
+    ],
+  );
+  const keyBytes = Buffer.byteLength(remoteKey, 'utf8');
+  t.same(
+    headers.map((h) => [h.keyLength, h.valueLength]),
+    [
+      [keyBytes, 0],
+      [keyBytes, Buffer.byteLength('välue')],
+      [keyBytes, 0],
+      [0, 0],
+    ],
+  );
+  t.equal(hopValue(link.sent[1]!, headers[1]!), 'välue');
+  t.equal(link.sent[0]!.byteLength, HOP_HEADER_BYTES + keyBytes);
+  t.equal(a!.router.pendingCount, 4);
+  t.equal(a!.router.counters.hopsOut, 4);
+});
+
+t.test('an answer for an unknown request id is logged and ignored', async (t) => {
+  const { logger, lines } = capturingLogger();
+  const [a] = buildCluster(2, { logger });
+  const remoteKey = keysByOwner(a!.router, 1)[1]![0]!;
+  a!.links[1]!.deliver = false;
+  let calls = 0;
+  a!.router.execute('get', remoteKey, undefined, () => calls++);
+  const header = new HopHeaderWriter().write(HopKind.RESULT, HopStatus.OK, 999, undefined, 0, 0);
+  a!.router.receive(1, header.slice());
+  t.equal(calls, 0, 'the waiting request is not answered');
+  t.equal(a!.router.pendingCount, 1);
+  t.same(
+    lines.map((line) => [line.level, line.msg, line.from, line.requestId]),
+    [[50, 'answer for an unknown request', 1, 999]],
+  );
+  t.equal(a!.router.counters.hopsIn, 0, 'answers are not hops in');
+  // The real answer still matches.
+  a!.router.receive(1, new HopHeaderWriter().write(HopKind.RESULT, HopStatus.MISSING, 1, undefined, 0, 0));
+  t.equal(calls, 1);
+  t.equal(a!.router.pendingCount, 0);
+  // A duplicate of it is now unknown.
+  a!.router.receive(1, new HopHeaderWriter().write(HopKind.RESULT, HopStatus.OK, 1, undefined, 0, 0));
+  t.equal(calls, 1);
+  t.equal(lines.length, 2);
+});
+
+t.test('a truncated message is dropped', async (t) => {
+  const { logger, lines } = capturingLogger();
+  const [a, b] = buildCluster(2, { logger });
+  const request = new HopHeaderWriter().write(HopKind.STATS, HopStatus.OK, 5, undefined, 0, 0);
+  b!.router.receive(0, request.slice(0, HOP_HEADER_BYTES - 1));
+  b!.router.receive(0, new Uint8Array(0));
+  t.equal(b!.router.counters.hopsIn, 0);
+  t.equal(b!.links[0]!.sent.length, 0, 'nothing is answered');
+  t.same(
+    lines.map((line) => [line.level, line.msg, line.from, line.bytes]),
+    [
+      [50, 'dropped a truncated hop message', 0, 31],
+      [50, 'dropped a truncated hop message', 0, 0],
+    ],
+  );
+  await tick();
+  t.equal(a!.router.pendingCount, 0);
+});
+
+t.test('an unknown hop kind is answered with an error', async (t) => {
+  const { logger, lines } = capturingLogger();
+  const [a, b] = buildCluster(2, { logger });
+  const link = b!.links[0]!;
+  link.deliver = false;
+  const request = new HopHeaderWriter().write(0x42 as HopKind, HopStatus.OK, 77, undefined, 0, 0);
+  b!.router.receive(0, request.slice());
+  t.equal(b!.router.counters.hopsIn, 1);
+  t.equal(link.sent.length, 1);
+  const answer = link.sent[0]!;
+  const header = readHopHeader(answer, emptyHopHeader());
+  t.same(
+    [header.kind, header.status, header.requestId, header.keyLength],
+    [HopKind.RESULT, HopStatus.ERROR, 77, 0],
+  );
+  t.equal(hopValue(answer, header), 'LALLY_ERR_INTERNAL\nunknown hop kind 66');
+  t.same(
+    lines.map((line) => [line.level, line.msg, line.from, line.kind]),
+    [[50, 'unknown hop message kind', 0, 0x42]],
+  );
+  t.equal(a!.router.counters.hopsOut, 0);
+});
+
+t.test('an answer that cannot be sent back is logged', async (t) => {
+  const { logger, lines } = capturingLogger();
+  const [a, b] = buildCluster(2, { logger });
+  const remoteKey = keysByOwner(a!.router, 1)[1]![0]!;
+  b!.links[0]!.accept = false;
+  let called = false;
+  a!.router.execute('put', remoteKey, 'v', () => {
+    called = true;
+  });
+  await tick();
+  t.equal(called, false, 'the requester still waits (its client times out)');
+  t.equal(b!.store.get(remoteKey)?.value, 'v', 'the write was applied');
+  t.same(
+    lines.map((line) => [line.level, line.msg, line.to, line.requestId]),
+    [[50, 'could not send an answer to another shard: its link is full', 0, 1]],
+  );
+});
+
+t.test('failPending fails every waiting callback with the given code', async (t) => {
+  const [a] = buildCluster(3);
+  const keys = keysByOwner(a!.router, 2);
+  for (const link of a!.links) if (link) link.deliver = false;
+  const results: OpResult[] = [];
+  for (const key of [...keys[1]!, ...keys[2]!])
+    a!.router.execute('get', key, undefined, (r) => results.push(r));
+  let statsError: LallyError | undefined;
+  a!.router.stats(1, (_json, error) => {
+    statsError = error;
+  });
+  t.equal(a!.router.pendingCount, 5);
+  a!.router.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
+  t.equal(a!.router.pendingCount, 0);
+  t.equal(results.length, 4);
+  for (const result of results) {
+    t.equal(result.error?.code, ErrorCodes.SHUTTING_DOWN);
+    t.equal(result.error?.message, 'the node is shutting down');
+    t.equal(result.found, false);
+  }
+  t.equal(statsError?.code, ErrorCodes.SHUTTING_DOWN);
+  a!.router.failPending(ErrorCodes.SHUTTING_DOWN, 'again');
+  t.equal(results.length, 4, 'each callback runs once');
+});
+
+/** A WAL whose flushes the test settles by hand. */
+class ManualWal implements WriteAheadLog {
+  readonly records: AofRecord[] = [];
+  readonly waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  constructor(readonly waitsForSync: boolean) {}
+  append(record: AofRecord): void {
+    this.records.push(record);
+  }
+  flushed(): Promise<void> {
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+}
+
+t.test('with a WAL that waits for sync, a put is answered after flushed() resolves', async (t) => {
+  const wals: ManualWal[] = [];
+  const [a, b] = buildCluster(2, {
+    wal: (shard) => {
+      wals[shard] = new ManualWal(true);
+      return wals[shard];
+    },
+  });
+  const keys = keysByOwner(a!.router, 1);
+  for (const [owner, key] of [
+    [0, keys[0]![0]!],
+    [1, keys[1]![0]!],
+  ] as const) {
+    const wal = wals[owner]!;
+    let result: OpResult | undefined;
+    let returned = false;
+    let sync = false;
+    a!.router.execute('put', key, 'synced', (r) => {
+      result = r;
+      sync = !returned;
+    });
+    returned = true;
+    await tick();
+    t.equal(result, undefined, `owner ${owner}: not answered before the flush`);
+    t.equal(sync, false);
+    t.same(
+      wal.records.map((r) => [r.op, r.key, r.value]),
+      [['ADD', key, 'synced']],
+    );
+    t.equal(nodeAt([a!, b!], owner).store.get(key)?.value, 'synced', 'applied before the flush');
+    t.equal(wal.waiters.length, 1);
+    wal.waiters.shift()!.resolve();
+    await tick();
+    t.equal(result?.found, true, `owner ${owner}: answered after the flush`);
+    t.equal(result?.error, undefined);
+    t.same(result?.version, wal.records[0]!.version);
+    wal.records.length = 0;
+  }
+  t.equal(wals[1]!.records.length, 0);
+});
+
+t.test('a flush that fails answers its error code', async (t) => {
+  const wals: ManualWal[] = [];
+  const [a] = buildCluster(2, {
+    wal: (shard) => {
+      wals[shard] = new ManualWal(true);
+      return wals[shard];
+    },
+  });
+  const keys = keysByOwner(a!.router, 1);
+  const local = run(a!.router, 'remove', keys[0]![0]!);
+  wals[0]!.waiters.shift()!.reject(new LallyError(ErrorCodes.AOF_IO, 'fsync failed'));
+  const localResult = (await local).result;
+  t.equal(localResult.error?.code, ErrorCodes.AOF_IO);
+  t.equal(localResult.error?.message, 'fsync failed');
+
+  const remote = run(a!.router, 'put', keys[1]![0]!, 'v');
+  await tick();
+  wals[1]!.waiters.shift()!.reject(new Error('EIO'));
+  const remoteResult = (await remote).result;
+  t.equal(remoteResult.error?.code, ErrorCodes.INTERNAL, 'a plain error crosses as internal');
+  t.equal(remoteResult.error?.message, 'EIO');
+});
+
+t.test('a WAL that does not wait for sync answers at once', async (t) => {
+  const wal = new ManualWal(false);
+  const [a] = buildCluster(1, { wal: () => wal });
+  const { result, sync } = await run(a!.router, 'put', 'k', 'v');
+  t.equal(sync, true);
+  t.equal(result.found, true);
+  t.equal(wal.waiters.length, 0, 'flushed() is not even asked');
+  t.equal(wal.records.length, 1);
+});
+
+t.test('versions cross the hop exactly', async (t) => {
+  const [a, b] = buildCluster(2);
+  const remoteKey = keysByOwner(a!.router, 1)[1]![0]!;
+  const versions: Version[] = [];
+  for (let i = 0; i < 3; i++) {
+    const { result } = await run(a!.router, 'put', remoteKey, `v${i}`);
+    versions.push(result.version!);
+  }
+  t.same(versions, [
+    { wall: NOW, counter: 0, node: 2 },
+    { wall: NOW, counter: 1, node: 2 },
+    { wall: NOW, counter: 2, node: 2 },
+  ]);
+  t.same(b!.store.get(remoteKey)?.version, versions[2]);
+});
