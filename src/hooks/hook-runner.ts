@@ -75,7 +75,17 @@ export class HookRunner {
     const hooks: LallyHook[] = [];
     for (const path of paths) {
       const hook = await loadHookModule(path, baseDir);
-      await hook.init?.(ctx);
+      try {
+        await hook.init?.(ctx);
+      } catch (cause) {
+        throw new LallyError(
+          ErrorCodes.HOOK_LOAD,
+          `hook ${hook.name} (${path}) failed in init(): ${String(cause)}`,
+          {
+            cause,
+          },
+        );
+      }
       hooks.push(hook);
     }
     return new HookRunner(hooks, ctx.logger);

@@ -105,7 +105,10 @@ export class ShardRouter {
     const kind = op === 'get' ? HopKind.GET : op === 'put' ? HopKind.PUT : HopKind.REMOVE;
     const keyBytes = Buffer.from(key, 'utf8');
     const valueBytes = value === undefined ? EMPTY : Buffer.from(value, 'utf8');
-    this.#request(owner, kind, keyBytes, valueBytes, callback);
+    // A PUT's answer carries no value (an OK answer with no bytes would decode as ''): say so.
+    const answer =
+      kind === HopKind.PUT ? (result: OpResult) => callback({ ...result, value: undefined }) : callback;
+    this.#request(owner, kind, keyBytes, valueBytes, answer);
   }
 
   /** Asks another shard for its figures (a JSON text, admin path only). */
@@ -169,7 +172,10 @@ export class ShardRouter {
       if (outcome instanceof Promise) {
         outcome.then(
           (result) => callback(writeResult(op, result)),
-          (error: unknown) => callback(failed(asLallyError(error))),
+          (error: unknown) => {
+            this.#logger.error({ err: error, op, key }, 'write failed');
+            callback(failed(asLallyError(error)));
+          },
         );
       } else {
         callback(writeResult(op, outcome));

@@ -187,7 +187,9 @@ export class ShardRuntime {
 
   /**
    * Stops accepting connections and waits until every accepted request is answered. A request still
-   * waiting at the deadline (say, for a shard that died) is answered 503 rather than held forever.
+   * waiting for another shard at the deadline (say, one that died) is answered 503 rather than held
+   * forever; a local write still waiting for its fsync is not failed (it may yet be durable): its
+   * connection closes with the node.
    */
   async #drain(deadlineMs: number): Promise<void> {
     if (this.#listenSocket !== undefined) {
