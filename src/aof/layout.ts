@@ -18,6 +18,7 @@ import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/prom
 import { join } from 'node:path';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { KEY_HASH_NAME } from '../hash/key-hash.js';
+import { encodeHeader } from './format.js';
 
 export const LOCK_FILE = 'lally.lock';
 export const LAYOUT_FILE = 'aof-layout.json';
@@ -183,4 +184,21 @@ export async function removeStaleGenerations(
     }
   }
   return removed;
+}
+
+/** Creates an empty increment file (header only), synced, and syncs the directory entry. */
+export async function createIncrement(
+  genDir: string,
+  name: string,
+  shard: number,
+  shards: number,
+): Promise<void> {
+  const fh = await open(join(genDir, name), 'wx');
+  try {
+    await fh.writeFile(encodeHeader({ kind: 'incr', shard, shards }));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsyncPath(genDir);
 }

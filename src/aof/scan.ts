@@ -38,7 +38,12 @@ export interface ScanResult {
 }
 
 /** Called for each valid record; `buf` is only valid during the call. */
-export type RawRecordCallback = (buf: Buffer, offset: number, size: number, fileOffset: number) => void;
+export type RawRecordCallback = (
+  buf: Buffer,
+  offset: number,
+  size: number,
+  fileOffset: number,
+) => void | Promise<void>;
 
 export async function scanAofFile(path: string, onRecord?: RawRecordCallback): Promise<ScanResult> {
   const fh = await open(path, 'r');
@@ -87,7 +92,8 @@ async function scanOpenFile(fh: FileHandle, path: string, onRecord?: RawRecordCa
           : { offset: pos, reason, kind: 'mid', nextValidOffset: nextValid };
       return { path, header: head.header, fileBytes, records, validEnd: pos, bad };
     }
-    onRecord?.(buf, local, size, pos);
+    const pending = onRecord?.(buf, local, size, pos);
+    if (pending !== undefined) await pending; // a writer downstream applies back-pressure
     records++;
     pos += size;
   }

@@ -17,11 +17,11 @@ import type { Logger } from 'pino';
 import type { Version } from '../clock/hlc.js';
 import type { FsyncPolicy } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
-import { encodeHeader, encodeRecordInto, maxEncodedSize } from './format.js';
+import { encodeRecordInto, maxEncodedSize } from './format.js';
 import {
   baseName,
+  createIncrement,
   ensureLayout,
-  fsyncPath,
   incrName,
   manifestFiles,
   readManifest,
@@ -490,17 +490,6 @@ export function rewriteWorkerUrl(): URL {
   return here.pathname.endsWith('.ts')
     ? new URL('../../dist/workers/aof-rewrite.js', here)
     : new URL('../../workers/aof-rewrite.js', here);
-}
-
-async function createIncrement(genDir: string, name: string, shard: number, shards: number): Promise<void> {
-  const fh = await open(join(genDir, name), 'wx');
-  try {
-    await fh.writeFile(encodeHeader({ kind: 'incr', shard, shards }));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fsyncPath(genDir);
 }
 
 async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<number> {

@@ -23,7 +23,9 @@ export async function replayShardFiles(
   genDir: string,
   manifest: ShardManifest,
   logger: Logger,
-  onRecord: (record: AofRecord) => void,
+  onRecord: (record: AofRecord) => void | Promise<void>,
+  /** Read-only: a damaged tail is skipped with a warning but not cut (reading someone else's files). */
+  readOnly = false,
 ): Promise<ShardReplayResult> {
   const files = manifestFiles(manifest);
   let records = 0;
@@ -36,7 +38,7 @@ export async function replayShardFiles(
       const record = decodeRecordAt(buf, offset);
       if (maxVersion === undefined || compareVersions(record.version, maxVersion) > 0)
         maxVersion = record.version;
-      onRecord(record);
+      return onRecord(record);
     });
     records += result.records;
     const isActive = index === files.length - 1;
@@ -49,9 +51,9 @@ export async function replayShardFiles(
     const cut = result.fileBytes - result.validEnd;
     logger.warn(
       { file: path, offset: result.validEnd, bytes: cut, reason: result.bad.reason },
-      `AOF ${path}: truncating a damaged tail of ${cut} bytes at offset ${result.validEnd} (a write cut short by a crash)`,
+      `AOF ${path}: ${readOnly ? 'ignoring' : 'truncating'} a damaged tail of ${cut} bytes at offset ${result.validEnd} (a write cut short by a crash)`,
     );
-    await truncateTail(path, result.validEnd, manifest);
+    if (!readOnly) await truncateTail(path, result.validEnd, manifest);
     truncatedBytes += cut;
     bytes += Math.max(result.validEnd, 1);
   }
