@@ -61,10 +61,7 @@ function parseArgs(args: readonly string[], valued: readonly string[]): Parsed {
 
 export async function runAofCommand(args: readonly string[], io: AofCliIo): Promise<number> {
   const [command, ...rest] = args;
-  const logger = pino(
-    { level: 'warn', base: undefined },
-    io.stderr as NodeJS.WritableStream & { write: never },
-  );
+  const logger = pino({ level: 'warn', base: undefined }, io.stderr);
   const out = (text: string) => io.stdout.write(text);
   try {
     switch (command) {
