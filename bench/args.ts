@@ -50,12 +50,12 @@ Runs Lally's benchmark suite on loopback and writes bench/results/latest.{json,m
 Every figure is also given as a ratio to a bare uWebSockets.js server measured in the same run.
 
 Options:
-  --quick                   Every scenario, briefly (about 3 minutes on 2 cores).
+  --quick                   Every scenario, briefly (about 2 minutes on 2 cores; the full suite takes about 13).
   --scenarios a,b           Only these: ${SCENARIO_NAMES.join(', ')}.
-  --duration <s>            Seconds per load run (default 10, quick 1).
+  --duration <s>            Seconds per load run (default 5, quick 1).
   --connections <n>         Concurrent connections (default 64).
   --shards <n>              Lally shards and ceiling threads (default: available parallelism).
-  --rounds <n>              Alternated rounds per case, Lally then ceiling (default 3, quick 1; core 2 at least).
+  --rounds <n>              Alternated rounds per case, Lally then ceiling (default 2, quick 1; core 3 at least, 2 quick).
   --rate <rps>              Fixed-rate mode: hold this many requests/s in every run (autocannon), to read p99 at a load.
   --url <url>               Measure a Lally that is already running (skips scenarios that start their own).
   --out <dir>               Where results go (default bench/results).
@@ -132,10 +132,10 @@ export function parseBenchArgs(argv: readonly string[], defaultOut: string): Ben
   return {
     quick,
     scenarios: values.scenarios === undefined ? [...SCENARIO_NAMES] : parseScenarioList(values.scenarios),
-    durationSec: positiveNumber('duration', values.duration, quick ? 1 : 10),
+    durationSec: positiveNumber('duration', values.duration, quick ? 1 : 5),
     connections: positiveInt('connections', values.connections, 64),
     shards: positiveInt('shards', values.shards, availableParallelism()),
-    rounds: positiveInt('rounds', values.rounds, quick ? 1 : 3),
+    rounds: positiveInt('rounds', values.rounds, quick ? 1 : 2),
     rate: values.rate === undefined ? null : positiveInt('rate', values.rate, 1),
     defaultRate: 10_000,
     url,

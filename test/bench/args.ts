@@ -1,11 +1,11 @@
 import t from 'tap';
 import { parseBenchArgs, parseScenarioList, SCENARIO_NAMES } from '../../bench/args.js';
 
-t.test('defaults: every scenario, 10 s runs, 3 rounds', async (t) => {
+t.test('defaults: every scenario, 5 s runs, 2 rounds', async (t) => {
   const o = parseBenchArgs([], '/out');
   t.same(o.scenarios, [...SCENARIO_NAMES]);
-  t.equal(o.durationSec, 10);
-  t.equal(o.rounds, 3);
+  t.equal(o.durationSec, 5);
+  t.equal(o.rounds, 2);
   t.equal(o.connections, 64);
   t.equal(o.url, null);
   t.equal(o.rate, null);
