@@ -26,9 +26,25 @@ export function isNewer(a: Version, than: Version): boolean {
   return compareVersions(a, than) > 0;
 }
 
-/** The wall part as RFC 3339 with milliseconds, UTC (`2024-12-30T10:15:00.123Z`). */
+let cachedSecond = Number.NaN;
+let cachedPrefix = '';
+
+/**
+ * The wall part as RFC 3339 with milliseconds, UTC (`2024-12-30T10:15:00.123Z`). Every write answer
+ * carries one, and Date#toISOString is costly, so the text up to the second is reused while the second
+ * stays the same (writes come in bursts within a second).
+ */
 export function versionToRfc3339(version: Version): string {
-  return new Date(version.wall).toISOString();
+  const wall = version.wall;
+  const second = Math.floor(wall / 1000);
+  if (second !== cachedSecond || wall < 0) {
+    const iso = new Date(wall).toISOString();
+    if (wall < 0 || iso.length !== 24) return iso; // outside years 0000-9999: no fast path
+    cachedSecond = second;
+    cachedPrefix = iso.slice(0, 20);
+  }
+  const ms = wall - second * 1000;
+  return `${cachedPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
 }
 
 /** A compact, sortable text form for logs and exports: `wall.counter.node`. */

@@ -5,6 +5,8 @@ import { ErrorCodes, LallyError } from '../errors.js';
  * Collects a request body into one buffer, refusing it once it passes `maxBytes` (from Content-Length
  * up front, or while it streams). uWS neuters each chunk after its callback, so chunks are copied.
  * The caller must have registered res.onAborted before the body arrives (uWS requires it).
+ * `onBody` must consume the bytes before it returns (decode, parse or copy them): they may be uWS's own
+ * chunk, which is invalid afterwards. Every caller parses the body synchronously.
  */
 export function readBody(
   res: HttpResponse,
@@ -31,8 +33,9 @@ export function readBody(
       return;
     }
     if (isLast && buffer === undefined) {
-      // The whole body came in one chunk: copy once (the chunk is neutered after this callback).
-      onBody(bytes.slice());
+      // The whole body came in one chunk: hand it over without a copy. uWS neuters it when this
+      // callback returns, which is why onBody must be done with it before returning (see above).
+      onBody(bytes);
       return;
     }
     if (buffer === undefined || received + bytes.byteLength > buffer.byteLength) {

@@ -237,3 +237,13 @@ t.test('parseVersion rejects garbage', async (t) => {
   t.same(parseVersion('1.4294967295.4294967295'), { wall: 1, counter: MAX_U32, node: MAX_U32 });
   t.same(parseVersion('9007199254740991.0.0'), { wall: Number.MAX_SAFE_INTEGER, counter: 0, node: 0 });
 });
+
+t.test('versionToRfc3339 matches Date#toISOString for every kind of wall clock value', async (t) => {
+  const walls = [0, 1, 999, 1000, 1001, -1, -1500, 253402300799999, 253402300800000, 8_640_000_000_000_000];
+  // Runs of consecutive milliseconds (the cached second), and jumps backwards and across seconds.
+  for (let wall = 1_795_596_628_990; wall < 1_795_596_629_020; wall++) walls.push(wall);
+  walls.push(1_795_596_628_000, 1_795_596_627_999, 1_795_596_628_001);
+  for (const wall of walls) {
+    t.equal(versionToRfc3339({ wall, counter: 0, node: 0 }), new Date(wall).toISOString(), `wall ${wall}`);
+  }
+});
