@@ -82,7 +82,9 @@ t.test('--fresh with --replay-log is refused', async (t) => {
 t.test('--fresh wipes the data', async (t) => {
   const dir = await tempDir(t);
   const { logger } = recordingLogger();
-  (await prepareDataDir({ dataDir: dir, shards: 2, fresh: false, replayLog: undefined, logger })).release();
+  await (
+    await prepareDataDir({ dataDir: dir, shards: 2, fresh: false, replayLog: undefined, logger })
+  ).release();
   await writeShards(dir, 2, [rec('a', '1'), rec('b', '2')]);
   await (
     await prepareDataDir({ dataDir: dir, shards: 2, fresh: true, replayLog: undefined, logger })
