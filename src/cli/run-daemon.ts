@@ -1,7 +1,7 @@
 import type { LallyConfig } from '../config/types.js';
 import { readVersion } from '../config/version.js';
 import { Daemon } from '../daemon/daemon.js';
-import { LallyError } from '../errors.js';
+import { ErrorCodes, LallyError } from '../errors.js';
 import { createLogger, flushLogger, type Logger } from '../log/logger.js';
 
 /**
@@ -61,9 +61,9 @@ export async function runDaemon(config: LallyConfig, warnings: readonly string[]
       { code, err: error },
       `lally could not start: ${error instanceof Error ? error.message : String(error)}`,
     );
-    await daemon.exited.catch(() => undefined);
+    await daemon.exited;
     await flushLogger(logger);
-    return code === 'LALLY_ERR_CONFIG' ? 2 : 1;
+    return code === ErrorCodes.CONFIG ? 2 : 1;
   }
   const exitCode = await daemon.exited;
   logger.info({ exitCode }, exitCode === 0 ? 'lally stopped cleanly' : 'lally stopped after a failure');

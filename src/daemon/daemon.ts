@@ -71,6 +71,22 @@ export class Daemon {
   }
 
   async start(): Promise<DaemonInfo> {
+    try {
+      return await this.#start();
+    } catch (error) {
+      // Whatever failed, stop what started (if anything) so that `exited` settles.
+      if (this.#failure === undefined) {
+        this.#failure =
+          error instanceof LallyError
+            ? error
+            : new LallyError(ErrorCodes.INTERNAL, String(error), { cause: error });
+      }
+      await this.shutdown();
+      throw error;
+    }
+  }
+
+  async #start(): Promise<DaemonInfo> {
     const config = this.#config;
     loadNativeUws(); // refuse early, before any thread starts, if only the slow fallback exists
     if (config.aof) {
@@ -99,18 +115,13 @@ export class Daemon {
       this.#shards.push(handle);
       this.#supervise(handle);
     }
-    try {
-      const ready = await Promise.all(this.#shards.map((s) => this.#await(s, 'ready')));
-      const records = ready.reduce((sum, m) => sum + (m.type === 'ready' ? m.records : 0), 0);
-      const replayMs = ready.reduce((max, m) => Math.max(max, m.type === 'ready' ? m.replayMs : 0), 0);
-      // The first shard binds the port (which may be 0: ephemeral); the others join that same port.
-      const first = await this.#listen(this.#shards[0]!, config.httpPort);
-      await Promise.all(this.#shards.slice(1).map((s) => this.#listen(s, first)));
-      return { httpPort: first, shards: config.shards, records, replayMs };
-    } catch (error) {
-      await this.shutdown();
-      throw error;
-    }
+    const ready = await Promise.all(this.#shards.map((s) => this.#await(s, 'ready')));
+    const records = ready.reduce((sum, m) => sum + (m.type === 'ready' ? m.records : 0), 0);
+    const replayMs = ready.reduce((max, m) => Math.max(max, m.type === 'ready' ? m.replayMs : 0), 0);
+    // The first shard binds the port (which may be 0: ephemeral); the others join that same port.
+    const first = await this.#listen(this.#shards[0]!, config.httpPort);
+    await Promise.all(this.#shards.slice(1).map((s) => this.#listen(s, first)));
+    return { httpPort: first, shards: config.shards, records, replayMs };
   }
 
   #supervise(handle: ShardHandle): void {
