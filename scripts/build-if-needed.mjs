@@ -30,7 +30,11 @@ const sourcesAt = Math.max(
 );
 if (builtAt < sourcesAt) {
   process.stderr.write('lally: building with tsc (dist/ is missing or older than the sources)...\n');
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')],
+    {
+      stdio: 'inherit',
+    },
+  );
 }

@@ -163,7 +163,8 @@ export class Daemon {
       { shard: handle.id, code: error.code, err: error },
       `${error.message}; stopping the node`,
     );
-    void this.shutdown();
+    // Requests waiting for the lost shard will never be answered by it: fail them soon.
+    void this.shutdown(LOST_SHARD_DRAIN_MS);
   }
 
   #allExited(): void {

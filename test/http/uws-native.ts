@@ -12,12 +12,17 @@ t.test('the native build for this Node is found and loads', async (t) => {
   t.equal(loadNativeUws(), uws, 'loaded once');
 });
 
-t.test('a missing native build is refused with a message that says why, never the slow fallback', async (t) => {
-  t.throws(() => loadNativeUws('/nonexistent/uws_linux_x64_0.node'), {
-    code: 'LALLY_ERR_NATIVE_UWS_MISSING',
-    message: new RegExp(`Node ${process.version.replace(/\./g, '\\.')}.*ABI ${process.versions.modules}.*glibc`),
-  });
-});
+t.test(
+  'a missing native build is refused with a message that says why, never the slow fallback',
+  async (t) => {
+    t.throws(() => loadNativeUws('/nonexistent/uws_linux_x64_0.node'), {
+      code: 'LALLY_ERR_NATIVE_UWS_MISSING',
+      message: new RegExp(
+        `Node ${process.version.replace(/\./g, '\\.')}.*ABI ${process.versions.modules}.*glibc`,
+      ),
+    });
+  },
+);
 
 t.test('a module that loads but is not uWS is refused too', async (t) => {
   t.throws(() => loadNativeUws(fileURLToPath(new URL('../../package.json', import.meta.url))), {
