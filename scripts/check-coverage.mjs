@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // The floors: raise them as coverage grows, never lower them to make a change pass.
-const FLOORS = { lines: 85, branches: 80, functions: 85, statements: 85 };
+const FLOORS = { lines: 90, branches: 87, functions: 90, statements: 90 };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 execFileSync(process.execPath, [join(root, 'node_modules/tap/dist/esm/run.mjs'), 'report', 'json-summary'], {
