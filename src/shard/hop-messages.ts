@@ -122,9 +122,37 @@ export function hopVersion(header: HopHeader): Version {
   return { wall: header.wall, counter: header.counter, node: header.node };
 }
 
+// A Buffer over the whole backing store of the last message decoded: consecutive messages come from
+// the same ring, so decoding reuses it instead of making a Buffer view per field.
+let lastBacking: ArrayBufferLike | undefined;
+let lastBuffer: Buffer = Buffer.alloc(0);
+
 function utf8Slice(message: Uint8Array, start: number, end: number): string {
   if (start === end) return '';
-  return Buffer.from(message.buffer, start, end - start).toString('utf8');
+  if (message.buffer !== lastBacking) {
+    lastBacking = message.buffer;
+    lastBuffer = Buffer.from(message.buffer);
+  }
+  return lastBuffer.toString('utf8', start, end);
+}
+
+/**
+ * Encodes strings into one reused buffer: a message part is copied into the ring at once, so its bytes
+ * need to live only until then. The view it returns is valid until the next encode.
+ */
+export class Utf8Scratch {
+  #buffer: Buffer = Buffer.allocUnsafeSlow(4096);
+
+  encode(text: string): Uint8Array {
+    // UTF-16 length * 3 bounds the UTF-8 length: grow before writing, never truncate.
+    if (text.length * 3 > this.#buffer.length) {
+      let size = this.#buffer.length;
+      while (size < text.length * 3) size *= 2;
+      this.#buffer = Buffer.allocUnsafeSlow(size);
+    }
+    const written = this.#buffer.write(text, 0, 'utf8');
+    return this.#buffer.subarray(0, written);
+  }
 }
 
 /** UTF-8 bytes of a string for a message part: a Buffer view when the caller already has bytes. */

@@ -12,6 +12,7 @@ import {
   hopValue,
   hopVersion,
   readHopHeader,
+  Utf8Scratch,
 } from './hop-messages.js';
 import type { ShardEngine, WriteResult } from './shard-engine.js';
 
@@ -69,6 +70,8 @@ export class ShardRouter {
   readonly #pending = new Map<number, OpCallback>();
   readonly #header = new HopHeaderWriter();
   readonly #scratchHeader = emptyHopHeader();
+  readonly #keyScratch = new Utf8Scratch();
+  readonly #valueScratch = new Utf8Scratch();
   #nextRequestId = 1;
   /** Requests that hopped to another shard, and requests other shards sent here. */
   readonly counters = { hopsOut: 0, hopsIn: 0, busy: 0 };
@@ -103,8 +106,8 @@ export class ShardRouter {
       return;
     }
     const kind = op === 'get' ? HopKind.GET : op === 'put' ? HopKind.PUT : HopKind.REMOVE;
-    const keyBytes = Buffer.from(key, 'utf8');
-    const valueBytes = value === undefined ? EMPTY : Buffer.from(value, 'utf8');
+    const keyBytes = this.#keyScratch.encode(key);
+    const valueBytes = value === undefined ? EMPTY : this.#valueScratch.encode(value);
     // A PUT's answer carries no value (an OK answer with no bytes would decode as ''): say so.
     const answer =
       kind === HopKind.PUT ? (result: OpResult) => callback({ ...result, value: undefined }) : callback;
@@ -247,7 +250,7 @@ export class ShardRouter {
       status = HopStatus.ERROR;
       valueBytes = Buffer.from(`${result.error.code}\n${result.error.message}`, 'utf8');
     } else if (result.value !== undefined) {
-      valueBytes = Buffer.from(result.value, 'utf8');
+      valueBytes = this.#valueScratch.encode(result.value);
     }
     const header = this.#header.write(
       HopKind.RESULT,
