@@ -136,7 +136,7 @@ async function main(argv: readonly string[]): Promise<number> {
       fixedRate: loads.fixedRate.version,
       ceilingRps: generatorCeiling,
       // How close the uWS ceiling (core GET) comes to what the generator can drive at all.
-      ratioToCeiling: ratio(coreGet?.ceiling?.requestsPerSec, generatorCeiling),
+      ratioCeilingToGenerator: ratio(coreGet?.ceiling?.requestsPerSec, generatorCeiling),
     },
     ...ctx.results,
   };

@@ -127,7 +127,7 @@ export function buildReport(results: BenchResults): Report {
     `Machine: ${m.nproc} cores (${m.cpuModel}), ${mib(m.totalMemoryBytes)} RAM, Node ${m.node}, ${m.platform}; ` +
       `load average at the start ${m.loadAverage.map((x) => x.toFixed(2)).join(' ')}. ` +
       `Load generator: ${lg.version} (${lg.name}); fixed-rate runs: ${lg.fixedRate}. Its own ceiling (the uWS app with its smallest answer): ` +
-      `${fmt(lg.ceilingRps)} requests/s.`,
+      `${fmt(lg.ceilingRps)} requests/s; the ceiling's core GET reaches ${ratioText(lg.ratioCeilingToGenerator)} of that.`,
   );
   out.push('');
   const o = results.options;
@@ -159,7 +159,9 @@ export function buildReport(results: BenchResults): Report {
       );
     out.push(
       '',
-      `A hop costs **${fmt(h.hopCostUs, 1)} µs** at the median (${fmt(h.samples)} samples per path).`,
+      `A hop costs **${fmt(h.hopCostUs, 1)} µs** at the median (${fmt(h.samples)} samples per path). ` +
+        `The daemon counted ${fmt(h.hopsObserved)} hops while ${fmt(h.requestsPerSet)} requests went to each key set ` +
+        '(one set hops, the other does not).',
     );
   }
   const rest = results.cases.filter((c) => c.scenario !== 'core');

@@ -59,6 +59,9 @@ export interface HopResult {
   ceilingUs: LatencySummary | null;
   /** remote p50 - local p50: what a hop to the other shard and back adds. */
   hopCostUs: number;
+  /** Requests sent per key set (warm-up included), and the hops the daemon counted meanwhile (GET /stats). */
+  requestsPerSet: number;
+  hopsObserved: number | null;
   ratioLocalP50ToCeiling: number | null;
   ratioRemoteP50ToCeiling: number | null;
   ratioOneShardP50ToCeiling: number | null;
@@ -124,7 +127,8 @@ export interface BenchResults {
     fixedRate: string;
     /** Requests/s the generator reaches against the cheapest server (uWS, 2-byte body). */
     ceilingRps: number | null;
-    ratioToCeiling: number | null;
+    /** The uWS ceiling's GET rate in `core` over ceilingRps: near 1, the generator is what limits. */
+    ratioCeilingToGenerator: number | null;
   };
   cases: CaseResult[];
   hop: HopResult | null;

@@ -15,6 +15,17 @@ function samplesPerSet(ctx: BenchContext): number {
   return ctx.options.quick ? 3000 : 20_000;
 }
 
+/** Hops counted by the daemon (`totals.hops` of GET /stats), or null if it does not say. */
+async function countedHops(url: string): Promise<number | null> {
+  try {
+    const res = await fetch(`${url}/stats`);
+    const stats = (await res.json()) as { totals?: { hops?: unknown } };
+    return typeof stats.totals?.hops === 'number' ? stats.totals.hops : null;
+  } catch {
+    return null;
+  }
+}
+
 export function estimateHop(ctx: BenchContext): number {
   // Two daemons, a ceiling, and about 100 µs per request.
   return 6 + (samplesPerSet(ctx) * 5 * 100) / 1e6;
@@ -74,11 +85,15 @@ export async function runHop(ctx: BenchContext): Promise<void> {
   progress.step('hop: 2 shards, keys of shard 0 and of shard 1 in turn on one connection', 4);
   const two = await LallyNode.start({ cliPath: ctx.cliPath, shards: 2, aof: 'everysec' });
   let sets: LatencySummary[];
+  let hopsObserved: number | null = null;
   let sizes: Awaited<ReturnType<typeof sampleBodySizes>>;
   try {
     await preload(two.url, range(keyCount), 16);
     sizes = await sampleBodySizes(two.url, 16, planFor(workloadOf('get', { quick: ctx.options.quick })));
+    const hopsBefore = await countedHops(two.url);
     sets = await alternate(two.url, bySet, perSet);
+    const hopsAfter = await countedHops(two.url);
+    hopsObserved = hopsBefore !== null && hopsAfter !== null ? hopsAfter - hopsBefore : null;
   } finally {
     await two.dispose();
   }
@@ -111,6 +126,8 @@ export async function runHop(ctx: BenchContext): Promise<void> {
     remoteUs: r(remote),
     ceilingUs: ceiling ? r(ceiling) : null,
     hopCostUs: Math.round((remote.p50 - local.p50) * 10) / 10,
+    requestsPerSet: WARM_UP + perSet,
+    hopsObserved,
     ratioLocalP50ToCeiling: ratio(local.p50, ceiling?.p50),
     ratioRemoteP50ToCeiling: ratio(remote.p50, ceiling?.p50),
     ratioOneShardP50ToCeiling: ratio(oneShard.p50, ceiling?.p50),

@@ -70,7 +70,7 @@ export function sampleResults(): BenchResults {
       version: 'wrk 4',
       fixedRate: 'autocannon',
       ceilingRps: 200,
-      ratioToCeiling: 0.5,
+      ratioCeilingToGenerator: 0.5,
     },
     cases: [sampleCase()],
     hop: null,
