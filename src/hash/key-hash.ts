@@ -25,6 +25,16 @@ const scratch = new Uint8Array(1024);
 
 /** Hash of a key given as a string: the hash of its UTF-8 encoding. */
 export function hashKey(key: string): number {
+  // Most keys are ASCII, whose UTF-8 bytes are the char codes: hash them without encoding.
+  let hash = FNV_OFFSET;
+  let i = 0;
+  for (; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code >= 0x80) break;
+    hash ^= code;
+    hash = Math.imul(hash, FNV_PRIME);
+  }
+  if (i === key.length) return hash >>> 0;
   // Encode into a reused buffer when it fits: this runs for every request.
   if (key.length * 3 <= scratch.length) {
     const { written } = encoder.encodeInto(key, scratch);

@@ -1,7 +1,9 @@
 /**
  * Fast builders for the key operations' JSON answers (the hot path). They produce exactly what
  * `kvAnswerJson` in responses.ts produces for the same answer (a test holds them to it), with the
- * constant parts concatenated once per node instead of once per request.
+ * constant parts concatenated once per node instead of once per request. Messages are built from the
+ * key's JSON-escaped text: JSON escaping of the message text around it would not change it (the
+ * message templates contain no character that needs escaping).
  */
 import { Messages } from './responses.js';
 
@@ -31,10 +33,12 @@ export class KvJson {
   /** GET: found (value and timestamp given) or missing (both undefined). */
   get(key: string, value: string | undefined, timestamp: string | undefined): string {
     const quotedKey = JSON.stringify(key);
+    // The messages embed the key: reuse its escaped form instead of escaping the message again.
+    const escapedKey = quotedKey.slice(1, -1);
     if (value === undefined) {
-      return `${this.#readHead}${quotedKey},"value":null,"timestamp":null${this.#readTail}${JSON.stringify(Messages.missing(key))}}`;
+      return `${this.#readHead}${quotedKey},"value":null,"timestamp":null${this.#readTail}"${Messages.missing(escapedKey)}"}`;
     }
-    return `${this.#readHead}${quotedKey},"value":${JSON.stringify(value)},"timestamp":"${timestamp}"${this.#readTail}${JSON.stringify(Messages.fetched(key))}}`;
+    return `${this.#readHead}${quotedKey},"value":${JSON.stringify(value)},"timestamp":"${timestamp}"${this.#readTail}"${Messages.fetched(escapedKey)}"}`;
   }
 
   put(key: string, value: string, timestamp: string): string {
@@ -44,9 +48,10 @@ export class KvJson {
   /** REMOVE: the removed value and the delete's timestamp, or undefined for both when nothing was live. */
   remove(key: string, value: string | undefined, timestamp: string | undefined): string {
     const quotedKey = JSON.stringify(key);
+    const escapedKey = quotedKey.slice(1, -1);
     if (value === undefined) {
-      return `${this.#writeHead}${quotedKey},"value":null,"timestamp":null${this.#writeTail}${JSON.stringify(Messages.removeMissing(key))}}`;
+      return `${this.#writeHead}${quotedKey},"value":null,"timestamp":null${this.#writeTail}"${Messages.removeMissing(escapedKey)}"}`;
     }
-    return `${this.#writeHead}${quotedKey},"value":${JSON.stringify(value)},"timestamp":"${timestamp}"${this.#writeTail}${JSON.stringify(Messages.removed(key))}}`;
+    return `${this.#writeHead}${quotedKey},"value":${JSON.stringify(value)},"timestamp":"${timestamp}"${this.#writeTail}"${Messages.removed(escapedKey)}"}`;
   }
 }

@@ -14,6 +14,7 @@ import {
   readHopHeader,
   Utf8Scratch,
 } from './hop-messages.js';
+import { PendingTable } from './pending-table.js';
 import type { ShardEngine, WriteResult } from './shard-engine.js';
 
 /** One direction of a thread pair, as the router needs it (an Outbox over a ring implements it). */
@@ -67,7 +68,7 @@ export class ShardRouter {
   readonly #engine: ShardEngine;
   readonly #links: readonly (HopLink | undefined)[];
   readonly #logger: Logger;
-  readonly #pending = new Map<number, OpCallback>();
+  readonly #pending = new PendingTable<OpCallback>();
   readonly #header = new HopHeaderWriter();
   readonly #scratchHeader = emptyHopHeader();
   readonly #keyScratch = new Utf8Scratch();
@@ -151,7 +152,7 @@ export class ShardRouter {
       return;
     }
     this.counters.hopsOut++;
-    this.#pending.set(requestId, callback);
+    this.#pending.add(requestId, callback);
   }
 
   #runLocal(op: OpKind, key: string, value: string | undefined, callback: OpCallback): void {
@@ -197,12 +198,11 @@ export class ShardRouter {
     }
     const header = readHopHeader(message, this.#scratchHeader);
     if (header.kind === HopKind.RESULT) {
-      const callback = this.#pending.get(header.requestId);
+      const callback = this.#pending.take(header.requestId);
       if (callback === undefined) {
         this.#logger.error({ from, requestId: header.requestId }, 'answer for an unknown request');
         return;
       }
-      this.#pending.delete(header.requestId);
       callback(decodeResult(message, header));
       return;
     }
@@ -269,9 +269,7 @@ export class ShardRouter {
 
   /** Fails every request still waiting for another shard (at shutdown). */
   failPending(code: ErrorCode, message: string): void {
-    const callbacks = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const callback of callbacks) callback(failed(new LallyError(code, message)));
+    for (const callback of this.#pending.drain()) callback(failed(new LallyError(code, message)));
   }
 }
 
