@@ -5,7 +5,6 @@ export class Entry {
   value: string;
   version: Version;
   tombstone: boolean;
-  #timestamp: string | undefined;
 
   constructor(value: string, version: Version, tombstone: boolean) {
     this.value = value;
@@ -13,10 +12,12 @@ export class Entry {
     this.tombstone = tombstone;
   }
 
-  /** RFC 3339 of the version's wall part, computed once per write: reads are far more common. */
+  /**
+   * RFC 3339 of the version's wall part. Not cached per entry: a cached string would cost every key
+   * that was ever read about 50 bytes, and versionToRfc3339 is cheap (it reuses the text of the second).
+   */
   get timestamp(): string {
-    this.#timestamp ??= versionToRfc3339(this.version);
-    return this.#timestamp;
+    return versionToRfc3339(this.version);
   }
 }
 
