@@ -294,6 +294,9 @@ export class HttpApi {
       return;
     }
     const limits = this.#opts.limits;
+    // Like Riak's returnbody: the value is echoed only on request. Escaping a large value back into
+    // JSON cost more than everything else a PUT does (a third of the CPU for 64 KiB values).
+    const echo = wantsReturnBody(req.getQuery());
     this.#withBody(res, req, (body, pending) => {
       checkValueBytes(body.byteLength, limits, 'the value');
       const value = decodeUtf8(body, 'the value');
@@ -303,7 +306,10 @@ export class HttpApi {
         'put',
         key,
         value,
-        (result) => this.#answerJson('put', key, value, result),
+        (result) =>
+          echo
+            ? this.#answerJson('put', key, value, result)
+            : this.#json.putWithoutValue(key, timestampOf(result) ?? ''),
         always200,
       );
     });
@@ -368,6 +374,14 @@ export class HttpApi {
       if (this.#finish(pending)) this.#send(res, 200, JSON_TYPE, json);
     });
   }
+}
+
+/** `?returnbody` (or `?returnbody=true`) asks a REST PUT to echo the value in its answer. */
+export function wantsReturnBody(query: string | null | undefined): boolean {
+  if (!query) return false;
+  return query
+    .split('&')
+    .some((part) => part === 'returnbody' || part === 'returnbody=true' || part === 'returnbody=1');
 }
 
 /** `?raw` (with or without a value) or `Accept: application/octet-stream` asks for the bare value. */

@@ -45,6 +45,11 @@ export class KvJson {
     return `${this.#writeHead}${JSON.stringify(key)},"value":${JSON.stringify(value)},"timestamp":"${timestamp}"${this.#writeTail}"${Messages.added()}"}`;
   }
 
+  /** A REST PUT's answer without the value echoed back: the upstream shape less `value`. */
+  putWithoutValue(key: string, timestamp: string): string {
+    return `${this.#writeHead}${JSON.stringify(key)},"timestamp":"${timestamp}"${this.#writeTail}"${Messages.added()}"}`;
+  }
+
   /** REMOVE: the removed value and the delete's timestamp, or undefined for both when nothing was live. */
   remove(key: string, value: string | undefined, timestamp: string | undefined): string {
     const quotedKey = JSON.stringify(key);

@@ -211,13 +211,29 @@ t.test('one shard on the main thread serves the whole HTTP API', async (t) => {
     t.equal(put.headers.get('content-type'), 'application/json');
     const putBody = put.json();
     t.match(putBody.timestamp, ISO);
-    t.same(putBody, kv('rest-key', value, putBody.timestamp as string, 'Operation completed successfully.'));
+    const { value: _echo, ...withoutValue } = kv(
+      'rest-key',
+      value,
+      putBody.timestamp as string,
+      'Operation completed successfully.',
+    );
+    t.same(putBody, withoutValue, 'a REST PUT does not echo the value by default');
+    t.notOk('value' in putBody);
+    const echoed = await request(`${url}/kv/rest-key?returnbody`, { method: 'PUT', body: value });
+    const echoedBody = echoed.json();
+    t.same(
+      echoedBody,
+      kv('rest-key', value, echoedBody.timestamp as string, 'Operation completed successfully.'),
+      '?returnbody echoes it',
+    );
+    const echoedToo = await request(`${url}/kv/rest-key?returnbody=true`, { method: 'PUT', body: value });
+    t.equal(echoedToo.json().value, value);
 
     const got = await request(`${url}/kv/rest-key`);
     t.equal(got.status, 200);
     t.same(
       got.json(),
-      kv('rest-key', value, putBody.timestamp as string, "Key 'rest-key' was fetched successfully."),
+      kv('rest-key', value, echoedToo.json().timestamp as string, "Key 'rest-key' was fetched successfully."),
     );
 
     for (const [how, path, headers] of [
@@ -811,7 +827,7 @@ t.test('two shards on this thread: keys owned by the other shard hop and come ba
     for (const owner of [0, 1]) {
       const key = keys[owner]![via]!;
       const value = `from ${via} to ${owner} ✓`;
-      const put = await request(`${shard.url}/kv/${key}`, { method: 'PUT', body: value });
+      const put = await request(`${shard.url}/kv/${key}?returnbody`, { method: 'PUT', body: value });
       t.equal(put.status, 200, `PUT via ${via}, owner ${owner}`);
       t.equal(put.json().value, value);
       t.match(put.json().timestamp, ISO);
