@@ -250,14 +250,19 @@ export class HttpApi {
     this.#run(res, pending, op, key, value, (result) => this.#answerJson(op, key, value, result), always200);
   }
 
-  #restGet(res: HttpResponse, req: HttpRequest): void {
-    let key: string;
+  /** The key of a /kv/ URL, or undefined after answering the error (a bad key, a key too large). */
+  #restKey(res: HttpResponse, req: HttpRequest): string | undefined {
     try {
-      key = keyFromPath(req.getUrl(), KV_PREFIX, this.#opts.limits);
+      return keyFromPath(req.getUrl(), KV_PREFIX, this.#opts.limits);
     } catch (error) {
       this.#sendError(res, error);
-      return;
+      return undefined;
     }
+  }
+
+  #restGet(res: HttpResponse, req: HttpRequest): void {
+    const key = this.#restKey(res, req);
+    if (key === undefined) return;
     if (wantsRawValue(req.getQuery(), req.getHeader('accept'))) {
       this.#run(
         res,
@@ -284,15 +289,8 @@ export class HttpApi {
   }
 
   #restPut(res: HttpResponse, req: HttpRequest): void {
-    let key: string;
-    try {
-      key = keyFromPath(req.getUrl(), KV_PREFIX, this.#opts.limits);
-    } catch (error) {
-      // The body must still be consumed or refused; uWS needs an abort handler either way.
-      res.onAborted(() => {});
-      this.#sendError(res, error);
-      return;
-    }
+    const key = this.#restKey(res, req);
+    if (key === undefined) return; // answered at once: uWS discards the body
     const limits = this.#opts.limits;
     // Like Riak's returnbody: the value is echoed only on request. Escaping a large value back into
     // JSON cost more than everything else a PUT does (a third of the CPU for 64 KiB values).
@@ -316,13 +314,8 @@ export class HttpApi {
   }
 
   #restRemove(res: HttpResponse, req: HttpRequest): void {
-    let key: string;
-    try {
-      key = keyFromPath(req.getUrl(), KV_PREFIX, this.#opts.limits);
-    } catch (error) {
-      this.#sendError(res, error);
-      return;
-    }
+    const key = this.#restKey(res, req);
+    if (key === undefined) return;
     this.#run(
       res,
       undefined,

@@ -1,7 +1,7 @@
 import { appendFile, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { runAofCommand } from '../../src/aof/cli.js';
 import { prepareDataDir } from '../../src/aof/data-dir.js';
 import { readLayout, readManifest } from '../../src/aof/layout.js';
@@ -23,7 +23,7 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
   };
 }
 
-async function populated(t: Parameters<Parameters<typeof tap.test>[1]>[0], shards = 2) {
+async function populated(t: Test, shards = 2) {
   const dir = await tempDir(t);
   const { logger } = recordingLogger();
   await (

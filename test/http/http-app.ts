@@ -9,6 +9,7 @@ import type { MainToShard, ShardToMain } from '../../src/shard/control-messages.
 import type { HopLink, ShardRouter } from '../../src/shard/shard-router.js';
 import { type ShardLog, ShardRuntime } from '../../src/shard/shard-runtime.js';
 import type { ShardTransport } from '../../src/shard/shard-transport.js';
+import { request } from '../fixtures/http-client.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -100,32 +101,6 @@ async function stopShard(t: Test, started: Started): Promise<void> {
   control.send({ type: 'close' });
   t.same(await control.next('closed'), { type: 'closed', shard: started.runtime.router?.shard });
   t.equal(control.closed, 1, 'the control channel is closed');
-}
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: () => Record<string, unknown>;
-}
-
-async function request(
-  url: string,
-  init: { method?: string; body?: string | Uint8Array; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const response = await fetch(url, {
-    method: init.method ?? 'GET',
-    ...(init.body === undefined ? {} : { body: init.body }),
-    headers: { connection: 'close', ...init.headers },
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    headers: response.headers,
-    text,
-    json: () => JSON.parse(text) as Record<string, unknown>,
-  };
 }
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;

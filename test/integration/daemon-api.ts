@@ -283,6 +283,14 @@ t.test('bad input gets a clear error and breaks nothing', async (t) => {
       code: 'LALLY_ERR_KEY_TOO_LARGE',
     },
     {
+      name: 'REST PUT with a key too large',
+      path: `/kv/${'k'.repeat(65)}`,
+      method: 'PUT',
+      body: 'a body that is never read',
+      status: 413,
+      code: 'LALLY_ERR_KEY_TOO_LARGE',
+    },
+    {
       name: 'bad percent-encoding',
       path: '/kv/%E0%A4%A',
       method: 'GET',

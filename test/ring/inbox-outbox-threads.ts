@@ -2,7 +2,7 @@
 // thread's own Inbox and Outbox. A lost wake-up would hang a round, so every wait is bounded.
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Doorbell } from '../../src/ring/doorbell.js';
 import { Inbox } from '../../src/ring/inbox.js';
 import { Outbox, type OutboxOptions } from '../../src/ring/outbox.js';
@@ -72,7 +72,7 @@ async function startEcho(capacity: number, options: { main?: OutboxOptions; work
   return { worker, inbox, outbox, echoes, workerDoorbell: new Doorbell(workerDoorbellSab), stop };
 }
 
-function checkEchoes(t: Tap.Test, echoes: Uint8Array[], count: number): void {
+function checkEchoes(t: Test, echoes: Uint8Array[], count: number): void {
   t.equal(echoes.length, count, 'every message came back');
   let bad = -1;
   for (let i = 0; i < echoes.length && bad < 0; i++) {
