@@ -180,3 +180,47 @@ t.test('configuration errors exit 2 naming the key and its source', async (t) =>
   t.equal(version.code, 0);
   t.match(version.stdout, /\d+\.\d+\.\d+/);
 });
+
+/** Opens a PUT whose body never finishes: the request stays in flight until the node closes it. */
+async function hangingRequest(port: number): Promise<import('node:net').Socket> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write('PUT /kv/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
+      resolve(socket);
+    });
+    socket.on('error', () => undefined);
+  });
+}
+
+t.test('a request that never finishes holds the stop no longer than the shutdown timeout', async (t) => {
+  const daemon = await startDaemon(t, { shards: 2, args: ['--no-aof', '--shutdown-timeout-ms', '1500'] });
+  const socket = await hangingRequest(daemon.port);
+  t.teardown(() => socket.destroy());
+  const started = Date.now();
+  const exit = await daemon.stop('SIGTERM');
+  t.equal(exit.code, 0, 'the drain deadline passes, connections are closed, the node exits cleanly');
+  t.ok(Date.now() - started < 6000, 'within about the timeout');
+  t.ok(daemon.lines.some((line) => line.includes('lally stopped cleanly')));
+});
+
+t.test('a second signal forces the exit at once', async (t) => {
+  const daemon = await startDaemon(t, { shards: 2, args: ['--no-aof', '--shutdown-timeout-ms', '60000'] });
+  const socket = await hangingRequest(daemon.port);
+  t.teardown(() => socket.destroy());
+  daemon.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  const started = Date.now();
+  daemon.child.kill('SIGTERM');
+  const exit = await daemon.exited;
+  t.ok(Date.now() - started < 5000, 'it did not wait for the 60 s timeout');
+  t.equal(
+    exit.signal,
+    'SIGKILL',
+    'forced: the process kills itself (worker threads holding sockets cannot exit normally)',
+  );
+  t.ok(
+    daemon.lines.some((line) => line.includes('second SIGTERM: forcing exit')),
+    'and says why',
+  );
+});
