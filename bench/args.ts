@@ -11,9 +11,12 @@ export const SCENARIO_NAMES = [
   'shards',
   'hop',
   'aof',
+  'aofreads',
+  'compaction',
   'rate',
   'peers',
   'memory',
+  'replay',
   'cluster',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -50,7 +53,7 @@ Runs Lally's benchmark suite on loopback and writes bench/results/latest.{json,m
 Every figure is also given as a ratio to a bare uWebSockets.js server measured in the same run.
 
 Options:
-  --quick                   Every scenario, briefly (about 2 minutes on 2 cores; the full suite takes about 13).
+  --quick                   Every scenario, briefly (about 2 minutes on 2 cores; the full suite takes about 15).
   --scenarios a,b           Only these: ${SCENARIO_NAMES.join(', ')}.
   --duration <s>            Seconds per load run (default 5, quick 1).
   --connections <n>         Concurrent connections (default 64).
@@ -60,7 +63,7 @@ Options:
   --url <url>               Measure a Lally that is already running (skips scenarios that start their own).
   --out <dir>               Where results go (default bench/results).
   --load-generator <name>   auto (wrk if installed, else autocannon), wrk or autocannon.
-  --memory-keys <n>         Keys loaded by the memory scenario (default 1000000, quick 200000).
+  --memory-keys <n>         Keys loaded by the memory and replay scenarios (default 1000000, quick 200000).
   --cli <path>              Daemon entry file to start (default: this checkout's dist/src/cli/main.js).
   -h, --help                This text.
 `;

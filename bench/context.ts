@@ -3,10 +3,13 @@ import type { LoadGenerators } from './load/select.js';
 import type { CeilingServers } from './peers/local-server.js';
 import type { Progress } from './progress.js';
 import type {
+  AofReadsResult,
   CaseResult,
+  CompactionResult,
   HopResult,
   MemoryResult,
   PeerStatus,
+  ReplayResult,
   RoundFigures,
   SkippedScenario,
 } from './results/schema.js';
@@ -29,6 +32,9 @@ export interface BenchContext {
     skipped: SkippedScenario[];
     hop: HopResult | null;
     memory: MemoryResult | null;
+    aofReads: AofReadsResult | null;
+    compaction: CompactionResult | null;
+    replay: ReplayResult | null;
   };
 }
 

@@ -61,6 +61,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const startedAt = new Date();
+  // The load average when the run starts (at the end, the bench's own load is in it).
+  const loadAtStart = loadavg();
   const scratchDir = trackTempDir(mkdtempSync(join(tmpdir(), 'lally-bench-run-')));
   const loads = await LoadGenerators.choose(
     options.loadGenerator,
@@ -75,7 +77,16 @@ async function main(argv: readonly string[]): Promise<number> {
     progress: new Progress(0),
     ceilings: new CeilingServers(),
     ceilingPool: new Map(),
-    results: { cases: [], peers: [], skipped: [], hop: null, memory: null },
+    results: {
+      cases: [],
+      peers: [],
+      skipped: [],
+      hop: null,
+      memory: null,
+      aofReads: null,
+      compaction: null,
+      replay: null,
+    },
   };
   const chosen = SCENARIOS.filter((s) => options.scenarios.includes(s.name));
   const runnable = chosen.filter((s) => {
@@ -128,7 +139,7 @@ async function main(argv: readonly string[]): Promise<number> {
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
       totalMemoryBytes: totalmem(),
-      loadAverage: loadavg(),
+      loadAverage: loadAtStart,
     },
     loadGenerator: {
       name: loads.throughput.name,

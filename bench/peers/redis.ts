@@ -17,8 +17,29 @@ export class RedisServer {
     readonly port: number,
   ) {}
 
-  static async start(): Promise<RedisServer> {
-    const port = await freePort();
+  /**
+   * Without persistence by default. With `aofDir`: `appendonly yes`, `appendfsync everysec`, in that
+   * directory, automatic rewrites off and no RDB preamble, so that a restart replays the command log
+   * (the same kind of work as Lally's replay). `waitTcp: false` returns at once (a restart that loads).
+   */
+  static async start(
+    options: { aofDir?: string; port?: number; waitTcp?: boolean } = {},
+  ): Promise<RedisServer> {
+    const port = options.port ?? (await freePort());
+    const persistence = options.aofDir
+      ? [
+          '--dir',
+          options.aofDir,
+          '--appendonly',
+          'yes',
+          '--appendfsync',
+          'everysec',
+          '--auto-aof-rewrite-percentage',
+          '0',
+          '--aof-use-rdb-preamble',
+          'no',
+        ]
+      : ['--appendonly', 'no'];
     const child = spawnTracked('redis-server', [
       '--port',
       String(port),
@@ -26,14 +47,13 @@ export class RedisServer {
       '127.0.0.1',
       '--save',
       '',
-      '--appendonly',
-      'no',
+      ...persistence,
       '--daemonize',
       'no',
       '--enable-debug-command',
       'yes',
     ]);
-    await waitTcp(port, 10_000);
+    if (options.waitTcp !== false) await waitTcp(port, 10_000);
     return new RedisServer(child, port);
   }
 
@@ -65,8 +85,8 @@ export class RedisServer {
     return stdout;
   }
 
-  stop(): Promise<number | null> {
-    return stopChild(this.child, 2000);
+  stop(graceMs = 2000): Promise<number | null> {
+    return stopChild(this.child, graceMs);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { BenchResults, CaseResult } from '../results/schema.js';
+import { aofPutRatios } from '../stats/durability.js';
 import { type BarChart, barChartSvg, lineChartSvg } from './charts.js';
 import { shortNumber } from './svg.js';
 
@@ -191,6 +192,7 @@ export function buildReport(results: BenchResults): Report {
         `(${ratioText(mem.ratioReplayToEmptyStart)} the empty start), ${fmt(mem.keysAfterReplay)} keys live afterwards.`,
     );
   }
+  out.push(...durabilitySection(results));
   if (results.peers.length > 0) out.push('', '## Peers', '', '| peer | status | install |', '|---|---|---|');
   for (const p of results.peers)
     out.push(
@@ -209,4 +211,76 @@ export function buildReport(results: BenchResults): Report {
   }
   out.push('');
   return { markdown: out.join('\n'), charts };
+}
+
+/** The HTTP-level AOF figures: PUT per fsync policy, reads while syncs run, compaction, replay. */
+function durabilitySection(results: BenchResults): string[] {
+  const out: string[] = [];
+  const puts = aofPutRatios(results.cases);
+  const reads = results.aofReads;
+  const comp = results.compaction;
+  const replay = results.replay;
+  if (puts.length === 0 && !reads && !comp && !replay) return out;
+  out.push('', '## Durability (AOF over HTTP)');
+  if (puts.length > 0) {
+    out.push('', '| PUT 16 B, AOF | ops/s | ratio to --no-aof |', '|---|---:|---:|');
+    for (const p of puts) out.push(`| ${p.aof} | ${fmt(p.opsPerSec)} | ${ratioText(p.ratioToNoAof)} |`);
+  }
+  if (reads) {
+    out.push('', '### Reads while syncs run', '', reads.method, '');
+    out.push(
+      '| AOF | GET p50 µs | GET p99 µs | GET p99.9 µs | GET p99 / no-AOF | PUT ops/s | PUT / no-AOF | syncs/s |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const c of reads.cases) {
+      out.push(
+        `| ${c.aof} | ${fmt(c.getUs.p50)} | ${fmt(c.getUs.p99)} | ${fmt(c.getUs.p999)} | ${ratioText(c.ratioGetP99ToNoAof)} | ${fmt(c.putOpsPerSec)} | ${ratioText(c.ratioPutToNoAof)} | ${fmt(c.syncsPerSec)} |`,
+      );
+    }
+  }
+  if (comp) {
+    out.push(
+      '',
+      '### Compaction',
+      '',
+      `${fmt(comp.updates)} PUTs over ${fmt(comp.keys)} keys (${comp.valueBytes} B values) through /batch in ${comp.loadSec} s, ` +
+        `--aof-rewrite-min-size ${mib(comp.rewriteMinSizeBytes)} (per shard); sizes summed over shards from GET /stats.`,
+      '',
+      '| figure | bytes |',
+      '|---|---:|',
+      `| log without compaction (updates x record) | ${mib(comp.uncompactedBytes)} |`,
+      `| largest AOF size seen | ${mib(comp.peakBytes)} |`,
+      `| before the last rewrite | ${mib(comp.bytesBeforeLastRewrite)} |`,
+      `| after the last rewrite | ${mib(comp.bytesAfterLastRewrite)} |`,
+      `| at the end | ${mib(comp.finalBytes)} |`,
+      `| live data: records (keys x record) | ${mib(comp.liveRecordBytes)} |`,
+      `| live data: payload (keys x (key + value)) | ${mib(comp.livePayloadBytes)} |`,
+      '',
+      `${fmt(comp.rewrites)} automatic rewrites; after/before the last one ${ratioText(comp.ratioAfterToBefore)}; ` +
+        `at the end ${ratioText(comp.ratioFinalToUncompacted)} of the uncompacted log and ${ratioText(comp.ratioFinalToLive)} of the live records.` +
+        (comp.note ? ` ${comp.note}.` : ''),
+    );
+  }
+  if (replay) {
+    out.push(
+      '',
+      '### Replay',
+      '',
+      `${fmt(replay.keys)} records (${replay.keyBytes} B keys, ${replay.valueBytes} B values), spawn to ready.`,
+      '',
+      '| server | files | empty start ms | replay ms | records/s | records/s net of start | keys after | settings |',
+      '|---|---:|---:|---:|---:|---:|---:|---|',
+    );
+    for (const f of [replay.lally, ...(replay.redis ? [replay.redis] : [])]) {
+      out.push(
+        `| ${f.target} | ${mib(f.fileBytes)} | ${fmt(f.emptyStartMs)} | ${fmt(f.replayMs)} | ${fmt(f.recordsPerSec)} | ${fmt(f.recordsPerSecNetOfStart)} | ${fmt(f.keysAfterReplay)} | ${f.settings} |`,
+      );
+    }
+    out.push(
+      '',
+      `Lally / Redis: ${ratioText(replay.ratioToRedis)} (net of the process start: ${ratioText(replay.ratioToRedisNetOfStart)}).` +
+        (replay.note ? ` ${replay.note}.` : ''),
+    );
+  }
+  return out;
 }

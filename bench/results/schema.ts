@@ -93,6 +93,84 @@ export interface MemoryResult {
   ratioReplayToEmptyStart: number | null;
 }
 
+/** GET latency of one AOF setting while a PUT load runs against the same node (`aofreads`). */
+export interface AofReadsCase {
+  aof: string;
+  /** Paced GETs, one connection, one in flight; microseconds. */
+  getSamples: number;
+  getRatePerSec: number;
+  getUs: LatencySummary;
+  /** The concurrent PUT load (throughput mode). */
+  putOpsPerSec: number;
+  putLatencyMs: LatencySummary;
+  /** fdatasyncs the node counted (GET /stats, all shards) during the runs, per second. */
+  syncsPerSec: number | null;
+  /** getUs.p99 of this case / getUs.p99 of --no-aof. */
+  ratioGetP99ToNoAof: number | null;
+  ratioPutToNoAof: number | null;
+}
+
+export interface AofReadsResult {
+  method: string;
+  putConnections: number;
+  keyCount: number;
+  valueBytes: number;
+  cases: AofReadsCase[];
+}
+
+export interface CompactionResult {
+  updates: number;
+  keys: number;
+  valueBytes: number;
+  rewriteMinSizeBytes: number;
+  /** Bytes the log would hold without compaction (updates x record size, headers left out). */
+  uncompactedBytes: number;
+  /** Bytes of the newest record of every key (keys x record size), and the payload (keys x (key + value)). */
+  liveRecordBytes: number;
+  livePayloadBytes: number;
+  /** Largest AOF size seen (sum over shards of each shard's largest, sampled). */
+  peakBytes: number;
+  /** Sum over shards of the size just before the last rewrite (sampled), and after it. */
+  bytesBeforeLastRewrite: number | null;
+  bytesAfterLastRewrite: number | null;
+  /** AOF bytes once the writes and rewrites are over. */
+  finalBytes: number;
+  rewrites: number;
+  loadSec: number;
+  /** bytesAfterLastRewrite / bytesBeforeLastRewrite; finalBytes / uncompactedBytes; finalBytes / liveRecordBytes. */
+  ratioAfterToBefore: number | null;
+  ratioFinalToUncompacted: number | null;
+  ratioFinalToLive: number | null;
+  note?: string;
+}
+
+export interface ReplayServerFigures {
+  target: TargetName;
+  records: number;
+  /** Bytes of the files replayed. */
+  fileBytes: number | null;
+  emptyStartMs: number | null;
+  /** Spawn to ready (Lally: first 200 of GET /greet; Redis: INFO loading:0 with every key). */
+  replayMs: number | null;
+  recordsPerSec: number | null;
+  /** Records over (replay - empty start): the replay without the process start. */
+  recordsPerSecNetOfStart: number | null;
+  keysAfterReplay: number | null;
+  settings: string;
+}
+
+export interface ReplayResult {
+  keys: number;
+  keyBytes: number;
+  valueBytes: number;
+  lally: ReplayServerFigures;
+  redis: ReplayServerFigures | null;
+  /** Lally's records/s over Redis's (spawn to ready), and the same net of the process start. */
+  ratioToRedis: number | null;
+  ratioToRedisNetOfStart: number | null;
+  note?: string;
+}
+
 export interface PeerStatus {
   name: string;
   status: 'ran' | 'skipped';
@@ -133,6 +211,9 @@ export interface BenchResults {
   cases: CaseResult[];
   hop: HopResult | null;
   memory: MemoryResult | null;
+  aofReads?: AofReadsResult | null;
+  compaction?: CompactionResult | null;
+  replay?: ReplayResult | null;
   peers: PeerStatus[];
   skipped: SkippedScenario[];
 }

@@ -2,6 +2,14 @@ import type { ScenarioName } from '../args.js';
 import type { BenchContext } from '../context.js';
 import type { AofMode } from '../proc/lally-node.js';
 import { clusterScenario } from './cluster.js';
+import {
+  estimateAofReads,
+  estimateCompaction,
+  estimateReplay,
+  runAofReads,
+  runCompaction,
+  runReplay,
+} from './durability.js';
 import { estimateHop, runHop } from './hop.js';
 import { estimateMemory, runMemory } from './memory.js';
 import { estimatePeers, runPeers } from './peers.js';
@@ -148,6 +156,24 @@ export const SCENARIOS: readonly Scenario[] = [
       ),
     { ownDaemons: true },
   ),
+  {
+    name: 'aofreads',
+    description:
+      'GET p50/p99/p99.9 at 1000/s (one connection) while a wrk PUT load runs on the same node: --no-aof, everysec, always.',
+    unavailable: (ctx) =>
+      ctx.options.url ? 'it starts daemons with its own settings (--url was given)' : null,
+    estimateSec: estimateAofReads,
+    run: runAofReads,
+  },
+  {
+    name: 'compaction',
+    description:
+      'Automatic AOF rewrite over HTTP: 200k PUTs over 20k keys (100 B) with --aof-rewrite-min-size 4M; sizes from GET /stats.',
+    unavailable: (ctx) =>
+      ctx.options.url ? 'it starts daemons with its own settings (--url was given)' : null,
+    estimateSec: estimateCompaction,
+    run: runCompaction,
+  },
   throughputScenario(
     'rate',
     'Fixed-rate GET and PUT (autocannon overallRate, --rate or 10000/s): p99 at a given load, Lally and ceiling.',
@@ -170,6 +196,15 @@ export const SCENARIOS: readonly Scenario[] = [
       ctx.options.url ? 'it starts daemons with its own settings (--url was given)' : null,
     estimateSec: estimateMemory,
     run: runMemory,
+  },
+  {
+    name: 'replay',
+    description:
+      'Replay of 1M records (16 B keys, 100 B values): Lally restarting on its AOF against redis-server loading its appendonly file.',
+    unavailable: (ctx) =>
+      ctx.options.url ? 'it starts daemons with its own settings (--url was given)' : null,
+    estimateSec: estimateReplay,
+    run: runReplay,
   },
   clusterScenario,
 ];
