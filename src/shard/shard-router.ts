@@ -165,7 +165,7 @@ export class ShardRouter {
             : {
                 found: true,
                 value: entry.value,
-                version: entry.version,
+                version: entry, // an Entry is a Version: no copy
                 error: undefined,
                 timestamp: entry.timestamp,
               },

@@ -1,15 +1,28 @@
 import { compareVersions, type Version, versionToRfc3339 } from '../clock/hlc.js';
 
-/** One key's latest write. A tombstone (a delete) is kept so that the delete can replicate. */
-export class Entry {
+/**
+ * One key's latest write. A tombstone (a delete) is kept so that the delete can replicate. The version
+ * stamp is stored inline (an Entry is itself a Version): a separate object per key cost about 50 bytes
+ * of a million-key store's 300.
+ */
+export class Entry implements Version {
   value: string;
-  version: Version;
+  wall: number;
+  counter: number;
+  node: number;
   tombstone: boolean;
 
   constructor(value: string, version: Version, tombstone: boolean) {
     this.value = value;
-    this.version = version;
+    this.wall = version.wall;
+    this.counter = version.counter;
+    this.node = version.node;
     this.tombstone = tombstone;
+  }
+
+  /** A copy of the version stamp. The hot path passes the entry itself where a Version is wanted. */
+  get version(): Version {
+    return { wall: this.wall, counter: this.counter, node: this.node };
   }
 
   /**
@@ -17,7 +30,16 @@ export class Entry {
    * that was ever read about 50 bytes, and versionToRfc3339 is cheap (it reuses the text of the second).
    */
   get timestamp(): string {
-    return versionToRfc3339(this.version);
+    return versionToRfc3339(this);
+  }
+
+  /** Overwrites this entry with a newer write (no new object per write). */
+  assign(value: string, version: Version, tombstone: boolean): void {
+    this.value = value;
+    this.wall = version.wall;
+    this.counter = version.counter;
+    this.node = version.node;
+    this.tombstone = tombstone;
   }
 }
 
@@ -66,13 +88,13 @@ export class ShardStore {
       else this.#live++;
       return { applied: true, previous: undefined };
     }
-    if (compareVersions(version, entry.version) <= 0) return LOST;
+    if (compareVersions(version, entry) <= 0) return LOST;
     const previous = entry.tombstone ? undefined : entry.value;
     if (entry.tombstone !== tombstone) {
       this.#live += tombstone ? -1 : 1;
       this.#tombstones += tombstone ? 1 : -1;
     }
-    this.#entries.set(key, new Entry(value, version, tombstone));
+    entry.assign(value, version, tombstone);
     return { applied: true, previous };
   }
 

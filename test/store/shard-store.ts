@@ -150,12 +150,12 @@ t.test('Entry.timestamp is RFC 3339 of the wall of its current version', async (
   const entry = store.get('k')!;
   t.equal(entry.timestamp, '2024-12-30T10:15:00.123Z');
   // Not cached per entry (memory): it follows the version.
-  entry.version = v(0);
+  entry.assign(entry.value, v(0), false);
   t.equal(entry.timestamp, '1970-01-01T00:00:00.000Z', 'follows the version');
 
   // A fresh entry computes lazily from its version at first read.
   const fresh = new Entry('x', v(0), false);
-  fresh.version = v(86_400_000);
+  fresh.assign('x', v(86_400_000), false);
   t.equal(fresh.timestamp, '1970-01-02T00:00:00.000Z');
 
   // A newer write gets a new entry and a new timestamp.
