@@ -1,10 +1,11 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { versionToRfc3339 } from '../clock/hlc.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { OpKind, OpResult, ShardRouter } from '../shard/shard-router.js';
+import { batchItemJson, timestampOf } from './batch-json.js';
 import { readBody } from './body-reader.js';
 import { KvJson } from './kv-json.js';
+import { wantsRawValue, wantsReturnBody } from './query-flags.js';
 import {
   type BatchOp,
   checkValueBytes,
@@ -35,9 +36,6 @@ const jsonType = (): string => JSON_TYPE;
 const always200 = (): number => 200;
 const foundOr404 = (result: OpResult): number => (result.found ? 200 : 404);
 
-function timestampOf(result: OpResult): string | undefined {
-  return result.timestamp ?? (result.version === undefined ? undefined : versionToRfc3339(result.version));
-}
 const KV_PREFIX = '/kv/';
 export const GREETING = 'Hello World! from lally';
 
@@ -76,13 +74,13 @@ export class HttpApi {
       .get('/nodes', (res) => this.#nodes(res))
       .get('/stats', (res) => this.#stats(res))
       .post('/add', (res, req) =>
-        this.#withJsonBody(res, req, (body, p) => this.#upstreamOp(res, p, 'put', body, true)),
+        this.#withBody(res, req, (body, p) => this.#upstreamOp(res, p, 'put', body, true)),
       )
       .post('/get', (res, req) =>
-        this.#withJsonBody(res, req, (body, p) => this.#upstreamOp(res, p, 'get', body, false)),
+        this.#withBody(res, req, (body, p) => this.#upstreamOp(res, p, 'get', body, false)),
       )
       .del('/remove', (res, req) =>
-        this.#withJsonBody(res, req, (body, p) => this.#upstreamOp(res, p, 'remove', body, false)),
+        this.#withBody(res, req, (body, p) => this.#upstreamOp(res, p, 'remove', body, false)),
       )
       .get('/kv/*', (res, req) => this.#restGet(res, req))
       .put('/kv/*', (res, req) => this.#restPut(res, req))
@@ -188,14 +186,6 @@ export class HttpApi {
         if (this.#finish(pending)) this.#sendError(res, error);
       },
     );
-  }
-
-  #withJsonBody(
-    res: HttpResponse,
-    req: HttpRequest,
-    handler: (body: Uint8Array, pending: Pending) => void,
-  ): void {
-    this.#withBody(res, req, handler);
   }
 
   /**
@@ -367,36 +357,6 @@ export class HttpApi {
       if (this.#finish(pending)) this.#send(res, 200, JSON_TYPE, json);
     });
   }
-}
-
-/** `?returnbody` (or `?returnbody=true`) asks a REST PUT to echo the value in its answer. */
-export function wantsReturnBody(query: string | null | undefined): boolean {
-  if (!query) return false;
-  return query
-    .split('&')
-    .some((part) => part === 'returnbody' || part === 'returnbody=true' || part === 'returnbody=1');
-}
-
-/** `?raw` (with or without a value) or `Accept: application/octet-stream` asks for the bare value. */
-export function wantsRawValue(query: string | null | undefined, accept: string): boolean {
-  if (accept.includes('application/octet-stream')) return true;
-  if (!query) return false; // uWS gives null when the URL has no query
-  return query.split('&').some((part) => part === 'raw' || part.startsWith('raw='));
-}
-
-function batchItemJson(op: BatchOp, result: OpResult): string {
-  const key = JSON.stringify(op.key);
-  if (result.error !== undefined) {
-    return `{"op":"${op.op}","status":"error","key":${key},"code":"${result.error.code}","message":${JSON.stringify(result.error.message)}}`;
-  }
-  const timestamp =
-    result.timestamp ?? (result.version === undefined ? undefined : versionToRfc3339(result.version));
-  const value = op.op === 'put' ? op.value : result.found ? result.value : undefined;
-  const ts = result.found || op.op === 'put' ? timestamp : undefined;
-  return (
-    `{"op":"${op.op}","status":"success","key":${key},"found":${op.op === 'put' ? true : result.found},` +
-    `"value":${value === undefined ? 'null' : JSON.stringify(value)},"timestamp":${ts === undefined ? 'null' : JSON.stringify(ts)}}`
-  );
 }
 
 export function createHttpApp(uws: UwsModule, api: HttpApi): TemplatedApp {

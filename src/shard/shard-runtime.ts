@@ -67,8 +67,7 @@ export class ShardRuntime {
   }
 
   async start(): Promise<void> {
-    const { data, control } = this.#deps;
-    control.on('message', (message) => {
+    this.#deps.control.on('message', (message) => {
       this.#onControl(message).catch((error: unknown) => this.#fatal(error));
     });
     try {
@@ -76,7 +75,6 @@ export class ShardRuntime {
     } catch (error) {
       this.#fatal(error);
     }
-    void data;
   }
 
   async #boot(): Promise<void> {
