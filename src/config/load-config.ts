@@ -152,6 +152,11 @@ function checkTogether(
       `fresh: cannot be combined with replay_log, which replaces the data anyway (${from('fresh', 'fresh')}, ${from('replayLog', 'replay_log')})`,
     );
   }
+  if (values.aof === false && values.replayLog !== undefined) {
+    errors.push(
+      `replay_log: needs the AOF, which it replaces and then replays; it cannot be combined with aof: false (${from('replayLog', 'replay_log')}, ${from('aof', 'aof')})`,
+    );
+  }
   if (values.httpPort !== undefined && values.httpPort === values.grpcPort) {
     errors.push(
       `http_port: must differ from grpc_port, both are ${values.httpPort} (${from('httpPort', 'http_port')}, ${from('grpcPort', 'grpc_port')})`,

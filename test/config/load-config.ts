@@ -55,8 +55,22 @@ const SAMPLES: Record<keyof LallyConfig, { raw: string; value: (dir: string) => 
   hooks: { raw: 'h1.js,h2.js', value: (dir) => [join(dir, 'h1.js'), join(dir, 'h2.js')] },
   logLevel: { raw: 'debug', value: () => 'debug' },
 };
-// fresh and replay_log together are an error: the "every option" tests leave fresh out.
-const EVERY = CONFIG_OPTIONS.filter((o) => o.key !== 'configPath' && o.key !== 'fresh');
+// fresh and replay_log together are an error, and so are aof false and replay_log: the "every
+// option" tests leave fresh and aof out; aof has its own test below.
+const EVERY = CONFIG_OPTIONS.filter((o) => o.key !== 'configPath' && o.key !== 'fresh' && o.key !== 'aof');
+
+t.test('aof: false from a flag, the environment or the file', async (t) => {
+  const dir = t.testdir({ conf: { 'lally.yml': 'aof: false\n' }, empty: {} });
+  const cwd = join(dir, 'conf');
+  const empty = join(dir, 'empty');
+  t.equal(expectRun(t, await load(['--no-aof'], empty)).config.aof, false);
+  t.equal(expectRun(t, await load(['--aof', 'false'], empty)).config.aof, false);
+  t.equal(expectRun(t, await load([], empty, { LALLY_AOF: 'false' })).config.aof, false);
+  const fromFile = expectRun(t, await load([], cwd));
+  t.equal(fromFile.config.aof, false);
+  t.equal(fromFile.sources.aof, 'file');
+  t.equal(expectRun(t, await load(['--aof'], cwd)).config.aof, true, 'the flag wins over the file');
+});
 
 t.test('defaults, with no file and no environment', async (t) => {
   const cwd = t.testdir({});
@@ -330,6 +344,9 @@ t.test(
       'fresh: cannot be combined with replay_log, which replaces the data anyway (fresh from --fresh, replay_log from lally.yml)',
     ]);
     const empty = t.testdir({});
+    t.same(expectErrors(t, await load(['--no-aof', '--replay-log', 'old.aof'], empty)), [
+      'replay_log: needs the AOF, which it replaces and then replays; it cannot be combined with aof: false (replay_log from --replay-log, aof from --aof)',
+    ]);
     t.same(expectErrors(t, await load(['--http-port', '5000'], empty, { LALLY_GRPC_PORT: '5000' })), [
       'http_port: must differ from grpc_port, both are 5000 (http_port from --http-port, grpc_port from LALLY_GRPC_PORT)',
     ]);
