@@ -36,19 +36,24 @@ export function decodeUtf8(bytes: Uint8Array, what: string): string {
   }
 }
 
-function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
+/** The body as JSON: any JSON value, or INVALID_JSON naming what was wrong. */
+function parseJson(bytes: Uint8Array, expected: string): unknown {
   const text = decodeUtf8(bytes, 'the request body');
-  if (text.trim() === '')
-    throw new LallyError(ErrorCodes.INVALID_JSON, 'the request body is empty; expected a JSON object');
-  let parsed: unknown;
+  if (text.trim() === '') {
+    throw new LallyError(ErrorCodes.INVALID_JSON, `the request body is empty; expected ${expected}`);
+  }
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw new LallyError(
       ErrorCodes.INVALID_JSON,
       `the request body is not valid JSON: ${(error as Error).message}`,
     );
   }
+}
+
+function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
+  const parsed = parseJson(bytes, 'a JSON object');
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new LallyError(
       ErrorCodes.INVALID_JSON,
@@ -138,16 +143,7 @@ const OP_ALIASES: Readonly<Record<string, BatchOpName>> = {
 
 /** Body of POST /batch: `{"ops": [{"op": "get"|"put"|"remove", "key": "...", "value": "..."}]}` or the array alone. */
 export function parseBatchBody(bytes: Uint8Array, limits: RequestLimits): BatchOp[] {
-  const text = decodeUtf8(bytes, 'the request body');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new LallyError(
-      ErrorCodes.INVALID_JSON,
-      `the request body is not valid JSON: ${(error as Error).message}`,
-    );
-  }
+  const parsed = parseJson(bytes, 'a JSON array of operations or {"ops": [...]}');
   const list = Array.isArray(parsed) ? parsed : (parsed as { ops?: unknown } | null)?.ops;
   if (!Array.isArray(list)) {
     throw new LallyError(

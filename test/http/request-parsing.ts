@@ -269,7 +269,12 @@ t.test('parseBatchBody: errors', async (t) => {
       'the request body is not valid UTF-8',
     ],
     ['invalid JSON', body('[{"op":'), ErrorCodes.INVALID_JSON, /^the request body is not valid JSON: /],
-    ['empty body', new Uint8Array(0), ErrorCodes.INVALID_JSON, /not valid JSON/],
+    [
+      'empty body',
+      new Uint8Array(0),
+      ErrorCodes.INVALID_JSON,
+      /body is empty; expected a JSON array of operations/,
+    ],
     ['object without ops', body({}), ErrorCodes.INVALID_FIELD, /^a batch must be a JSON array/],
     [
       'ops not an array',
