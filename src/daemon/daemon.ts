@@ -6,6 +6,7 @@ import { ErrorCodes, LallyError } from '../errors.js';
 import { hashKey } from '../hash/key-hash.js';
 import { loadNativeUws } from '../http/uws-native.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from '../shard/control-messages.js';
+import { assertPortFree } from './port-check.js';
 import { ringCapacity, ThreadRings } from './thread-rings.js';
 
 /** How long the other shards may finish their requests once a shard is lost. */
@@ -89,6 +90,7 @@ export class Daemon {
   async #start(): Promise<DaemonInfo> {
     const config = this.#config;
     loadNativeUws(); // refuse early, before any thread starts, if only the slow fallback exists
+    await assertPortFree(config.host, config.httpPort, 'the HTTP port');
     if (config.aof) {
       // Loaded only when needed: a node without AOF (`--no-aof`) never touches the disk.
       const { prepareDataDir } = await import('../aof/data-dir.js');

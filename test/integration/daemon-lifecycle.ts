@@ -224,3 +224,22 @@ t.test('a second signal forces the exit at once', async (t) => {
     'and says why',
   );
 });
+
+t.test('a second node on a port that is in use refuses to start instead of sharing it', async (t) => {
+  const first = await startDaemon(t, { shards: 1, args: ['--no-aof'] });
+  const second = await runCli([
+    '--config',
+    '',
+    '--no-aof',
+    '--host',
+    '127.0.0.1',
+    '--http-port',
+    String(first.port),
+    '--grpc-port',
+    '50098',
+  ]);
+  t.equal(second.code, 2);
+  t.match(second.stdout + second.stderr, /HTTP port 127\.0\.0\.1:\d+ is already in use/);
+  t.equal((await request(`${first.url}/greet`)).status, 200, 'the first node is untouched');
+  await first.stop();
+});
