@@ -2,9 +2,9 @@ import { versionToRfc3339 } from '../clock/hlc.js';
 import type { OpResult } from '../shard/shard-router.js';
 import type { BatchOp } from './request-parsing.js';
 
-/** The RFC 3339 timestamp of an operation's result, from the store's entry or the version that came back. */
+/** The RFC 3339 timestamp of an operation's result: the wall part of its version. */
 export function timestampOf(result: OpResult): string | undefined {
-  return result.timestamp ?? (result.version === undefined ? undefined : versionToRfc3339(result.version));
+  return result.version === undefined ? undefined : versionToRfc3339(result.version);
 }
 
 /** One operation's answer inside a /batch answer (see docs/api.md). */

@@ -33,8 +33,6 @@ export interface OpResult {
   readonly value: string | undefined;
   readonly version: Version | undefined;
   readonly error: LallyError | undefined;
-  /** RFC 3339 of the version, when the store had it cached (local reads). */
-  readonly timestamp?: string;
 }
 
 export type OpCallback = (result: OpResult) => void;
@@ -167,7 +165,6 @@ export class ShardRouter {
                 value: entry.value,
                 version: entry, // an Entry is a Version: no copy
                 error: undefined,
-                timestamp: entry.timestamp,
               },
         );
         return;
