@@ -31,6 +31,10 @@ export interface OpResult {
   readonly found: boolean;
   /** GET: the value; REMOVE: the removed value; PUT: undefined. */
   readonly value: string | undefined;
+  /**
+   * The version of the stored entry (a local read passes the entry itself, which the next write to
+   * the key updates in place: read it in the callback, do not keep it).
+   */
   readonly version: Version | undefined;
   readonly error: LallyError | undefined;
 }
