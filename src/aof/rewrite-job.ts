@@ -6,7 +6,7 @@
  */
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compareVersions, type Version } from '../clock/hlc.js';
+import { compareVersions } from '../clock/hlc.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { AofFileWriter } from './file-writer.js';
 import { decodeKeyAt, decodeVersionAt } from './format.js';
@@ -30,39 +30,66 @@ export interface RewriteResult {
   readonly bytes: number;
 }
 
-interface Latest {
-  version: Version;
-  raw: Buffer;
+/**
+ * Where the newest record of a key is, and its version. Compaction keeps one of these per key and no
+ * record bytes: a first pass over the files picks the winners, a second pass copies exactly those
+ * records. Holding every record's bytes instead cost a compaction as much memory as the shard's data.
+ */
+interface Winner {
+  input: number;
+  fileOffset: number;
+  wall: number;
+  counter: number;
+  node: number;
+}
+
+function corrupt(path: string, bad: { offset: number; reason: string }): LallyError {
+  return new LallyError(
+    ErrorCodes.AOF_CORRUPT,
+    `compaction stopped: ${path} has a bad record at offset ${bad.offset} (${bad.reason})`,
+  );
 }
 
 export async function rewriteShardFiles(job: RewriteJob): Promise<RewriteResult> {
-  const latest = new Map<string, Latest>();
+  const winners = new Map<string, Winner>();
   let inputRecords = 0;
   let inputBytes = 0;
-  for (const name of job.inputs) {
+  for (const [input, name] of job.inputs.entries()) {
     const path = join(job.dir, name);
-    const result = await scanAofFile(path, (buf, offset, size) => {
+    const result = await scanAofFile(path, (buf, offset, _size, fileOffset) => {
       const key = decodeKeyAt(buf, offset);
       const version = decodeVersionAt(buf, offset);
-      const seen = latest.get(key);
-      // Equal versions: the later record in replay order wins, as it does on replay.
-      if (seen === undefined || compareVersions(version, seen.version) >= 0) {
-        latest.set(key, { version, raw: Buffer.from(buf.subarray(offset, offset + size)) });
+      const seen = winners.get(key);
+      if (seen === undefined) {
+        winners.set(key, { input, fileOffset, ...version });
+      } else if (compareVersions(version, seen) >= 0) {
+        // Equal versions: the later record in replay order wins, as it does on replay.
+        seen.input = input;
+        seen.fileOffset = fileOffset;
+        seen.wall = version.wall;
+        seen.counter = version.counter;
+        seen.node = version.node;
       }
     });
-    if (result.bad !== undefined) {
-      throw new LallyError(
-        ErrorCodes.AOF_CORRUPT,
-        `compaction stopped: ${path} has a bad record at offset ${result.bad.offset} (${result.bad.reason})`,
-      );
-    }
+    if (result.bad !== undefined) throw corrupt(path, result.bad);
     inputRecords += result.records;
     inputBytes += result.fileBytes;
   }
   const outPath = join(job.dir, job.output);
   const writer = await AofFileWriter.create(outPath, { kind: 'base', shard: job.shard, shards: job.shards });
   try {
-    for (const entry of latest.values()) await writer.appendRaw(entry.raw);
+    for (const [input, name] of job.inputs.entries()) {
+      const path = join(job.dir, name);
+      // The sealed inputs do not change between the passes (only the shard's new increment grows).
+      const result = await scanAofFile(path, (buf, offset, size, fileOffset) => {
+        const winner = winners.get(decodeKeyAt(buf, offset));
+        if (winner !== undefined && winner.input === input && winner.fileOffset === fileOffset) {
+          return writer.appendRaw(buf.subarray(offset, offset + size)); // copies before returning
+        }
+        return undefined;
+      });
+      if (result.bad !== undefined) throw corrupt(path, result.bad);
+    }
     const { bytes, records } = await writer.finish();
     return { inputRecords, inputBytes, records, bytes };
   } catch (err) {

@@ -1,0 +1,80 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { AofFileWriter } from '../../src/aof/file-writer.js';
+import { decodeRecordAt, encodeRecord } from '../../src/aof/format.js';
+import { rewriteShardFiles } from '../../src/aof/rewrite-job.js';
+import { scanAofFile } from '../../src/aof/scan.js';
+import type { AofRecord } from '../../src/aof/types.js';
+
+function record(
+  op: 'ADD' | 'REMOVE',
+  key: string,
+  value: string,
+  wall: number,
+  counter = 0,
+  node = 1,
+): AofRecord {
+  return { op, key, value, version: { wall, counter, node } };
+}
+
+async function writeFile(
+  dir: string,
+  name: string,
+  kind: 'base' | 'incr',
+  records: AofRecord[],
+): Promise<void> {
+  const writer = await AofFileWriter.create(join(dir, name), { kind, shard: 0, shards: 1 });
+  for (const r of records) await writer.appendRaw(encodeRecord(r));
+  await writer.finish();
+}
+
+async function readAll(path: string): Promise<AofRecord[]> {
+  const records: AofRecord[] = [];
+  await scanAofFile(path, (buf, offset) => {
+    records.push(decodeRecordAt(buf, offset));
+  });
+  return records;
+}
+
+t.test('compaction keeps exactly the newest record of every key, in two passes over the files', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lally-rewrite-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(dir, 'base.aof', 'base', [
+    record('ADD', 'a', 'a1', 100),
+    record('ADD', 'b', 'b1', 100),
+    record('ADD', 'tie', 'first', 500),
+    record('ADD', 'late', 'newest', 900),
+  ]);
+  await writeFile(dir, 'incr-1.aof', 'incr', [
+    record('ADD', 'a', 'a2', 200),
+    record('REMOVE', 'b', '', 300),
+    record('ADD', 'tie', 'second', 500), // equal version: the later record wins, as on replay
+    record('ADD', 'late', 'older, replicated late', 800), // older version: loses although later in the file
+    record('ADD', 'big', 'x'.repeat(3 * 1024 * 1024), 400), // larger than the scan's 1 MiB chunk
+  ]);
+  await writeFile(dir, 'incr-2.aof', 'incr', [
+    record('ADD', 'a', 'a3', 250, 1),
+    record('ADD', 'c', 'c1', 50),
+  ]);
+
+  const result = await rewriteShardFiles({
+    dir,
+    inputs: ['base.aof', 'incr-1.aof', 'incr-2.aof'],
+    output: 'base-2.aof',
+    shard: 0,
+    shards: 1,
+  });
+  t.equal(result.inputRecords, 11);
+  t.equal(result.records, 6);
+  const kept = await readAll(join(dir, 'base-2.aof'));
+  t.equal(kept.length, 6, 'one record per key');
+  const byKey = new Map(kept.map((r) => [r.key, r]));
+  t.same(byKey.get('a'), record('ADD', 'a', 'a3', 250, 1));
+  t.same(byKey.get('b'), record('REMOVE', 'b', '', 300), 'the tombstone is kept');
+  t.equal(byKey.get('tie')?.value, 'second');
+  t.equal(byKey.get('late')?.value, 'newest');
+  t.equal(byKey.get('big')?.value.length, 3 * 1024 * 1024, 'a record spanning scan chunks is copied whole');
+  t.same(byKey.get('c'), record('ADD', 'c', 'c1', 50));
+});
