@@ -81,12 +81,13 @@ export class ShardEngine {
         shard: this.shard,
       });
     }
+    // The AOF first: a log that refuses the record (it failed on a disk error) throws here, before
+    // the store changes, so a write answered with an error is never visible to readers.
+    const wal = this.#wal;
+    wal?.append({ op, key, value, version });
     const outcome = op === 'ADD' ? this.store.put(key, value, version) : this.store.remove(key, version);
     const result: WriteResult = { version, previous: outcome.previous };
-    const wal = this.#wal;
-    if (wal === undefined) return result;
-    wal.append({ op, key, value, version });
-    return wal.waitsForSync ? wal.flushed().then(() => result) : result;
+    return wal?.waitsForSync ? wal.flushed().then(() => result) : result;
   }
 
   /** Applies a record read back from the AOF: last writer wins, and the clock moves above it. */

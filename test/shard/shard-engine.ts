@@ -276,3 +276,18 @@ t.test('applyRecord does not call hooks or the WAL', async (t) => {
   t.equal(wal.records.length, 0);
   t.equal(wal.flushes.length, 0);
 });
+
+t.test('a write the AOF refuses fails before the store changes: readers never see it', async (t) => {
+  const failing: WriteAheadLog = {
+    waitsForSync: false,
+    append() {
+      throw Object.assign(new Error('AOF write failed: disk full'), { code: 'LALLY_ERR_AOF_IO' });
+    },
+    flushed: () => Promise.resolve(),
+  };
+  const { engine, store } = build({ wal: failing });
+  t.throws(() => engine.put('k', 'never stored'), { message: /disk full/ });
+  t.equal(store.get('k'), undefined, 'not applied');
+  t.throws(() => engine.remove('k'), { message: /disk full/ });
+  t.equal(store.tombstones, 0, 'no tombstone either');
+});
