@@ -39,7 +39,9 @@ function legend(series: string[], x0: number, y0: number, width: number): { body
 
 /** Horizontal grouped bars: one group per case, one bar per series, values printed on the bars. */
 export function barChartSvg(chart: BarChart): string {
-  const labelWidth = 280;
+  // Wide enough for the longest case label (about 6.6 px per character at the default 12 px font).
+  const longest = Math.max(0, ...chart.groups.map((group) => group.label.length));
+  const labelWidth = Math.max(160, Math.ceil(longest * 6.6) + 16);
   const plotWidth = 460;
   const barHeight = 14;
   const groupGap = 10;
