@@ -116,8 +116,11 @@ export function encodeRecord(record: AofRecord): Buffer {
   return Buffer.from(scratch.subarray(0, encodeRecordInto(scratch, 0, record)));
 }
 
-/** `size` > 0: a valid record of that many bytes; 0: incomplete (more bytes needed); -1: invalid. */
-export function checkRecordAt(buf: Buffer, offset: number, end: number): number {
+/**
+ * `size` > 0: a valid record of that many bytes; 0: incomplete (more bytes needed); -1: invalid.
+ * `verifyChecksum: false` trusts the CRC (only for bytes that a previous pass already verified).
+ */
+export function checkRecordAt(buf: Buffer, offset: number, end: number, verifyChecksum = true): number {
   if (end - offset < RECORD_PREFIX_BYTES) return 0;
   const bodyLength = buf.readUInt32LE(offset);
   if (bodyLength < RECORD_FIXED_BODY_BYTES || bodyLength > MAX_RECORD_BODY_BYTES) return -1;
@@ -128,7 +131,7 @@ export function checkRecordAt(buf: Buffer, offset: number, end: number): number 
     return 0;
   }
   if (!plausibleBody(buf, body, bodyLength)) return -1;
-  if (crc32c(buf, 0, body, body + bodyLength) !== buf.readUInt32LE(offset + 4)) return -1;
+  if (verifyChecksum && crc32c(buf, 0, body, body + bodyLength) !== buf.readUInt32LE(offset + 4)) return -1;
   return RECORD_PREFIX_BYTES + bodyLength;
 }
 

@@ -45,16 +45,33 @@ export type RawRecordCallback = (
   fileOffset: number,
 ) => void | Promise<void>;
 
-export async function scanAofFile(path: string, onRecord?: RawRecordCallback): Promise<ScanResult> {
+export interface ScanOptions {
+  /**
+   * Check every record's CRC (default). Only a second pass over sealed files that a first pass
+   * already verified (compaction) may skip it: the checksum is most of the cost of a scan.
+   */
+  readonly verifyChecksums?: boolean;
+}
+
+export async function scanAofFile(
+  path: string,
+  onRecord?: RawRecordCallback,
+  options: ScanOptions = {},
+): Promise<ScanResult> {
   const fh = await open(path, 'r');
   try {
-    return await scanOpenFile(fh, path, onRecord);
+    return await scanOpenFile(fh, path, onRecord, options.verifyChecksums ?? true);
   } finally {
     await fh.close();
   }
 }
 
-async function scanOpenFile(fh: FileHandle, path: string, onRecord?: RawRecordCallback): Promise<ScanResult> {
+async function scanOpenFile(
+  fh: FileHandle,
+  path: string,
+  onRecord: RawRecordCallback | undefined,
+  verify: boolean,
+): Promise<ScanResult> {
   const fileBytes = (await fh.stat()).size;
   let buf = Buffer.allocUnsafe(CHUNK_BYTES);
   let bufStart = 0; // file offset of buf[0]
@@ -69,7 +86,7 @@ async function scanOpenFile(fh: FileHandle, path: string, onRecord?: RawRecordCa
   let records = 0;
   while (pos < fileBytes) {
     let local = pos - bufStart;
-    let size = checkRecordAt(buf, local, bufLen);
+    let size = checkRecordAt(buf, local, bufLen, verify);
     if (size === 0 && bufStart + bufLen < fileBytes) {
       // The record runs past the chunk: slide it to the front (growing the buffer if needed) and read on.
       const declared = bufLen - local >= 4 ? RECORD_PREFIX_BYTES + buf.readUInt32LE(local) : 0;
@@ -81,7 +98,7 @@ async function scanOpenFile(fh: FileHandle, path: string, onRecord?: RawRecordCa
       bufStart = pos;
       local = 0;
       bufLen += (await fh.read(buf, bufLen, buf.length - bufLen, bufStart + bufLen)).bytesRead;
-      size = checkRecordAt(buf, 0, bufLen);
+      size = checkRecordAt(buf, 0, bufLen, verify);
     }
     if (size <= 0) {
       const reason = describeBadRecord(buf, local, bufLen);
