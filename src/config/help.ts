@@ -45,8 +45,8 @@ export function renderHelp(
   }
   lines.push(
     '',
-    'Example (a second node on the same host, joining the first):',
-    '  lally --http-port 3001 --grpc-port 50072 --seed-node 127.0.0.1:50071 --write-quorum 2',
+    'Example (a second node on the same host, with its own ports and data directory):',
+    '  lally --http-port 3001 --grpc-port 50072 --aof-fsync always',
     '',
   );
   return lines.join('\n');

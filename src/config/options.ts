@@ -218,7 +218,8 @@ const TABLE = [
     optional: true,
     default: undefined,
     defaultText: 'none (start a new cluster)',
-    description: "gRPC address of a member to join the cluster through (the seed's --grpc-port).",
+    description:
+      "gRPC address of a member to join the cluster through (the seed's --grpc-port). Not yet acted on: this version runs standalone and says so.",
     check: (v) => (v === undefined || (typeof v === 'string' && isHostPort(v)) ? undefined : 'host:port'),
   },
   {
