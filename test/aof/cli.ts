@@ -41,7 +41,6 @@ async function populated(t: Test, shards = 2) {
   for (const aof of aofs) await aof.close();
   return dir;
 }
-const tap = t;
 
 async function activeOf(dir: string, shard: number) {
   const layout = (await readLayout(dir))!;
