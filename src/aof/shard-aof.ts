@@ -42,6 +42,11 @@ export interface ShardAofOptions {
   readonly rewriteMinSize: number;
   readonly rewritePercentage: number;
   readonly logger: Logger;
+  /**
+   * Bytes appended but not yet written out past which writers wait (`backlogged()`), so that a disk
+   * slower than the writes holds the writers back instead of growing memory without bound. Default 64 MiB.
+   */
+  readonly backlogLimitBytes?: number;
   /** Runs a compaction job; default: a lazily created piscina pool of one thread. Tests pass their own. */
   readonly runRewrite?: (job: RewriteJob) => Promise<RewriteResult>;
   /** Test hook: called between compaction steps; throwing from it abandons the compaction there. */
@@ -57,6 +62,7 @@ export interface ReplayResult {
 }
 
 const CHUNK_BYTES = 256 * 1024;
+const DEFAULT_BACKLOG_LIMIT_BYTES = 64 * 1024 * 1024;
 /** With `everysec`/`no`, flush early once this much is buffered, to bound memory. */
 const EAGER_FLUSH_BYTES = 4 * 1024 * 1024;
 const MAX_IOVECS = 512;
@@ -82,6 +88,9 @@ export class ShardAof {
   #curSent = 0;
   #curLen = 0;
   #pendingBytes = 0;
+  /** Bytes the pump took and is writing now (counted in the backlog until the write returns). */
+  #writingBytes = 0;
+  #backlogWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
 
   #seqAppended = 0;
   #seqWritten = 0;
@@ -188,6 +197,24 @@ export class ShardAof {
     });
   }
 
+  /** Bytes appended and not yet handed to the OS. */
+  get backlogBytes(): number {
+    return this.#pendingBytes + this.#writingBytes;
+  }
+
+  /**
+   * Undefined while the backlog is under its limit (the common case: no promise is made). Past it, a
+   * promise that resolves once the backlog is written out below half the limit: the shard waits for it
+   * before acknowledging, which slows the writers down to the disk's pace.
+   */
+  backlogged(): Promise<void> | undefined {
+    const limit = this.#o.backlogLimitBytes ?? DEFAULT_BACKLOG_LIMIT_BYTES;
+    if (this.backlogBytes < limit) return undefined;
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    this.#scheduleKick();
+    return new Promise((resolve, reject) => this.#backlogWaiters.push({ resolve, reject }));
+  }
+
   /** Writes and fdatasyncs everything appended so far, whatever the policy. */
   async sync(): Promise<void> {
     this.#syncRequested = true;
@@ -202,6 +229,7 @@ export class ShardAof {
       baseAndSealedBytes: this.#sealedBytes,
       activeBytes: this.#activeBytes,
       pendingBytes: this.#pendingBytes,
+      backlogBytes: this.backlogBytes,
       files: manifestFiles(this.#manifest).length,
       appended: this.#seqAppended,
       syncedRecords: this.#seqSynced,
@@ -293,6 +321,7 @@ export class ShardAof {
       for (;;) {
         this.#rerun = false;
         const seq = this.#seqAppended;
+        this.#writingBytes = this.#pendingBytes;
         const buffers = this.#takePending();
         if (buffers.length > 0) {
           const bytes = await writeAll(this.#fh, buffers);
@@ -300,6 +329,8 @@ export class ShardAof {
           this.#activeBytes += bytes;
           this.#seqWritten = seq;
         }
+        this.#writingBytes = 0;
+        this.#releaseBacklogWaiters();
         const seal = this.#sealRequest;
         const wantSync = this.waitsForSync || this.#syncRequested;
         this.#syncRequested = false;
@@ -331,6 +362,16 @@ export class ShardAof {
     this.#maybeRewrite();
   }
 
+  #releaseBacklogWaiters(): void {
+    if (this.#backlogWaiters.length === 0) return;
+    const limit = this.#o.backlogLimitBytes ?? DEFAULT_BACKLOG_LIMIT_BYTES;
+    if (this.backlogBytes >= limit / 2) {
+      this.#rerun = true; // keep writing: waiters are held until the backlog is down
+      return;
+    }
+    for (const waiter of this.#backlogWaiters.splice(0)) waiter.resolve();
+  }
+
   #releaseWaiters(): void {
     const synced = this.#seqSynced;
     let i = 0;
@@ -346,6 +387,7 @@ export class ShardAof {
     this.#failure ??= failure;
     this.#o.logger.error({ err }, 'AOF write failed: this shard refuses further writes');
     for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
+    for (const waiter of this.#backlogWaiters.splice(0)) waiter.reject(failure);
     this.#sealRequest?.reject(failure);
     this.#sealRequest = undefined;
   }

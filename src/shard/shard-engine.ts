@@ -9,6 +9,8 @@ export interface WriteAheadLog {
   append(record: AofRecord): void;
   readonly waitsForSync: boolean;
   flushed(): Promise<void>;
+  /** A promise to wait for when too much is buffered for the disk (back-pressure), else undefined. */
+  backlogged?(): Promise<void> | undefined;
 }
 
 export interface WriteResult {
@@ -87,7 +89,9 @@ export class ShardEngine {
     wal?.append({ op, key, value, version });
     const outcome = op === 'ADD' ? this.store.put(key, value, version) : this.store.remove(key, version);
     const result: WriteResult = { version, previous: outcome.previous };
-    return wal?.waitsForSync ? wal.flushed().then(() => result) : result;
+    if (wal === undefined) return result;
+    const wait = wal.waitsForSync ? wal.flushed() : wal.backlogged?.();
+    return wait === undefined ? result : wait.then(() => result);
   }
 
   /** Applies a record read back from the AOF: last writer wins, and the clock moves above it. */

@@ -300,3 +300,26 @@ t.test('a crash at each compaction step leaves a complete, loadable state', asyn
     await aof.close();
   }
 });
+
+t.test('a backlog past its limit makes writers wait until it is written out', async (t) => {
+  const dir = await tempDir(t);
+  const { logger } = recordingLogger();
+  const aof = await ShardAof.open(
+    shardOptions(dir, logger, { fsync: 'no', flushIntervalMs: 60_000, backlogLimitBytes: 4096 }),
+  );
+  await aof.replay(() => {});
+  aof.append(rec('small', 'v'));
+  t.equal(aof.backlogged(), undefined, 'under the limit: no promise, no wait');
+  for (let i = 0; i < 200; i++) aof.append(rec(`k${i}`, 'x'.repeat(100)));
+  t.ok(aof.backlogBytes >= 4096, 'the backlog passed the limit (the flush timer is far away)');
+  const wait = aof.backlogged();
+  t.ok(wait instanceof Promise, 'past the limit: a promise to wait for');
+  await wait;
+  t.ok(aof.backlogBytes < 2048, 'it resolves once the backlog is written out below half the limit');
+  t.equal(aof.stats().backlogBytes, aof.backlogBytes);
+  await aof.close();
+  const again = await ShardAof.open(shardOptions(dir, logger, { fsync: 'no' }));
+  const { records } = await again.replay(() => {});
+  t.equal(records, 201, 'and everything was written');
+  await again.close();
+});

@@ -291,3 +291,31 @@ t.test('a write the AOF refuses fails before the store changes: readers never se
   t.throws(() => engine.remove('k'), { message: /disk full/ });
   t.equal(store.tombstones, 0, 'no tombstone either');
 });
+
+t.test('a log that is backlogged holds the acknowledgment until it has caught up', async (t) => {
+  let release!: () => void;
+  const caughtUp = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let backlogged = false;
+  const wal: WriteAheadLog = {
+    waitsForSync: false,
+    append() {},
+    flushed: () => Promise.resolve(),
+    backlogged: () => (backlogged ? caughtUp : undefined),
+  };
+  const { engine } = build({ wal });
+  t.notOk(engine.put('a', '1') instanceof Promise, 'no backlog: answered at once');
+  backlogged = true;
+  const pending = engine.put('b', '2');
+  t.ok(pending instanceof Promise, 'backlogged: the answer waits');
+  let answered = false;
+  void (pending as Promise<WriteResult>).then(() => {
+    answered = true;
+  });
+  await new Promise((r) => setImmediate(r));
+  t.notOk(answered, 'not before the log caught up');
+  release();
+  await pending;
+  t.ok(answered);
+});
