@@ -467,7 +467,9 @@ export class ShardAof {
       await this.#o.onRewriteStep?.('switched');
       for (const name of sealed) await unlink(join(this.#genDir, name)).catch(() => undefined);
       this.#sealedBytes = result.bytes;
-      this.#sizeAfterRewrite = this.#sealedBytes + this.#activeBytes;
+      // Growth is measured from the new base alone (the live data), not from base + the increment
+      // written during the rewrite: otherwise files that stopped growing stay several times the data.
+      this.#sizeAfterRewrite = this.#sealedBytes;
       this.#stats.rewrites++;
       this.#stats.lastRewriteMs = Date.now() - started;
       this.#stats.lastRewriteAt = new Date().toISOString();

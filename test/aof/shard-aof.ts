@@ -323,3 +323,22 @@ t.test('a backlog past its limit makes writers wait until it is written out', as
   t.equal(records, 201, 'and everything was written');
   await again.close();
 });
+
+t.test('growth after a compaction is measured from the new base alone', async (t) => {
+  const dir = await tempDir(t);
+  const { logger } = recordingLogger();
+  const aof = await ShardAof.open(shardOptions(dir, logger, { runRewrite: rewriteShardFiles }));
+  await aof.replay(() => {});
+  for (let i = 0; i < 50; i++) aof.append(rec('same-key', `version ${i}`));
+  await aof.flushed();
+  const compaction = aof.rewriteNow();
+  // Writes during the compaction go to the new increment: they are not live data of the new base.
+  for (let i = 0; i < 20; i++) aof.append(rec(`during-${i}`, 'x'.repeat(50)));
+  await aof.flushed();
+  await compaction;
+  const stats = aof.stats();
+  t.equal(stats.rewrites, 1);
+  t.ok((stats.activeBytes as number) > 0, 'the increment holds the writes made meanwhile');
+  t.equal(stats.sizeAfterLastRewrite, stats.baseAndSealedBytes, 'the next rewrite is due at twice the base');
+  await aof.close();
+});
