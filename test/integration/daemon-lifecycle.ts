@@ -181,21 +181,30 @@ t.test('configuration errors exit 2 naming the key and its source', async (t) =>
   t.match(version.stdout, /\d+\.\d+\.\d+/);
 });
 
-/** Opens a PUT whose body never finishes: the request stays in flight until the node closes it. */
-async function hangingRequest(port: number): Promise<import('node:net').Socket> {
+/**
+ * Opens a PUT whose body never finishes: the request stays in flight until the node closes it.
+ * Resolves once the node counts it in flight (a /stats request counts itself too, hence 2).
+ */
+async function hangingRequest(url: string, port: number): Promise<import('node:net').Socket> {
   const { connect } = await import('node:net');
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.write('PUT /kv/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
-      resolve(socket);
+  const socket = await new Promise<import('node:net').Socket>((resolve) => {
+    const opened = connect(port, '127.0.0.1', () => {
+      opened.write('PUT /kv/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
+      resolve(opened);
     });
-    socket.on('error', () => undefined);
+    opened.on('error', () => undefined);
   });
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const stats = (await request(`${url}/stats`)).json<{ shards: { inFlight: number }[] }>();
+    if (stats.shards.reduce((sum, shard) => sum + shard.inFlight, 0) >= 2) return socket;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('the hanging request never showed up as in flight');
 }
 
 t.test('a request that never finishes holds the stop no longer than the shutdown timeout', async (t) => {
   const daemon = await startDaemon(t, { shards: 2, args: ['--no-aof', '--shutdown-timeout-ms', '1500'] });
-  const socket = await hangingRequest(daemon.port);
+  const socket = await hangingRequest(daemon.url, daemon.port);
   t.teardown(() => socket.destroy());
   const started = Date.now();
   const exit = await daemon.stop('SIGTERM');
@@ -206,7 +215,7 @@ t.test('a request that never finishes holds the stop no longer than the shutdown
 
 t.test('a second signal forces the exit at once', async (t) => {
   const daemon = await startDaemon(t, { shards: 2, args: ['--no-aof', '--shutdown-timeout-ms', '60000'] });
-  const socket = await hangingRequest(daemon.port);
+  const socket = await hangingRequest(daemon.url, daemon.port);
   t.teardown(() => socket.destroy());
   daemon.child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 300));
