@@ -3,7 +3,8 @@ import { ErrorCodes, LallyError } from '../errors.js';
 
 /**
  * Collects a request body into one buffer, refusing it once it passes `maxBytes` (from Content-Length
- * up front, or while it streams). uWS neuters each chunk after its callback, so chunks are copied.
+ * up front, or while it streams). uWS neuters each chunk after its callback, so a body in several
+ * chunks is copied into one buffer.
  * The caller must have registered res.onAborted before the body arrives (uWS requires it).
  * `onBody` must consume the bytes before it returns (decode, parse or copy them): they may be uWS's own
  * chunk, which is invalid afterwards. Every caller parses the body synchronously.
@@ -21,7 +22,9 @@ export function readBody(
     onError(tooLarge(length, maxBytes));
     return;
   }
-  let buffer: Uint8Array | undefined = length > 0 ? new Uint8Array(length) : undefined;
+  // Allocated only when the body comes in more than one chunk (sized by Content-Length when known):
+  // a body in a single chunk, the common case, is handed over without a copy.
+  let buffer: Uint8Array | undefined;
   let received = 0;
   let failed = false;
   res.onData((chunk, isLast) => {
@@ -32,7 +35,7 @@ export function readBody(
       onError(tooLarge(received + bytes.byteLength, maxBytes));
       return;
     }
-    if (isLast && buffer === undefined) {
+    if (isLast && received === 0) {
       // The whole body came in one chunk: hand it over without a copy. uWS neuters it when this
       // callback returns, which is why onBody must be done with it before returning (see above).
       onBody(bytes);
@@ -40,7 +43,7 @@ export function readBody(
     }
     if (buffer === undefined || received + bytes.byteLength > buffer.byteLength) {
       const grown = new Uint8Array(
-        Math.max(received + bytes.byteLength, (buffer?.byteLength ?? 0) * 2, 1024),
+        Math.max(received + bytes.byteLength, (buffer?.byteLength ?? 0) * 2, length, 1024),
       );
       if (buffer !== undefined) grown.set(buffer.subarray(0, received));
       buffer = grown;

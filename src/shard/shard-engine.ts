@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import type { AofRecord } from '../aof/types.js';
 import { type HybridLogicalClock, type Version, versionToRfc3339 } from '../clock/hlc.js';
 import type { HookRunner } from '../hooks/hook-runner.js';
@@ -45,7 +44,6 @@ export class ShardEngine {
     clock: HybridLogicalClock;
     hooks: HookRunner;
     wal: WriteAheadLog | undefined;
-    logger: Logger;
   }) {
     this.shard = opts.shard;
     this.store = opts.store;

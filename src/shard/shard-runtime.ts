@@ -91,7 +91,6 @@ export class ShardRuntime {
       clock,
       hooks: this.#hooks,
       wal: this.#log,
-      logger: this.#logger,
     });
     this.#engine = engine;
     const started = performance.now();

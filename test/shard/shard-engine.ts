@@ -39,7 +39,6 @@ function build(opts: { hooks?: HookRunner; wal?: WriteAheadLog; shard?: number }
     clock: time.clock,
     hooks: opts.hooks ?? new HookRunner([], silent),
     wal: opts.wal,
-    logger: silent,
   });
   return { engine, store, time };
 }

@@ -87,7 +87,6 @@ function buildCluster(
       clock: new HybridLogicalClock(shard + 1, () => NOW),
       hooks: new HookRunner([], silent),
       wal: opts.wal?.(shard),
-      logger: silent,
     });
     const links = Array.from({ length: shards }, (_, to) =>
       to === shard ? undefined : new MemoryLink(shard, () => nodes[to]?.router),
@@ -314,7 +313,6 @@ t.test('no link to the owner: an internal error at once', async (t) => {
     clock: new HybridLogicalClock(1),
     hooks: new HookRunner([], silent),
     wal: undefined,
-    logger: silent,
   });
   const router = new ShardRouter({ engine, shard: 0, shards: 2, links: [undefined], logger: silent });
   const remoteKey = keysByOwner(router, 1)[1]![0]!;

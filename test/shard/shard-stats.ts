@@ -81,7 +81,6 @@ t.test("collectShardStats reads the engine's, router's and HTTP figures", async 
     clock: new HybridLogicalClock(1),
     hooks: new HookRunner([], silent),
     wal: undefined,
-    logger: silent,
   });
   const router = new ShardRouter({
     engine,
