@@ -1,4 +1,9 @@
-/** `LALLY_*` environment variables: one per option; any other `LALLY_` name is a warning. */
+/**
+ * `LALLY_*` environment variables: one per option. Another `LALLY_` name is a warning only when it is
+ * close to one of ours (a likely typo, with a "did you mean"): hooks and wrappers may use the prefix
+ * too (the audit-log example reads `LALLY_AUDIT_FILE`), and warning about their names taught operators
+ * to ignore the warning.
+ */
 import { CONFIG_OPTIONS, type ConfigOption } from './options.js';
 import { suggest } from './suggest.js';
 import type { LallyConfig } from './types.js';
@@ -19,9 +24,8 @@ export function readConfigEnv(env: NodeJS.ProcessEnv): EnvLayer {
     const option = BY_ENV.get(name);
     if (option === undefined) {
       const hint = suggest(name, [...BY_ENV.keys()], 'LALLY_');
-      warnings.push(
-        `unknown environment variable ${name} ignored${hint === undefined ? '' : ` (did you mean ${hint}?)`}`,
-      );
+      if (hint !== undefined)
+        warnings.push(`unknown environment variable ${name} ignored (did you mean ${hint}?)`);
       continue;
     }
     values.set(option.key, text);

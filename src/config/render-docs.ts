@@ -44,9 +44,10 @@ export function renderConfigDocs(): string {
     'directory. `~/` means the home directory. Sizes accept `K`, `M` and `G` suffixes (powers of 1024).',
     '',
     'Problems are reported all at once, one line each, naming the key and where its value came from, and',
-    'the daemon exits with a non-zero status. An unknown key in the file or an unknown `LALLY_*` variable',
-    'is only a warning; an unknown flag is an error. `fresh` together with `replay_log` is an error, as',
-    'upstream.',
+    'the daemon exits with a non-zero status. An unknown key in the file is only a warning, and so is an',
+    'unknown `LALLY_*` variable that looks like a misspelt option (`LALLY_HTTP_PROT`); other `LALLY_*`',
+    'names are left to hooks and wrappers (`LALLY_AUDIT_FILE`) without a word. An unknown flag is an',
+    'error. `fresh` together with `replay_log` is an error, as upstream.',
     '',
   ];
   for (const group of OPTION_GROUPS) {

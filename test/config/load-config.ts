@@ -374,7 +374,7 @@ t.test('unknown flags and stray arguments are errors', async (t) => {
   t.same(expectErrors(t, await load(['--no-such'], cwd)), ['unknown option --no-such']);
 });
 
-t.test('unknown keys in the file and unknown LALLY_ variables are warnings', async (t) => {
+t.test('unknown keys in the file and misspelt LALLY_ variables are warnings', async (t) => {
   const cwd = t.testdir({ 'lally.yml': 'http_prot: 1\nhttpPort: 2\nfavourite_colour: blue\n' });
   const { warnings } = expectRun(
     t,
@@ -382,7 +382,6 @@ t.test('unknown keys in the file and unknown LALLY_ variables are warnings', asy
   );
   t.same(warnings, [
     'unknown environment variable LALLY_HTTP_PROT ignored (did you mean LALLY_HTTP_PORT?)',
-    'unknown environment variable LALLY_WHATEVER ignored',
     'lally.yml: unknown key "http_prot" ignored (did you mean http_port?)',
     'lally.yml: unknown key "httpPort" ignored (did you mean http_port?)',
     'lally.yml: unknown key "favourite_colour" ignored',
