@@ -191,3 +191,15 @@ export function decodeVersionAt(buf: Buffer, offset: number): Version {
     node: buf.readUInt32LE(body + 13),
   };
 }
+
+/** Whether a record that `checkRecordAt` accepted is a delete. */
+export function isTombstoneAt(buf: Buffer, offset: number): boolean {
+  return buf[offset + RECORD_PREFIX_BYTES] === OP_REMOVE;
+}
+
+/** The value bytes of a record that `checkRecordAt` accepted (a view into `buf`). */
+export function valueBytesAt(buf: Buffer, offset: number): Buffer {
+  const body = offset + RECORD_PREFIX_BYTES;
+  const keyEnd = body + RECORD_FIXED_BODY_BYTES + buf.readUInt32LE(body + 17);
+  return buf.subarray(keyEnd, body + buf.readUInt32LE(offset));
+}

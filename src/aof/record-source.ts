@@ -8,7 +8,7 @@ import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
-import { compareVersions } from '../clock/hlc.js';
+import { supersedes } from '../clock/last-writer-wins.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { parseExportLine } from './export-format.js';
 import { AOF_MAGIC, decodeRecordAt } from './format.js';
@@ -111,8 +111,17 @@ export async function readLiveData(dataDir: string, logger: Logger): Promise<Map
     dataDir,
     (record) => {
       const seen = live.get(record.key);
-      if (seen === undefined || compareVersions(record.version, seen.version) >= 0)
-        live.set(record.key, record);
+      const wins =
+        seen === undefined ||
+        supersedes(
+          record.version,
+          record.op === 'REMOVE',
+          record.value,
+          seen.version,
+          seen.op === 'REMOVE',
+          seen.value,
+        );
+      if (wins) live.set(record.key, record);
     },
     logger,
   );

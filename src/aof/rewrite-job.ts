@@ -4,12 +4,14 @@
  * tombstone collection may drop them) and writes them into a new base file, fsynced. The shard then
  * names that file in its manifest; until it does, the new file is an unreferenced leftover.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareVersions } from '../clock/hlc.js';
+import { supersedesEncoded } from '../clock/last-writer-wins.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { AofFileWriter } from './file-writer.js';
-import { decodeKeyAt, decodeVersionAt } from './format.js';
+import { decodeKeyAt, decodeVersionAt, isTombstoneAt, RECORD_PREFIX_BYTES, valueBytesAt } from './format.js';
 import { scanAofFile } from './scan.js';
 
 export interface RewriteJob {
@@ -50,6 +52,43 @@ function corrupt(path: string, bad: { offset: number; reason: string }): LallyEr
   );
 }
 
+/**
+ * Last-writer-wins between the record at `offset` and the current winner. A tie on the version (rare:
+ * imports, damaged clocks) is broken by content, so the winner's record is read back from its file.
+ */
+function replaces(
+  job: RewriteJob,
+  buf: Buffer,
+  offset: number,
+  version: ReturnType<typeof decodeVersionAt>,
+  seen: Winner,
+): boolean {
+  const order = compareVersions(version, seen);
+  if (order !== 0) return order > 0;
+  const winner = readRecordSync(join(job.dir, job.inputs[seen.input]!), seen.fileOffset);
+  return supersedesEncoded(
+    version,
+    isTombstoneAt(buf, offset),
+    valueBytesAt(buf, offset),
+    seen,
+    isTombstoneAt(winner, 0),
+    valueBytesAt(winner, 0),
+  );
+}
+
+function readRecordSync(path: string, fileOffset: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const prefix = Buffer.alloc(RECORD_PREFIX_BYTES);
+    readSync(fd, prefix, 0, prefix.length, fileOffset);
+    const record = Buffer.alloc(RECORD_PREFIX_BYTES + prefix.readUInt32LE(0));
+    readSync(fd, record, 0, record.length, fileOffset);
+    return record;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function rewriteShardFiles(job: RewriteJob): Promise<RewriteResult> {
   const winners = new Map<string, Winner>();
   let inputRecords = 0;
@@ -62,8 +101,7 @@ export async function rewriteShardFiles(job: RewriteJob): Promise<RewriteResult>
       const seen = winners.get(key);
       if (seen === undefined) {
         winners.set(key, { input, fileOffset, ...version });
-      } else if (compareVersions(version, seen) >= 0) {
-        // Equal versions: the later record in replay order wins, as it does on replay.
+      } else if (replaces(job, buf, offset, version, seen)) {
         seen.input = input;
         seen.fileOffset = fileOffset;
         seen.wall = version.wall;

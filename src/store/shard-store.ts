@@ -1,4 +1,5 @@
-import { compareVersions, type Version, versionToRfc3339 } from '../clock/hlc.js';
+import { type Version, versionToRfc3339 } from '../clock/hlc.js';
+import { supersedes } from '../clock/last-writer-wins.js';
 
 /**
  * One key's latest write. A tombstone (a delete) is kept so that the delete can replicate. The version
@@ -88,7 +89,7 @@ export class ShardStore {
       else this.#live++;
       return { applied: true, previous: undefined };
     }
-    if (compareVersions(version, entry) <= 0) return LOST;
+    if (!supersedes(version, tombstone, value, entry, entry.tombstone, entry.value)) return LOST;
     const previous = entry.tombstone ? undefined : entry.value;
     if (entry.tombstone !== tombstone) {
       this.#live += tombstone ? -1 : 1;

@@ -46,11 +46,15 @@ t.test('compaction keeps exactly the newest record of every key, in two passes o
     record('ADD', 'b', 'b1', 100),
     record('ADD', 'tie', 'first', 500),
     record('ADD', 'late', 'newest', 900),
+    record('ADD', 'tie-kept', 'zeta', 600),
+    record('ADD', 'tie-delete', 'value', 700),
   ]);
   await writeFile(dir, 'incr-1.aof', 'incr', [
     record('ADD', 'a', 'a2', 200),
     record('REMOVE', 'b', '', 300),
-    record('ADD', 'tie', 'second', 500), // equal version: the later record wins, as on replay
+    record('ADD', 'tie', 'second', 500), // equal versions: the greater value wins ('second' > 'first')
+    record('ADD', 'tie-kept', 'alpha', 600), // ... wherever it is in the files ('zeta' > 'alpha')
+    record('REMOVE', 'tie-delete', '', 700), // and a delete beats a value of the same version
     record('ADD', 'late', 'older, replicated late', 800), // older version: loses although later in the file
     record('ADD', 'big', 'x'.repeat(3 * 1024 * 1024), 400), // larger than the scan's 1 MiB chunk
   ]);
@@ -66,14 +70,20 @@ t.test('compaction keeps exactly the newest record of every key, in two passes o
     shard: 0,
     shards: 1,
   });
-  t.equal(result.inputRecords, 11);
-  t.equal(result.records, 6);
+  t.equal(result.inputRecords, 15);
+  t.equal(result.records, 8);
   const kept = await readAll(join(dir, 'base-2.aof'));
-  t.equal(kept.length, 6, 'one record per key');
+  t.equal(kept.length, 8, 'one record per key');
   const byKey = new Map(kept.map((r) => [r.key, r]));
   t.same(byKey.get('a'), record('ADD', 'a', 'a3', 250, 1));
   t.same(byKey.get('b'), record('REMOVE', 'b', '', 300), 'the tombstone is kept');
   t.equal(byKey.get('tie')?.value, 'second');
+  t.equal(
+    byKey.get('tie-kept')?.value,
+    'zeta',
+    'an equal version later in the files does not win by position',
+  );
+  t.equal(byKey.get('tie-delete')?.op, 'REMOVE');
   t.equal(byKey.get('late')?.value, 'newest');
   t.equal(byKey.get('big')?.value.length, 3 * 1024 * 1024, 'a record spanning scan chunks is copied whole');
   t.same(byKey.get('c'), record('ADD', 'c', 'c1', 50));
