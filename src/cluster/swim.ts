@@ -114,6 +114,17 @@ export class SwimNode {
     return this.#list.joinConflict(id, address);
   }
 
+  /**
+   * Drops a dead or left member from the table, once the wiring has moved its data (placement.ts);
+   * a live member is never forgotten. News of it from peers that still know it adds it back.
+   */
+  forget(id: number): boolean {
+    const member = this.#list.get(id);
+    if (member === undefined || member === this.#list.self) return false;
+    if (member.state !== 'dead' && member.state !== 'left') return false;
+    return this.#list.forget(id);
+  }
+
   /** Subscribes to membership events; returns the unsubscribe function. */
   onEvent(listener: Listener): () => void {
     this.#listeners.add(listener);
