@@ -19,6 +19,7 @@ import { isMemberUpdate, type Member, type MemberUpdate, toUpdate } from './memb
 import { type ApplyOutcome, type MembershipEventKind, MembershipList } from './membership-list.js';
 import { ProbeOrder } from './probe-order.js';
 import { type Scheduler, settleWithin, systemScheduler } from './scheduler.js';
+import { SuspicionTimers } from './suspicion-timers.js';
 import { resolveSwimConfig, type SwimConfig, suspicionTimeoutMs } from './swim-config.js';
 import type { Ack, Gossip, Ping, PingReq, StateSync, SwimTransport } from './swim-messages.js';
 
@@ -67,7 +68,7 @@ export class SwimNode {
   readonly #scheduler: Scheduler;
   readonly #random: () => number;
   readonly #listeners = new Set<Listener>();
-  readonly #suspicions = new Map<number, () => void>();
+  readonly #suspicions: SuspicionTimers;
   readonly #loops = new Map<string, () => void>();
   #seq = 0;
   #running = false;
@@ -78,6 +79,7 @@ export class SwimNode {
     this.#scheduler = opts.scheduler ?? systemScheduler;
     this.#random = opts.random ?? Math.random;
     this.#queue = new GossipQueue(this.config.retransmitMult);
+    this.#suspicions = new SuspicionTimers(this.#scheduler);
     const incarnation = opts.incarnation;
     this.#list = new MembershipList(
       incarnation === undefined
@@ -154,7 +156,6 @@ export class SwimNode {
     this.#running = false;
     for (const cancel of this.#loops.values()) cancel();
     this.#loops.clear();
-    for (const cancel of this.#suspicions.values()) cancel();
     this.#suspicions.clear();
   }
 
@@ -377,31 +378,20 @@ export class SwimNode {
         // Infection-style: what a node newly learns, it passes on.
         this.#queue.enqueue(toUpdate(outcome.member));
         if (outcome.member.state === 'suspect') this.#startSuspicion(outcome.member);
-        else this.#cancelSuspicion(outcome.member.id);
+        else this.#suspicions.cancel(outcome.member.id);
         this.#emit({ kind: outcome.event, member: outcome.member, previous: outcome.previous });
         return;
     }
   }
 
   #startSuspicion(member: Member): void {
-    this.#cancelSuspicion(member.id);
     const { id, incarnation } = member;
-    const timeout = suspicionTimeoutMs(this.config, this.#list.liveCount());
-    const cancel = this.#scheduler.setTimeout(() => {
-      this.#suspicions.delete(id);
+    this.#suspicions.start(id, suspicionTimeoutMs(this.config, this.#list.liveCount()), () => {
       const now = this.#list.get(id);
       if (!this.#running || now === undefined || now.state !== 'suspect' || now.incarnation !== incarnation)
         return;
       this.#receive({ ...toUpdate(now), state: 'dead' });
-    }, timeout);
-    this.#suspicions.set(id, cancel);
-  }
-
-  #cancelSuspicion(id: number): void {
-    const cancel = this.#suspicions.get(id);
-    if (cancel === undefined) return;
-    cancel();
-    this.#suspicions.delete(id);
+    });
   }
 
   #emit(event: MembershipEvent): void {
