@@ -225,7 +225,9 @@ export class ShardRuntime {
     this.closeSockets();
     await this.#deps.transport.close();
     this.#router?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
-    if (this.#log !== undefined) await this.#log.close();
+    // An AOF that could not write everything (a failing disk) is reported as fatal, so that the node
+    // exits non-zero, but the close goes on: the thread must end and the data directory be unlocked.
+    if (this.#log !== undefined) await this.#log.close().catch((error: unknown) => this.#fatal(error));
     await this.#hooks?.close();
     this.#deps.control.postMessage({ type: 'closed', shard: this.#deps.data.shard });
     this.#deps.control.close?.();
