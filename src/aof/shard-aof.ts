@@ -21,6 +21,7 @@ import { Piscina } from 'piscina';
 import type { Version } from '../clock/hlc.js';
 import type { FsyncPolicy } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
+import { RateLimitedLog } from '../log/rate-limited.js';
 import { encodeRecordInto, maxEncodedSize } from './format.js';
 import {
   baseName,
@@ -140,7 +141,7 @@ export class ShardAof {
   #rewrite: Promise<void> | undefined;
   #rewriteRetryAt = 0;
   #rewriteDelayMs = 0;
-  #pool: { run(job: RewriteJob): Promise<RewriteResult>; destroy(): Promise<void> } | undefined;
+  #pool: Piscina | undefined;
   #stats = {
     writes: 0,
     syncs: 0,
@@ -152,6 +153,9 @@ export class ShardAof {
     writeRetries: 0,
   };
   #replayStats = { records: 0, truncatedBytes: 0 };
+  /** Compaction retries may fail for a long time (a full disk, no descriptors): logged rate-limited. */
+  readonly #rewriteFailedLog: RateLimitedLog;
+  readonly #rewriteThreadLog: RateLimitedLog;
 
   private constructor(
     o: ShardAofOptions,
@@ -166,6 +170,8 @@ export class ShardAof {
     this.#fh = fh;
     this.#ready = fresh;
     this.waitsForSync = o.fsync === 'always';
+    this.#rewriteFailedLog = new RateLimitedLog(o.logger, 'error', 'AOF compaction failed: retrying later');
+    this.#rewriteThreadLog = new RateLimitedLog(o.logger, 'warn', 'AOF compaction thread failed');
   }
 
   static async open(o: ShardAofOptions): Promise<ShardAof> {
@@ -318,6 +324,8 @@ export class ShardAof {
   async #closeNow(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
     clearTimeout(this.#retryTimer);
+    this.#rewriteFailedLog.flush();
+    this.#rewriteThreadLog.flush();
     // A running compaction is abandoned (its output is deleted; the next open compacts again).
     await this.#pool?.destroy().catch(() => undefined);
     await this.#rewrite?.catch(() => undefined);
@@ -698,10 +706,14 @@ export class ShardAof {
       this.#stats.rewriteFailures++;
       if (output !== undefined) await unlink(join(this.#genDir, output)).catch(() => undefined);
       if (!this.#closing) {
-        logger.error(
-          { code: (err as { code?: unknown })?.code, message: (err as Error)?.message },
-          'AOF compaction failed',
-        );
+        this.#rewriteFailedLog.log({
+          code: (err as { code?: unknown })?.code,
+          message: (err as Error)?.message,
+          retryInMs: Math.min(
+            Math.max(REWRITE_RETRY_FIRST_MS, this.#rewriteDelayMs * 2),
+            REWRITE_RETRY_MAX_MS,
+          ),
+        });
       }
       this.#rewriteDelayMs = Math.min(
         Math.max(REWRITE_RETRY_FIRST_MS, this.#rewriteDelayMs * 2),
@@ -760,30 +772,33 @@ export class ShardAof {
 
   async #runInPool(job: RewriteJob): Promise<RewriteResult> {
     if (this.#closing) throw new Error('shard closing');
-    if (this.#pool === undefined) {
-      const pool = new Piscina({
+    const pool =
+      this.#pool ??
+      new Piscina({
         filename: rewriteWorkerUrl().href,
         minThreads: 0,
         maxThreads: 1,
         idleTimeout: 30_000,
       });
-      // A worker that cannot start (EMFILE, out of memory) is reported here; unhandled, this 'error'
-      // event would crash the shard. The job's own promise rejects too, and the compaction is retried.
-      pool.on('error', (err: unknown) => {
-        this.#o.logger.warn({ message: (err as Error)?.message }, 'AOF compaction thread failed');
-      });
-      this.#pool = pool as unknown as {
-        run(job: RewriteJob): Promise<RewriteResult>;
-        destroy(): Promise<void>;
-      };
-    }
+    this.#pool = pool;
     try {
-      return await this.#pool.run(job);
+      // A thread that cannot start (EMFILE, out of memory) is reported as the pool's 'error' event
+      // only: unhandled it would crash the shard, and the job's promise would never settle.
+      return await new Promise<RewriteResult>((resolve, reject) => {
+        const onError = (err: unknown) => {
+          this.#rewriteThreadLog.log({ message: (err as Error)?.message });
+          reject(err);
+        };
+        pool.on('error', onError);
+        (pool.run(job) as Promise<RewriteResult>)
+          .then(resolve, reject)
+          .finally(() => pool.off('error', onError));
+      });
     } catch (err) {
-      // Start the next attempt with a fresh pool rather than one whose thread may be broken.
-      const pool = this.#pool;
+      // The next attempt gets a fresh pool rather than one whose thread may be broken.
       this.#pool = undefined;
-      await pool?.destroy().catch(() => undefined);
+      pool.on('error', () => undefined); // late events of the pool being torn down
+      await pool.destroy().catch(() => undefined);
       throw err;
     }
   }

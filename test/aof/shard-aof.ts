@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { appendFile, open, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { readLayout, readManifest } from '../../src/aof/layout.js';
 import { rewriteShardFiles } from '../../src/aof/rewrite-job.js';
@@ -511,3 +513,40 @@ t.test('close on a full disk is bounded, reports the loss, and leaves a whole fi
   );
   await again.close();
 });
+
+// ---- compaction out of file descriptors -------------------------------------------------------------
+
+t.test(
+  'a compaction that hits EMFILE leaves the live log writable and succeeds on a later retry',
+  async (t) => {
+    const fixture = fileURLToPath(new URL('../fixtures/aof-emfile-compaction.mjs', import.meta.url));
+    for (const step of ['seal', 'job']) {
+      const dir = await tempDir(t);
+      const { stdout, stderr, code } = await new Promise<{
+        stdout: string;
+        stderr: string;
+        code: number | null;
+      }>((resolve) => {
+        execFile(process.execPath, [fixture, dir, step], { timeout: 40_000 }, (error, stdout, stderr) =>
+          resolve({ stdout, stderr, code: error === null ? 0 : ((error as { code?: number }).code ?? null) }),
+        );
+      });
+      t.equal(code, 0, `${step}: the process did not crash`, { stderr: stderr.slice(0, 600) });
+      const found = JSON.parse(stdout.trim() || '{}') as {
+        compaction?: string;
+        writeErrorsWhileExhausted?: number;
+        failedWhileExhausted?: boolean;
+        missing?: number;
+        written?: number;
+        stats?: { rewrites: number; rewriteFailures: number; failed: boolean };
+      };
+      t.match(found.compaction, /^failed: .*EMFILE/, `${step}: the compaction failed on EMFILE`);
+      t.equal(found.writeErrorsWhileExhausted, 0, `${step}: every write succeeded meanwhile`);
+      t.equal(found.failedWhileExhausted, false, `${step}: the AOF did not fail`);
+      t.ok((found.stats?.rewrites ?? 0) >= 1, `${step}: a later automatic compaction succeeded`);
+      t.equal(found.missing, 0, `${step}: all ${found.written} writes replay`);
+      const errorLines = stderr.split('\n').filter((l) => l.includes('"level":50'));
+      t.ok(errorLines.length <= 2, `${step}: ${errorLines.length} error lines`);
+    }
+  },
+);
