@@ -22,6 +22,7 @@ import type { Version } from '../clock/hlc.js';
 import type { FsyncPolicy } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { RateLimitedLog } from '../log/rate-limited.js';
+import { diskError, errnoOf, writeAll } from './append-io.js';
 import { encodeRecordInto, maxEncodedSize } from './format.js';
 import {
   baseName,
@@ -70,7 +71,6 @@ const CHUNK_BYTES = 256 * 1024;
 const DEFAULT_BACKLOG_LIMIT_BYTES = 64 * 1024 * 1024;
 /** With `everysec`/`no`, flush early once this much is buffered, to bound memory. */
 const EAGER_FLUSH_BYTES = 4 * 1024 * 1024;
-const MAX_IOVECS = 512;
 const SYNC_INTERVAL_MS = 1000;
 /** Retries of a failed write: 50 ms, doubling up to 2 s (Redis retries its AOF write once a second). */
 const RETRY_FIRST_MS = 50;
@@ -813,61 +813,10 @@ export class ShardAof {
   }
 }
 
-/** The LallyError for a failed write, sync or truncate of `path`: a full disk is told apart. */
-function diskError(err: unknown, path: string, shard: number): LallyError {
-  if (err instanceof LallyError) return err;
-  const errno = errnoOf(err);
-  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
-    return new LallyError(
-      ErrorCodes.DISK_FULL,
-      `shard ${shard} refuses writes: the disk holding ${path} is full (${errno}); they resume by themselves once space is freed`,
-      { cause: err },
-    );
-  }
-  return new LallyError(
-    ErrorCodes.AOF_IO,
-    `shard ${shard} refuses writes: writing ${path} failed (${errno ?? (err as Error)?.message}); retrying`,
-    { cause: err },
-  );
-}
-
-function errnoOf(err: unknown): string | undefined {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
 /** The compiled piscina entry, dist/workers/aof-rewrite.js, from dist/ or (in tests) from src/. */
 export function rewriteWorkerUrl(): URL {
   const here = new URL(import.meta.url);
   return here.pathname.endsWith('.ts')
     ? new URL('../../dist/workers/aof-rewrite.js', here)
     : new URL('../../workers/aof-rewrite.js', here);
-}
-
-async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<number> {
-  let total = 0;
-  for (let i = 0; i < buffers.length; i += MAX_IOVECS) {
-    let batch = buffers.slice(i, i + MAX_IOVECS);
-    let want = 0;
-    for (const b of batch) want += b.length;
-    total += want;
-    while (want > 0) {
-      const { bytesWritten } = await fh.writev(batch);
-      want -= bytesWritten;
-      if (want > 0) batch = dropBytes(batch, bytesWritten);
-    }
-  }
-  return total;
-}
-
-function dropBytes(buffers: Buffer[], bytes: number): Buffer[] {
-  const rest: Buffer[] = [];
-  for (const b of buffers) {
-    if (bytes >= b.length) bytes -= b.length;
-    else {
-      rest.push(bytes > 0 ? b.subarray(bytes) : b);
-      bytes = 0;
-    }
-  }
-  return rest;
 }
