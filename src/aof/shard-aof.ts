@@ -333,17 +333,7 @@ export class ShardAof {
     this.#retryDue = true; // the last attempt, if an outage is on
     this.#syncRequested = true;
     await this.#kickNow();
-    if (this.#rewindTo !== undefined) {
-      // The last attempt failed too: at least leave the file at its clean boundary, nothing torn.
-      await this.#fh
-        .truncate(this.#rewindTo)
-        .then(() => this.#fh.datasync())
-        .then(() => {
-          this.#activeBytes = this.#rewindTo!;
-          this.#rewindTo = undefined;
-        })
-        .catch(() => undefined);
-    }
+    await this.#cutNow(); // if the last attempt failed too: at least nothing torn is left
     await this.#fh.close().catch((err: unknown) => {
       this.#failure ??= diskError(err, this.#activePath(), this.#o.shard);
     });
@@ -427,12 +417,12 @@ export class ShardAof {
   async #pump(): Promise<void> {
     for (;;) {
       this.#rerun = false;
-      if (this.#rewindTo !== undefined && !this.#retryDue) break; // in an outage: the retry timer kicks
+      if (this.#failure !== undefined && !this.#retryDue) break; // in an outage: the retry timer kicks
       let batch: Buffer[] | undefined;
       let phase: FailedStep = 'cut';
       const batchStart = this.#activeBytes;
       try {
-        if (this.#rewindTo !== undefined) await this.#recover();
+        if (this.#retryDue) await this.#recover();
         phase = 'write';
         const seq = this.#seqAppended;
         this.#writingBytes = this.backlogBytes;
@@ -475,7 +465,11 @@ export class ShardAof {
         }
       } catch (err) {
         this.#writingBytes = 0;
-        this.#enterOutage(err, phase, batch, phase === 'cut' ? this.#rewindTo! : batchStart);
+        const refused = this.#enterOutage(err, phase, batch, phase === 'cut' ? this.#rewindTo! : batchStart);
+        // Cut at once, before any writer hears of the failure: a refused record must not be replayed
+        // even if the process is killed right after answering. If the cut fails, the retry does it.
+        await this.#cutNow();
+        for (const waiter of refused) waiter.reject(this.#failure!);
         break;
       }
       const more =
@@ -509,19 +503,20 @@ export class ShardAof {
    * LALLY_ERR_AOF_IO) and a timer retries with exponential back-off, so the shard recovers by itself
    * once the disk takes writes again. Logged once per outage, not per write or per retry.
    */
-  #enterOutage(err: unknown, step: FailedStep, batch: Buffer[] | undefined, batchStart: number): void {
+  #enterOutage(err: unknown, step: FailedStep, batch: Buffer[] | undefined, batchStart: number): Waiter[] {
     const failure = diskError(err, this.#activePath(), this.#o.shard);
     this.#failure = failure;
     // A failed write leaves the bytes before it as they were; a failed sync puts in doubt everything
     // since the last good one (Linux may drop the dirty pages of a failed writeback); a failed cut
     // keeps its target.
     const always = this.#o.fsync === 'always';
+    let refused: Waiter[] = [];
     this.#rewindTo =
       always || step === 'sync' ? this.#keepBytes : Math.min(batchStart, this.#rewindTo ?? batchStart);
     if (always) {
       this.#dropPending();
       this.#unsynced = [];
-      for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
+      refused = this.#waiters.splice(0);
       // The dropped records count as settled: the next sync covers only records appended after them.
       this.#seqWritten = this.#seqAppended;
       this.#seqSynced = this.#seqAppended;
@@ -551,7 +546,7 @@ export class ShardAof {
       this.#outage.delayMs = Math.min(this.#outage.delayMs * 2, RETRY_MAX_MS);
       this.#o.logger.debug({ code: failure.code, retries: this.#outage.retries }, 'AOF retry failed');
     }
-    if (this.#closing) return;
+    if (this.#closing) return refused;
     this.#retryDue = false;
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => {
@@ -559,17 +554,35 @@ export class ShardAof {
       void this.#kickNow();
     }, this.#outage.delayMs);
     this.#retryTimer.unref();
+    return refused;
   }
 
-  /** First step of a retry: cut the file back to its clean boundary; then writes may go on. */
+  /** Cuts the active file back to its clean boundary, if a cut is due; failures are left to the retry. */
+  async #cutNow(): Promise<void> {
+    const to = this.#rewindTo;
+    if (to === undefined) return;
+    try {
+      await this.#fh.truncate(to);
+      await this.#fh.datasync();
+      this.#activeBytes = to;
+      this.#rewindTo = undefined;
+    } catch {
+      // still due: #recover tries again before anything is appended
+    }
+  }
+
+  /** First step of a retry: cut the file back to its clean boundary (if not done yet); then write. */
   async #recover(): Promise<void> {
-    const to = this.#rewindTo!;
-    this.#stats.writeRetries++;
-    await this.#fh.truncate(to);
-    await this.#fh.datasync();
-    this.#activeBytes = to;
-    this.#rewindTo = undefined;
     this.#retryDue = false;
+    if (this.#failure === undefined) return; // not in an outage (close sets retryDue regardless)
+    this.#stats.writeRetries++;
+    const to = this.#rewindTo;
+    if (to !== undefined) {
+      await this.#fh.truncate(to);
+      await this.#fh.datasync();
+      this.#activeBytes = to;
+      this.#rewindTo = undefined;
+    }
     if (this.#o.fsync === 'always') {
       // Nothing was kept: the next append is the probe, so appends resume now.
       this.#failure = undefined;

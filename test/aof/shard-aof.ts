@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { cpSync } from 'node:fs';
 import { appendFile, open, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -378,13 +379,25 @@ t.test(
     const filler = await fillDisk(disk, 'filler', 64 * 1024);
     const acked: AofRecord[] = [];
     const refused: unknown[] = [];
+    const refusedKeys = new Set<string>();
+    // What a kill -9 right after the first error answer would leave: the files at that very moment.
+    const snapshot = join(await tempDir(t), 'snapshot');
+    let snapshotted = false;
+    const onRefused = (error: unknown): never => {
+      if (!snapshotted) cpSync(dataDir, snapshot, { recursive: true });
+      snapshotted = true;
+      throw error;
+    };
     for (let round = 0; refused.length === 0 && round < 100; round++) {
       // Eight concurrent writers share each group commit; records span pages, so a write is torn.
       const batch = Array.from({ length: 8 }, (_, i) => rec(`k${round}-${i}`, 'v'.repeat(3000 + i)));
-      const settled = await Promise.allSettled(batch.map((r) => write(aof, r)));
-      for (const result of settled) {
+      const settled = await Promise.allSettled(batch.map((r) => write(aof, r).catch(onRefused)));
+      for (const [i, result] of settled.entries()) {
         if (result.status === 'fulfilled') acked.push(result.value);
-        else refused.push(result.reason);
+        else {
+          refused.push(result.reason);
+          refusedKeys.add(batch[i]!.key);
+        }
       }
     }
     t.ok(acked.length > 0 && refused.length > 0, `${acked.length} acknowledged, ${refused.length} refused`);
@@ -394,6 +407,14 @@ t.test(
     );
     t.throws(() => aof.append(rec('now', 'x')), { code: 'LALLY_ERR_DISK_FULL' }, 'new writes are refused');
     t.equal(aof.stats().failed, true);
+    const copy = await ShardAof.open(shardOptions(snapshot, logger, { fsync: 'always' }));
+    const early = await replayAll(copy);
+    await copy.close();
+    t.equal(early.result.truncatedBytes, 0, 'when the first error is answered, the file is already cut');
+    t.notOk(
+      early.records.some((r) => refusedKeys.has(r.key)),
+      'and holds no refused record: a kill -9 then would not replay one',
+    );
     // The disk stays full for a while. Each cut frees the torn bytes, so a write may fit now and then:
     // every write is acknowledged or refused, and each outage is logged once, not once per write.
     let refusedWhileFull = 0;
