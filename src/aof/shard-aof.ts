@@ -420,10 +420,11 @@ export class ShardAof {
       if (this.#failure !== undefined && !this.#retryDue) break; // in an outage: the retry timer kicks
       let batch: Buffer[] | undefined;
       let phase: FailedStep = 'cut';
-      const batchStart = this.#activeBytes;
+      let batchStart = this.#activeBytes;
       try {
         if (this.#retryDue) await this.#recover();
         phase = 'write';
+        batchStart = this.#activeBytes; // after the cut, if the retry made one
         const seq = this.#seqAppended;
         this.#writingBytes = this.backlogBytes;
         batch = this.#takePending();
