@@ -23,6 +23,7 @@ export const ErrorCodes = {
   DATA_DIR_LOCKED: 'LALLY_ERR_DATA_DIR_LOCKED',
   AOF_CORRUPT: 'LALLY_ERR_AOF_CORRUPT',
   AOF_IO: 'LALLY_ERR_AOF_IO',
+  DISK_FULL: 'LALLY_ERR_DISK_FULL',
   SHARD_CRASHED: 'LALLY_ERR_SHARD_CRASHED',
   INTERNAL: 'LALLY_ERR_INTERNAL',
 } as const;
@@ -64,6 +65,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, { http: number; grpc: numb
   LALLY_ERR_DATA_DIR_LOCKED: { http: 500, grpc: GRPC.FAILED_PRECONDITION },
   LALLY_ERR_AOF_CORRUPT: { http: 500, grpc: GRPC.DATA_LOSS },
   LALLY_ERR_AOF_IO: { http: 500, grpc: GRPC.INTERNAL },
+  // 507 Insufficient Storage (RFC 4918): the write was not stored; it may succeed once space is freed.
+  LALLY_ERR_DISK_FULL: { http: 507, grpc: GRPC.RESOURCE_EXHAUSTED },
   LALLY_ERR_SHARD_CRASHED: { http: 500, grpc: GRPC.INTERNAL },
   LALLY_ERR_INTERNAL: { http: 500, grpc: GRPC.INTERNAL },
 };

@@ -9,14 +9,20 @@
  * `flushIntervalMs` (upstream aof_flush_interval) and `everysec` adds an fdatasync once a second.
  *
  * Compaction (see docs/aof.md): seal the current increment, go on appending into a new one, let a piscina
- * job write a new base from the sealed files, then switch the manifest atomically.
+ * job write a new base from the sealed files, then switch the manifest atomically. A compaction that fails
+ * at any step leaves the live file writable and is retried after an exponential back-off.
+ *
+ * A failed write or sync (full disk, I/O error) starts an outage: see #enterOutage.
  */
 import { type FileHandle, open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { Piscina } from 'piscina';
 import type { Version } from '../clock/hlc.js';
 import type { FsyncPolicy } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
+import { RateLimitedLog } from '../log/rate-limited.js';
+import { diskError, errnoOf, writeAll } from './append-io.js';
 import { encodeRecordInto, maxEncodedSize } from './format.js';
 import {
   baseName,
@@ -65,8 +71,17 @@ const CHUNK_BYTES = 256 * 1024;
 const DEFAULT_BACKLOG_LIMIT_BYTES = 64 * 1024 * 1024;
 /** With `everysec`/`no`, flush early once this much is buffered, to bound memory. */
 const EAGER_FLUSH_BYTES = 4 * 1024 * 1024;
-const MAX_IOVECS = 512;
 const SYNC_INTERVAL_MS = 1000;
+/** Retries of a failed write: 50 ms, doubling up to 2 s (Redis retries its AOF write once a second). */
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 2000;
+/** Retries of a failed compaction: 1 s, doubling up to 5 minutes. */
+const REWRITE_RETRY_FIRST_MS = 1000;
+const REWRITE_RETRY_MAX_MS = 5 * 60_000;
+const REWRITE_CHECK_MS = 1000;
+
+/** Where a round of the pump failed: cutting the file back, writing, or syncing. */
+type FailedStep = 'cut' | 'write' | 'sync';
 
 interface Waiter {
   readonly seq: number;
@@ -101,8 +116,22 @@ export class ShardAof {
   #rerun = false;
   #syncRequested = false;
   #sealRequest: { resolve: (sealed: string[]) => void; reject: (err: Error) => void } | undefined;
+  /** Set while appends are refused (during an outage, see #enterOutage). */
   #failure: LallyError | undefined;
+  /** Set during an outage: the active file must be cut back to this size before anything else goes in. */
+  #rewindTo: number | undefined;
+  /** Size of the active file up to which nothing is ever cut: the last synced (with `no`: written) size. */
+  #keepBytes = 0;
+  /** Bytes to write again after the cut (everysec/no: acknowledged records of a failed write or sync). */
+  #retry: Buffer[] = [];
+  #retryBytes = 0;
+  /** everysec: the buffers written since the last fdatasync, to write again if that sync fails. */
+  #unsynced: Buffer[] = [];
+  #outage: { since: number; retries: number; delayMs: number } | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDue = false;
   #closing = false;
+  #closed: Promise<void> = Promise.resolve();
   #pumpDone: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
 
@@ -110,9 +139,23 @@ export class ShardAof {
   #activeBytes = 0; // the increment being appended to, as written
   #sizeAfterRewrite = 0;
   #rewrite: Promise<void> | undefined;
-  #pool: { run(job: RewriteJob): Promise<RewriteResult>; destroy(): Promise<void> } | undefined;
-  #stats = { writes: 0, syncs: 0, rewrites: 0, rewriteFailures: 0, lastRewriteMs: 0, lastRewriteAt: '' };
+  #rewriteRetryAt = 0;
+  #rewriteDelayMs = 0;
+  #pool: Piscina | undefined;
+  #stats = {
+    writes: 0,
+    syncs: 0,
+    rewrites: 0,
+    rewriteFailures: 0,
+    lastRewriteMs: 0,
+    lastRewriteAt: '',
+    outages: 0,
+    writeRetries: 0,
+  };
   #replayStats = { records: 0, truncatedBytes: 0 };
+  /** Compaction retries may fail for a long time (a full disk, no descriptors): logged rate-limited. */
+  readonly #rewriteFailedLog: RateLimitedLog;
+  readonly #rewriteThreadLog: RateLimitedLog;
 
   private constructor(
     o: ShardAofOptions,
@@ -127,6 +170,8 @@ export class ShardAof {
     this.#fh = fh;
     this.#ready = fresh;
     this.waitsForSync = o.fsync === 'always';
+    this.#rewriteFailedLog = new RateLimitedLog(o.logger, 'error', 'AOF compaction failed: retrying later');
+    this.#rewriteThreadLog = new RateLimitedLog(o.logger, 'warn', 'AOF compaction thread failed');
   }
 
   static async open(o: ShardAofOptions): Promise<ShardAof> {
@@ -172,6 +217,8 @@ export class ShardAof {
   }
 
   append(record: AofRecord): void {
+    // While the disk refuses (see #enterOutage), a write is refused before it reaches the buffer: it is
+    // neither applied nor ever written, and the caller answers it with this error.
     if (this.#failure !== undefined) throw this.#failure;
     if (!this.#ready) {
       throw new LallyError(
@@ -197,20 +244,22 @@ export class ShardAof {
     });
   }
 
-  /** Bytes appended and not yet handed to the OS. */
+  /** Bytes appended and not yet handed to the OS (including bytes kept to be written again). */
   get backlogBytes(): number {
-    return this.#pendingBytes + this.#writingBytes;
+    return this.#pendingBytes + this.#writingBytes + this.#retryBytes;
   }
 
   /**
    * Undefined while the backlog is under its limit (the common case: no promise is made). Past it, a
    * promise that resolves once the backlog is written out below half the limit: the shard waits for it
-   * before acknowledging, which slows the writers down to the disk's pace.
+   * before acknowledging, which slows the writers down to the disk's pace. The writes waiting here are
+   * already applied and buffered, so a disk outage does not fail them: they are written once the disk
+   * takes them again (or rejected by close() if it never does).
    */
   backlogged(): Promise<void> | undefined {
     const limit = this.#o.backlogLimitBytes ?? DEFAULT_BACKLOG_LIMIT_BYTES;
     if (this.backlogBytes < limit) return undefined;
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#closing && this.#failure !== undefined) return Promise.reject(this.#failure);
     this.#scheduleKick();
     return new Promise((resolve, reject) => this.#backlogWaiters.push({ resolve, reject }));
   }
@@ -244,6 +293,9 @@ export class ShardAof {
       lastRewriteMs: this.#stats.lastRewriteMs,
       sizeAfterLastRewrite: this.#sizeAfterRewrite,
       failed: this.#failure !== undefined,
+      failure: this.#failure?.code ?? '',
+      outages: this.#stats.outages,
+      writeRetries: this.#stats.writeRetries,
     };
   }
 
@@ -257,17 +309,50 @@ export class ShardAof {
     return this.#rewrite ?? Promise.resolve();
   }
 
+  /**
+   * Writes and syncs what is buffered, then closes the file. Bounded on a failing disk: if the AOF is in
+   * an outage, it gets one more attempt (cut back to the clean boundary, write, sync), not a retry loop.
+   * Throws when acknowledged bytes could not be written, so that the node exits non-zero.
+   */
   async close(): Promise<void> {
-    if (this.#closing) return this.#pumpDone;
+    if (this.#closing) return this.#closed;
     this.#closing = true;
+    this.#closed = this.#closeNow();
+    return this.#closed;
+  }
+
+  async #closeNow(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
+    clearTimeout(this.#retryTimer);
+    this.#rewriteFailedLog.flush();
+    this.#rewriteThreadLog.flush();
     // A running compaction is abandoned (its output is deleted; the next open compacts again).
     await this.#pool?.destroy().catch(() => undefined);
     await this.#rewrite?.catch(() => undefined);
+    await this.#pumpDone;
+    this.#retryDue = true; // the last attempt, if an outage is on
     this.#syncRequested = true;
     await this.#kickNow();
-    await this.#fh.close();
-    if (this.#failure !== undefined) throw this.#failure;
+    await this.#cutNow(); // if the last attempt failed too: at least nothing torn is left
+    await this.#fh.close().catch((err: unknown) => {
+      this.#failure ??= diskError(err, this.#activePath(), this.#o.shard);
+    });
+    const failure = this.#failure;
+    if (failure === undefined) return;
+    const lostBytes = this.#retryBytes + this.#pendingBytes;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
+    for (const waiter of this.#backlogWaiters.splice(0)) waiter.reject(failure);
+    const cut =
+      this.#rewindTo === undefined ? '' : `; the file could not be cut back to offset ${this.#rewindTo}`;
+    const error = new LallyError(
+      failure.code,
+      `${failure.message}; at close ${lostBytes} buffered bytes of acknowledged writes could not be written${cut}`,
+    );
+    this.#o.logger.error(
+      { code: failure.code, lostBytes, file: this.#activePath(), rewindTo: this.#rewindTo },
+      'AOF closed with unwritten data',
+    );
+    throw error;
   }
 
   // ---- writing -------------------------------------------------------------------------------------
@@ -279,8 +364,12 @@ export class ShardAof {
     this.#curLen = 0;
   }
 
+  /** The bytes to write next: those kept from a failed write first, then the appended ones. */
   #takePending(): Buffer[] {
-    const buffers = this.#chunks;
+    const buffers = this.#retry;
+    this.#retry = [];
+    this.#retryBytes = 0;
+    buffers.push(...this.#chunks);
     if (this.#curLen > this.#curSent) {
       // The bytes handed out are never written again: appends continue after them in the same chunk.
       buffers.push(this.#cur.subarray(this.#curSent, this.#curLen));
@@ -289,6 +378,15 @@ export class ShardAof {
     this.#chunks = [];
     this.#pendingBytes = 0;
     return buffers;
+  }
+
+  /** Forgets every appended byte not yet written (fsync always: none of them was acknowledged). */
+  #dropPending(): void {
+    this.#chunks = [];
+    this.#curSent = this.#curLen;
+    this.#pendingBytes = 0;
+    this.#retry = [];
+    this.#retryBytes = 0;
   }
 
   #scheduleKick(): void {
@@ -317,18 +415,33 @@ export class ShardAof {
   }
 
   async #pump(): Promise<void> {
-    try {
-      for (;;) {
-        this.#rerun = false;
+    for (;;) {
+      this.#rerun = false;
+      if (this.#failure !== undefined && !this.#retryDue) break; // in an outage: the retry timer kicks
+      let batch: Buffer[] | undefined;
+      let phase: FailedStep = 'cut';
+      let batchStart = this.#activeBytes;
+      try {
+        if (this.#retryDue) await this.#recover();
+        phase = 'write';
+        batchStart = this.#activeBytes; // after the cut, if the retry made one
         const seq = this.#seqAppended;
-        this.#writingBytes = this.#pendingBytes;
-        const buffers = this.#takePending();
-        if (buffers.length > 0) {
-          const bytes = await writeAll(this.#fh, buffers);
+        this.#writingBytes = this.backlogBytes;
+        batch = this.#takePending();
+        let wrote = false;
+        if (batch.length > 0) {
+          const bytes = await writeAll(this.#fh, batch);
+          wrote = true;
           this.#stats.writes++;
           this.#activeBytes += bytes;
           this.#seqWritten = seq;
+          if (this.#o.fsync === 'everysec') {
+            this.#unsynced.push(...batch);
+          } else if (this.#o.fsync === 'no') {
+            this.#keepBytes = this.#activeBytes;
+          }
         }
+        batch = undefined;
         this.#writingBytes = 0;
         this.#releaseBacklogWaiters();
         const seal = this.#sealRequest;
@@ -337,29 +450,164 @@ export class ShardAof {
         // A file is always synced before it is sealed: sealed files must be whole.
         if (seal !== undefined || (wantSync && this.#seqSynced < this.#seqWritten)) {
           const covered = this.#seqWritten;
+          phase = 'sync';
           await this.#fh.datasync();
           this.#stats.syncs++;
           this.#seqSynced = covered;
+          this.#keepBytes = this.#activeBytes;
+          this.#unsynced = [];
           this.#releaseWaiters();
         }
+        if (wrote && this.#outage !== undefined) this.#outageOver();
         if (seal !== undefined) {
           this.#sealRequest = undefined;
-          seal.resolve(await this.#sealActive());
+          // A failed seal fails the compaction only: the live file stays as it was, writable.
+          await this.#sealActive().then(seal.resolve, seal.reject);
         }
-        const more =
-          this.#rerun ||
-          this.#syncRequested ||
-          this.#sealRequest !== undefined ||
-          (this.#pendingBytes > 0 && (this.waitsForSync || this.#closing));
-        if (!more) break;
+      } catch (err) {
+        this.#writingBytes = 0;
+        const refused = this.#enterOutage(err, phase, batch, phase === 'cut' ? this.#rewindTo! : batchStart);
+        // Cut at once, before any writer hears of the failure: a refused record must not be replayed
+        // even if the process is killed right after answering. If the cut fails, the retry does it.
+        await this.#cutNow();
+        for (const waiter of refused) waiter.reject(this.#failure!);
+        break;
       }
-    } catch (err) {
-      this.#fail(err);
+      const more =
+        this.#rerun ||
+        this.#syncRequested ||
+        this.#sealRequest !== undefined ||
+        (this.backlogBytes > 0 && (this.waitsForSync || this.#closing));
+      if (!more) break;
     }
     // Cleared in the same synchronous step as the last check above, so no kick can fall in between.
     this.#pumping = false;
     // Cheap, and here at most once per batch: the check after appends that starts a compaction.
     this.#maybeRewrite();
+  }
+
+  /**
+   * A write or sync of the active file failed (ENOSPC, EIO, EMFILE...). The file may now end in a torn
+   * record, or hold records no sync covers. Nothing is appended after it: the file is first cut back to
+   * a clean record boundary (the size before the failed write; after a failed sync, the size the last
+   * good sync covered), then the acknowledged bytes past it are written again from memory.
+   *
+   * - fsync `always`: nothing past the last sync was acknowledged. Those records are dropped and their
+   *   writers get the error; as the engine applies a write to the store only after its sync (see
+   *   src/shard/shard-engine.ts), a refused write was never visible, and the cut makes sure it is never
+   *   replayed either.
+   * - `everysec`/`no`: every appended record was acknowledged; none is dropped. The failed batch (and,
+   *   with everysec, everything written since the last sync: a failed fdatasync may have lost those
+   *   pages) is kept and written again after the cut.
+   *
+   * Meanwhile new writes are refused with the error (507 LALLY_ERR_DISK_FULL for ENOSPC/EDQUOT, else
+   * LALLY_ERR_AOF_IO) and a timer retries with exponential back-off, so the shard recovers by itself
+   * once the disk takes writes again. Logged once per outage, not per write or per retry.
+   */
+  #enterOutage(err: unknown, step: FailedStep, batch: Buffer[] | undefined, batchStart: number): Waiter[] {
+    const failure = diskError(err, this.#activePath(), this.#o.shard);
+    this.#failure = failure;
+    // A failed write leaves the bytes before it as they were; a failed sync puts in doubt everything
+    // since the last good one (Linux may drop the dirty pages of a failed writeback); a failed cut
+    // keeps its target.
+    const always = this.#o.fsync === 'always';
+    let refused: Waiter[] = [];
+    this.#rewindTo =
+      always || step === 'sync' ? this.#keepBytes : Math.min(batchStart, this.#rewindTo ?? batchStart);
+    if (always) {
+      this.#dropPending();
+      this.#unsynced = [];
+      refused = this.#waiters.splice(0);
+      // The dropped records count as settled: the next sync covers only records appended after them.
+      this.#seqWritten = this.#seqAppended;
+      this.#seqSynced = this.#seqAppended;
+    } else {
+      const kept = [...(step === 'sync' ? this.#unsynced : []), ...(batch ?? []), ...this.#retry];
+      if (step === 'sync') this.#unsynced = [];
+      this.#retry = kept;
+      this.#retryBytes = kept.reduce((sum, b) => sum + b.length, 0);
+    }
+    this.#sealRequest?.reject(failure);
+    this.#sealRequest = undefined;
+    if (this.#outage === undefined) {
+      this.#stats.outages++;
+      this.#outage = { since: Date.now(), retries: 0, delayMs: RETRY_FIRST_MS };
+      this.#o.logger.error(
+        {
+          code: failure.code,
+          cause: errnoOf(err) ?? (err as Error)?.message,
+          file: this.#activePath(),
+          cutBackTo: this.#rewindTo,
+          keptBytes: this.#retryBytes,
+        },
+        `AOF write failed: ${failure.message}`,
+      );
+    } else {
+      this.#outage.retries++;
+      this.#outage.delayMs = Math.min(this.#outage.delayMs * 2, RETRY_MAX_MS);
+      this.#o.logger.debug({ code: failure.code, retries: this.#outage.retries }, 'AOF retry failed');
+    }
+    if (this.#closing) return refused;
+    this.#retryDue = false;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryDue = true;
+      void this.#kickNow();
+    }, this.#outage.delayMs);
+    this.#retryTimer.unref();
+    return refused;
+  }
+
+  /** Cuts the active file back to its clean boundary, if a cut is due; failures are left to the retry. */
+  async #cutNow(): Promise<void> {
+    const to = this.#rewindTo;
+    if (to === undefined) return;
+    try {
+      await this.#fh.truncate(to);
+      await this.#fh.datasync();
+      this.#activeBytes = to;
+      this.#rewindTo = undefined;
+    } catch {
+      // still due: #recover tries again before anything is appended
+    }
+  }
+
+  /** First step of a retry: cut the file back to its clean boundary (if not done yet); then write. */
+  async #recover(): Promise<void> {
+    this.#retryDue = false;
+    if (this.#failure === undefined) return; // not in an outage (close sets retryDue regardless)
+    this.#stats.writeRetries++;
+    const to = this.#rewindTo;
+    if (to !== undefined) {
+      await this.#fh.truncate(to);
+      await this.#fh.datasync();
+      this.#activeBytes = to;
+      this.#rewindTo = undefined;
+    }
+    if (this.#o.fsync === 'always') {
+      // Nothing was kept: the next append is the probe, so appends resume now.
+      this.#failure = undefined;
+    } else if (this.#retryBytes === 0 && this.#pendingBytes === 0) {
+      this.#outageOver();
+    } else {
+      // Appends stay refused until the kept bytes are written and synced (this same pump round).
+      this.#syncRequested = true;
+    }
+  }
+
+  #outageOver(): void {
+    const outage = this.#outage!;
+    this.#outage = undefined;
+    this.#failure = undefined;
+    this.#o.logger.warn(
+      { downMs: Date.now() - outage.since, retries: outage.retries },
+      'AOF writes resumed: the disk takes writes again',
+    );
+    this.#releaseBacklogWaiters();
+  }
+
+  #activePath(): string {
+    return join(this.#genDir, this.#manifest.incrs.at(-1)!);
   }
 
   #releaseBacklogWaiters(): void {
@@ -377,19 +625,6 @@ export class ShardAof {
     let i = 0;
     while (i < this.#waiters.length && this.#waiters[i]!.seq <= synced) this.#waiters[i++]!.resolve();
     if (i > 0) this.#waiters.splice(0, i);
-  }
-
-  #fail(err: unknown): void {
-    const failure =
-      err instanceof LallyError
-        ? err
-        : new LallyError(ErrorCodes.AOF_IO, `AOF write failed: ${(err as Error).message}`, { cause: err });
-    this.#failure ??= failure;
-    this.#o.logger.error({ err }, 'AOF write failed: this shard refuses further writes');
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
-    for (const waiter of this.#backlogWaiters.splice(0)) waiter.reject(failure);
-    this.#sealRequest?.reject(failure);
-    this.#sealRequest = undefined;
   }
 
   #startTimers(): void {
@@ -413,8 +648,9 @@ export class ShardAof {
         }, SYNC_INTERVAL_MS),
       );
     }
-    // The size check also runs on a timer, so that a shard that stopped writing still compacts.
-    this.#timers.push(setInterval(() => this.#maybeRewrite(), 5000));
+    // The size check also runs on a timer, so that a shard that stopped writing still compacts (and a
+    // failed compaction is retried once its back-off has passed).
+    this.#timers.push(setInterval(() => this.#maybeRewrite(), REWRITE_CHECK_MS));
     for (const timer of this.#timers) timer.unref();
   }
 
@@ -423,7 +659,7 @@ export class ShardAof {
   #maybeRewrite(): void {
     const { rewriteMinSize, rewritePercentage } = this.#o;
     if (this.#rewrite !== undefined || this.#closing || this.#failure !== undefined || !this.#ready) return;
-    if (rewritePercentage <= 0) return;
+    if (rewritePercentage <= 0 || Date.now() < this.#rewriteRetryAt) return;
     const size = this.#sealedBytes + this.#activeBytes;
     if (size < rewriteMinSize || size < this.#sizeAfterRewrite * (1 + rewritePercentage / 100)) return;
     void this.rewriteNow().catch(() => undefined);
@@ -453,7 +689,8 @@ export class ShardAof {
       };
       const result = await (this.#o.runRewrite ?? ((j: RewriteJob) => this.#runInPool(j)))(job);
       await this.#o.onRewriteStep?.('written');
-      if (this.#closing || this.#failure !== undefined) throw new Error('shard closing');
+      if (this.#closing) throw new Error('shard closing');
+      if (this.#failure !== undefined) throw this.#failure;
       // 3. Switch the manifest to the new base plus the increments written since the seal.
       const sealedSet = new Set(sealed);
       const next: ShardManifest = {
@@ -461,7 +698,7 @@ export class ShardAof {
         base: output,
         incrs: this.#manifest.incrs.filter((name) => !sealedSet.has(name)),
       };
-      await writeManifest(this.#genDir, next);
+      await this.#writeManifestChecked(next, output);
       this.#manifest = next;
       output = undefined;
       await this.#o.onRewriteStep?.('switched');
@@ -473,50 +710,111 @@ export class ShardAof {
       this.#stats.rewrites++;
       this.#stats.lastRewriteMs = Date.now() - started;
       this.#stats.lastRewriteAt = new Date().toISOString();
+      this.#rewriteDelayMs = 0;
+      this.#rewriteRetryAt = 0;
       logger.info(
-        { shard: this.#o.shard, inputBytes: result.inputBytes, bytes: result.bytes, records: result.records },
+        { inputBytes: result.inputBytes, bytes: result.bytes, records: result.records },
         'AOF compacted',
       );
     } catch (err) {
       this.#stats.rewriteFailures++;
       if (output !== undefined) await unlink(join(this.#genDir, output)).catch(() => undefined);
-      if (!this.#closing) logger.error({ err, shard: this.#o.shard }, 'AOF compaction failed');
-      // Do not retry at once: wait until the files grow again by the configured percentage.
-      this.#sizeAfterRewrite = this.#sealedBytes + this.#activeBytes;
+      if (!this.#closing) {
+        this.#rewriteFailedLog.log({
+          code: (err as { code?: unknown })?.code,
+          message: (err as Error)?.message,
+          retryInMs: Math.min(
+            Math.max(REWRITE_RETRY_FIRST_MS, this.#rewriteDelayMs * 2),
+            REWRITE_RETRY_MAX_MS,
+          ),
+        });
+      }
+      this.#rewriteDelayMs = Math.min(
+        Math.max(REWRITE_RETRY_FIRST_MS, this.#rewriteDelayMs * 2),
+        REWRITE_RETRY_MAX_MS,
+      );
+      this.#rewriteRetryAt = Date.now() + this.#rewriteDelayMs;
       throw err;
     }
   }
 
-  /** Runs inside the pump (no write in flight): new increment, manifest switch, returns the sealed files. */
+  /**
+   * Writes a manifest; when the write reports an error, reads the manifest back: the rename may have
+   * happened before the directory fsync failed, and then the switch did take place. `mustName` is the
+   * file the new manifest adds. Throws only when the old manifest is known to be the one on disk.
+   */
+  async #writeManifestChecked(next: ShardManifest, mustName: string): Promise<void> {
+    try {
+      await writeManifest(this.#genDir, next);
+    } catch (err) {
+      const onDisk = await readManifest(this.#genDir, this.#o.shard).catch(() => undefined);
+      if (onDisk !== undefined && manifestFiles(onDisk).includes(mustName)) return;
+      throw err;
+    }
+  }
+
+  /**
+   * Runs inside the pump (no write in flight): new increment, manifest switch, returns the sealed files.
+   * Any step may fail (EMFILE, ENOSPC): then the new increment is removed and appends go on into the
+   * current file, which is untouched.
+   */
   async #sealActive(): Promise<string[]> {
     const { shard, shards } = this.#o;
     const sealed = manifestFiles(this.#manifest);
     const seq = this.#manifest.seq + 1;
     const name = incrName(shard, seq);
-    await createIncrement(this.#genDir, name, shard, shards);
+    const path = join(this.#genDir, name);
     const next: ShardManifest = { ...this.#manifest, seq, incrs: [...this.#manifest.incrs, name] };
-    await writeManifest(this.#genDir, next);
-    const fh = await open(join(this.#genDir, name), 'a');
-    await this.#fh.close();
+    let fh: FileHandle | undefined;
+    try {
+      await createIncrement(this.#genDir, name, shard, shards);
+      fh = await open(path, 'a');
+      await this.#writeManifestChecked(next, name);
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      await unlink(path).catch(() => undefined);
+      throw err;
+    }
+    await this.#fh.close().catch(() => undefined); // synced above: nothing is left to lose
     this.#fh = fh;
     this.#manifest = next;
     this.#sealedBytes += this.#activeBytes;
     this.#activeBytes = (await fh.stat()).size;
+    this.#keepBytes = this.#activeBytes;
     return sealed;
   }
 
   async #runInPool(job: RewriteJob): Promise<RewriteResult> {
     if (this.#closing) throw new Error('shard closing');
-    if (this.#pool === undefined) {
-      const { Piscina } = await import('piscina');
-      this.#pool = new Piscina({
+    const pool =
+      this.#pool ??
+      new Piscina({
         filename: rewriteWorkerUrl().href,
         minThreads: 0,
         maxThreads: 1,
         idleTimeout: 30_000,
-      }) as unknown as { run(job: RewriteJob): Promise<RewriteResult>; destroy(): Promise<void> };
+      });
+    this.#pool = pool;
+    try {
+      // A thread that cannot start (EMFILE, out of memory) is reported as the pool's 'error' event
+      // only: unhandled it would crash the shard, and the job's promise would never settle.
+      return await new Promise<RewriteResult>((resolve, reject) => {
+        const onError = (err: unknown) => {
+          this.#rewriteThreadLog.log({ message: (err as Error)?.message });
+          reject(err);
+        };
+        pool.on('error', onError);
+        (pool.run(job) as Promise<RewriteResult>)
+          .then(resolve, reject)
+          .finally(() => pool.off('error', onError));
+      });
+    } catch (err) {
+      // The next attempt gets a fresh pool rather than one whose thread may be broken.
+      this.#pool = undefined;
+      pool.on('error', () => undefined); // late events of the pool being torn down
+      await pool.destroy().catch(() => undefined);
+      throw err;
     }
-    return this.#pool.run(job);
   }
 
   async #measure(): Promise<void> {
@@ -525,6 +823,7 @@ export class ShardAof {
     for (const name of files.slice(0, -1)) sealed += (await stat(join(this.#genDir, name))).size;
     this.#sealedBytes = sealed;
     this.#activeBytes = (await this.#fh.stat()).size;
+    this.#keepBytes = this.#activeBytes;
   }
 }
 
@@ -534,32 +833,4 @@ export function rewriteWorkerUrl(): URL {
   return here.pathname.endsWith('.ts')
     ? new URL('../../dist/workers/aof-rewrite.js', here)
     : new URL('../../workers/aof-rewrite.js', here);
-}
-
-async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<number> {
-  let total = 0;
-  for (let i = 0; i < buffers.length; i += MAX_IOVECS) {
-    let batch = buffers.slice(i, i + MAX_IOVECS);
-    let want = 0;
-    for (const b of batch) want += b.length;
-    total += want;
-    while (want > 0) {
-      const { bytesWritten } = await fh.writev(batch);
-      want -= bytesWritten;
-      if (want > 0) batch = dropBytes(batch, bytesWritten);
-    }
-  }
-  return total;
-}
-
-function dropBytes(buffers: Buffer[], bytes: number): Buffer[] {
-  const rest: Buffer[] = [];
-  for (const b of buffers) {
-    if (bytes >= b.length) bytes -= b.length;
-    else {
-      rest.push(bytes > 0 ? b.subarray(bytes) : b);
-      bytes = 0;
-    }
-  }
-  return rest;
 }

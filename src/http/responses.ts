@@ -62,6 +62,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
   504: '504 Gateway Timeout',
+  507: '507 Insufficient Storage',
 };
 
 export function statusLine(status: number): string {

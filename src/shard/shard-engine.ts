@@ -26,9 +26,21 @@ export interface EngineCounters {
 }
 
 /**
- * The data path of one shard: versions every local write with the shard's clock, passes it to the
- * hooks, applies it to the store and appends it to the AOF. A write's result is ready at once unless
+ * The data path of one shard: versions every local write with the shard's clock, appends it to the
+ * AOF, then passes it to the hooks and applies it to the store. A write's result is ready at once unless
  * the AOF syncs each write (fsync always), in which case it resolves once the record is on disk.
+ *
+ * Order. The AOF refuses a record while its disk fails (append throws), before anything changed (no
+ * hook sees a refused write). With
+ * fsync always the store is changed only once the record is synced: a write whose sync fails is
+ * answered with the error and was never visible. The alternative, applying at once and undoing on a
+ * failed sync, would have to restore the previous entry exactly while later writes to the same key
+ * may already sit behind it in the same group commit, and readers would still have seen the value
+ * for the length of the sync; applying after the sync has nothing to undo (etcd applies only
+ * committed entries for the same reason). The cost: a concurrent reader sees the old value until the
+ * sync, which is right, as the write is not acknowledged yet. With everysec/no a write is
+ * acknowledged at once, so it is applied at once; its record stays buffered through a disk outage and
+ * is written once the disk takes it again (src/aof/shard-aof.ts).
  */
 export class ShardEngine {
   readonly counters: EngineCounters = { gets: 0, hits: 0, puts: 0, removes: 0 };
@@ -71,6 +83,16 @@ export class ShardEngine {
 
   #write(op: 'ADD' | 'REMOVE', key: string, value: string): WriteResult | Promise<WriteResult> {
     const version = this.clock.tick();
+    const wal = this.#wal;
+    wal?.append({ op, key, value, version });
+    if (wal?.waitsForSync === true) return wal.flushed().then(() => this.#apply(op, key, value, version));
+    const result = this.#apply(op, key, value, version);
+    const wait = wal?.backlogged?.();
+    return wait === undefined ? result : wait.then(() => result);
+  }
+
+  /** Commits a write the AOF took: hooks first (they see it before readers do), then the store. */
+  #apply(op: 'ADD' | 'REMOVE', key: string, value: string, version: Version): WriteResult {
     if (this.#hooks.active) {
       this.#hooks.run({
         name: op,
@@ -81,15 +103,8 @@ export class ShardEngine {
         shard: this.shard,
       });
     }
-    // The AOF first: a log that refuses the record (it failed on a disk error) throws here, before
-    // the store changes, so a write answered with an error is never visible to readers.
-    const wal = this.#wal;
-    wal?.append({ op, key, value, version });
     const outcome = op === 'ADD' ? this.store.put(key, value, version) : this.store.remove(key, version);
-    const result: WriteResult = { version, previous: outcome.previous };
-    if (wal === undefined) return result;
-    const wait = wal.waitsForSync ? wal.flushed() : wal.backlogged?.();
-    return wait === undefined ? result : wait.then(() => result);
+    return { version, previous: outcome.previous };
   }
 
   /** Applies a record read back from the AOF: last writer wins, and the clock moves above it. */

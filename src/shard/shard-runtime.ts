@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { HybridLogicalClock } from '../clock/hlc.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { HookRunner } from '../hooks/hook-runner.js';
+import { AcceptGuard } from '../http/accept-guard.js';
 import { createHttpApp, HttpApi } from '../http/http-app.js';
 import { loadNativeUws, type UwsModule } from '../http/uws-native.js';
 import { ShardStore } from '../store/shard-store.js';
@@ -56,6 +57,7 @@ export class ShardRuntime {
   #log: ShardLog | undefined;
   #hooks: HookRunner | undefined;
   #uws: UwsModule | undefined;
+  #acceptGuard: AcceptGuard | undefined;
 
   constructor(deps: ShardRuntimeDeps) {
     this.#deps = deps;
@@ -174,12 +176,32 @@ export class ShardRuntime {
         return;
       }
       this.#listenSocket = socket;
-      this.#deps.control.postMessage({
-        type: 'listening',
-        shard,
-        port: this.#uws!.us_socket_local_port(socket),
-      });
+      const bound = this.#uws!.us_socket_local_port(socket);
+      this.#guardAccepts(bound);
+      this.#deps.control.postMessage({ type: 'listening', shard, port: bound });
     });
+  }
+
+  /** Out of file descriptors, uWS's native accept loop spins: see src/http/accept-guard.ts. */
+  #guardAccepts(port: number): void {
+    const { host } = this.#deps.data.config;
+    this.#acceptGuard ??= new AcceptGuard({
+      logger: this.#logger,
+      pause: () => {
+        if (this.#listenSocket !== undefined) this.#uws!.us_listen_socket_close(this.#listenSocket);
+        this.#listenSocket = undefined;
+      },
+      resume: () => {
+        let listening = false;
+        this.#app?.listen(host, port, (socket) => {
+          if (socket === false) return;
+          this.#listenSocket = socket;
+          listening = true;
+        });
+        return listening;
+      },
+    });
+    this.#acceptGuard.start();
   }
 
   /**
@@ -189,6 +211,7 @@ export class ShardRuntime {
    * connection closes with the node.
    */
   async #drain(deadlineMs: number): Promise<void> {
+    this.#acceptGuard?.stop();
     if (this.#listenSocket !== undefined) {
       this.#uws!.us_listen_socket_close(this.#listenSocket);
       this.#listenSocket = undefined;
@@ -209,6 +232,7 @@ export class ShardRuntime {
 
   /** Closes the listening socket and every connection at once (idempotent). */
   closeSockets(): void {
+    this.#acceptGuard?.stop();
     // uWS's App.close() (closes every socket so the thread can end) is missing from its typings.
     (this.#app as (TemplatedApp & { close(): void }) | undefined)?.close();
     this.#app = undefined;
@@ -225,7 +249,9 @@ export class ShardRuntime {
     this.closeSockets();
     await this.#deps.transport.close();
     this.#router?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
-    if (this.#log !== undefined) await this.#log.close();
+    // An AOF that could not write everything (a failing disk) is reported as fatal, so that the node
+    // exits non-zero, but the close goes on: the thread must end and the data directory be unlocked.
+    if (this.#log !== undefined) await this.#log.close().catch((error: unknown) => this.#fatal(error));
     await this.#hooks?.close();
     this.#deps.control.postMessage({ type: 'closed', shard: this.#deps.data.shard });
     this.#deps.control.close?.();

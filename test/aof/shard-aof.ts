@@ -1,11 +1,15 @@
-import { appendFile, open, readdir, stat, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { cpSync } from 'node:fs';
+import { appendFile, open, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { readLayout, readManifest } from '../../src/aof/layout.js';
 import { rewriteShardFiles } from '../../src/aof/rewrite-job.js';
 import { ShardAof } from '../../src/aof/shard-aof.js';
 import type { AofRecord } from '../../src/aof/types.js';
 import { rec, recordingLogger, shardOptions, tempDir } from '../fixtures/aof-helpers.js';
+import { fillDisk, mountTmpfs, tmpfsSkipReason } from '../fixtures/tmpfs.js';
 
 async function replayAll(
   aof: ShardAof,
@@ -342,3 +346,228 @@ t.test('growth after a compaction is measured from the new base alone', async (t
   t.equal(stats.sizeAfterLastRewrite, stats.baseAndSealedBytes, 'the next rewrite is due at twice the base');
   await aof.close();
 });
+
+// ---- a full disk (a real tmpfs: see test/fixtures/tmpfs.ts) -----------------------------------------
+
+const noTmpfs = { skip: await tmpfsSkipReason() };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(10);
+  }
+}
+
+/** One write with fsync always, as the engine makes it: append, then wait for the sync. */
+async function write(aof: ShardAof, record: AofRecord): Promise<AofRecord> {
+  aof.append(record);
+  await aof.flushed();
+  return record;
+}
+
+t.test(
+  'disk full, fsync always: refused writes are never replayed, and writes resume by themselves',
+  noTmpfs,
+  async (t) => {
+    const disk = await mountTmpfs(t, 1 << 20);
+    const dataDir = join(disk, 'data');
+    const { logger, lines } = recordingLogger();
+    const aof = await ShardAof.open(shardOptions(dataDir, logger, { fsync: 'always' }));
+    await aof.replay(() => {});
+    const filler = await fillDisk(disk, 'filler', 64 * 1024);
+    const acked: AofRecord[] = [];
+    const refused: unknown[] = [];
+    const refusedKeys = new Set<string>();
+    // What a kill -9 right after the first error answer would leave: the files at that very moment.
+    const snapshot = join(await tempDir(t), 'snapshot');
+    let snapshotted = false;
+    const onRefused = (error: unknown): never => {
+      if (!snapshotted) cpSync(dataDir, snapshot, { recursive: true });
+      snapshotted = true;
+      throw error;
+    };
+    for (let round = 0; refused.length === 0 && round < 100; round++) {
+      // Eight concurrent writers share each group commit; records span pages, so a write is torn.
+      const batch = Array.from({ length: 8 }, (_, i) => rec(`k${round}-${i}`, 'v'.repeat(3000 + i)));
+      const settled = await Promise.allSettled(batch.map((r) => write(aof, r).catch(onRefused)));
+      for (const [i, result] of settled.entries()) {
+        if (result.status === 'fulfilled') acked.push(result.value);
+        else {
+          refused.push(result.reason);
+          refusedKeys.add(batch[i]!.key);
+        }
+      }
+    }
+    t.ok(acked.length > 0 && refused.length > 0, `${acked.length} acknowledged, ${refused.length} refused`);
+    t.ok(
+      refused.every((e) => (e as { code?: string }).code === 'LALLY_ERR_DISK_FULL'),
+      'refused with LALLY_ERR_DISK_FULL',
+    );
+    t.throws(() => aof.append(rec('now', 'x')), { code: 'LALLY_ERR_DISK_FULL' }, 'new writes are refused');
+    t.equal(aof.stats().failed, true);
+    const copy = await ShardAof.open(shardOptions(snapshot, logger, { fsync: 'always' }));
+    const early = await replayAll(copy);
+    await copy.close();
+    t.equal(early.result.truncatedBytes, 0, 'when the first error is answered, the file is already cut');
+    t.notOk(
+      early.records.some((r) => refusedKeys.has(r.key)),
+      'and holds no refused record: a kill -9 then would not replay one',
+    );
+    // The disk stays full for a while. Each cut frees the torn bytes, so a write may fit now and then:
+    // every write is acknowledged or refused, and each outage is logged once, not once per write.
+    let refusedWhileFull = 0;
+    const until300 = Date.now() + 300;
+    for (let i = 0; Date.now() < until300; i++) {
+      await write(aof, rec(`full-${i}`, 'w'.repeat(3000))).then(
+        (r) => void acked.push(r),
+        (e: { code?: string }) => {
+          if (e.code === 'LALLY_ERR_DISK_FULL') refusedWhileFull++;
+          else t.fail(`unexpected ${String(e)}`);
+        },
+      );
+      await sleep(5);
+    }
+    t.ok(refusedWhileFull > 0, `${refusedWhileFull} more writes refused while the disk stayed full`);
+    const errors = lines.filter((l) => l.level >= 50);
+    t.equal(errors.length, aof.stats().outages, 'one error line per outage');
+    t.ok(errors.length < refused.length + refusedWhileFull, 'not one per refused write');
+    t.match(errors[0], { code: 'LALLY_ERR_DISK_FULL', cause: 'ENOSPC', msg: /disk holding .* is full/ });
+
+    await unlink(filler);
+    let resumed: AofRecord | undefined;
+    await until('a write succeeds again', async () => {
+      resumed = await write(aof, rec('after-space', 'back')).catch(() => undefined);
+      return resumed !== undefined;
+    });
+    acked.push(resumed!);
+    t.ok(
+      lines.some((l) => l.msg.startsWith('AOF writes resumed')),
+      'the recovery is logged',
+    );
+    t.equal(aof.stats().failed, false);
+    await aof.close();
+
+    const again = await ShardAof.open(shardOptions(dataDir, logger, { fsync: 'always' }));
+    const { records, result } = await replayAll(again);
+    t.equal(result.truncatedBytes, 0, 'the file ends at a record boundary: nothing torn');
+    t.same(
+      records.map((r) => r.key),
+      acked.map((r) => r.key),
+      'exactly the acknowledged writes come back, none of the refused ones',
+    );
+    await again.close();
+  },
+);
+
+t.test(
+  'disk full, fsync everysec: acknowledged writes stay buffered and are written once space returns',
+  noTmpfs,
+  async (t) => {
+    const disk = await mountTmpfs(t, 1 << 20);
+    const dataDir = join(disk, 'data');
+    const { logger } = recordingLogger();
+    const aof = await ShardAof.open(shardOptions(dataDir, logger, { fsync: 'everysec' }));
+    await aof.replay(() => {});
+    const filler = await fillDisk(disk, 'filler', 64 * 1024);
+    const acked: AofRecord[] = [];
+    let refusal: unknown;
+    for (let i = 0; refusal === undefined && i < 2000; i++) {
+      const r = rec(`e${i}`, 'v'.repeat(1000 + (i % 7)));
+      try {
+        aof.append(r);
+        acked.push(r); // everysec: acknowledged at once
+      } catch (e) {
+        refusal = e;
+      }
+      if (i % 4 === 0) await sleep(1);
+    }
+    t.match(refusal, { code: 'LALLY_ERR_DISK_FULL' }, 'the AOF refuses new writes while the disk is full');
+    t.ok(aof.backlogBytes > 0, 'the acknowledged records that did not fit are kept');
+    await unlink(filler);
+    await until('the backlog is written', () => !aof.stats().failed && aof.backlogBytes === 0);
+    const last = rec('after', 'space');
+    aof.append(last);
+    acked.push(last);
+    await aof.close();
+
+    const again = await ShardAof.open(shardOptions(dataDir, logger, { fsync: 'everysec' }));
+    const { records, result } = await replayAll(again);
+    t.equal(result.truncatedBytes, 0, 'nothing torn');
+    t.same(
+      records.map((r) => r.key),
+      acked.map((r) => r.key),
+      'every acknowledged write, once, in order',
+    );
+    await again.close();
+  },
+);
+
+t.test('close on a full disk is bounded, reports the loss, and leaves a whole file', noTmpfs, async (t) => {
+  const disk = await mountTmpfs(t, 1 << 20);
+  const dataDir = join(disk, 'data');
+  const { logger } = recordingLogger();
+  const aof = await ShardAof.open(shardOptions(dataDir, logger, { fsync: 'everysec' }));
+  await aof.replay(() => {});
+  const filler = await fillDisk(disk, 'filler', 64 * 1024);
+  const acked: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    try {
+      aof.append(rec(`c${i}`, 'v'.repeat(1000)));
+      acked.push(`c${i}`);
+    } catch {
+      break;
+    }
+    if (i % 4 === 0) await sleep(1);
+  }
+  await t.rejects(aof.close(), { code: 'LALLY_ERR_DISK_FULL', message: /could not be written/ });
+  await unlink(filler);
+  const again = await ShardAof.open(shardOptions(dataDir, logger, { fsync: 'everysec' }));
+  const { records, result } = await replayAll(again);
+  t.equal(result.truncatedBytes, 0, 'no torn record: the file was cut back to a boundary');
+  t.ok(records.length > 0 && records.length < acked.length, `${records.length} of ${acked.length} on disk`);
+  t.same(
+    records.map((r) => r.key),
+    acked.slice(0, records.length),
+    'a prefix of the writes, in order',
+  );
+  await again.close();
+});
+
+// ---- compaction out of file descriptors -------------------------------------------------------------
+
+t.test(
+  'a compaction that hits EMFILE leaves the live log writable and succeeds on a later retry',
+  async (t) => {
+    const fixture = fileURLToPath(new URL('../fixtures/aof-emfile-compaction.mjs', import.meta.url));
+    for (const step of ['seal', 'job']) {
+      const dir = await tempDir(t);
+      const { stdout, stderr, code } = await new Promise<{
+        stdout: string;
+        stderr: string;
+        code: number | null;
+      }>((resolve) => {
+        execFile(process.execPath, [fixture, dir, step], { timeout: 40_000 }, (error, stdout, stderr) =>
+          resolve({ stdout, stderr, code: error === null ? 0 : ((error as { code?: number }).code ?? null) }),
+        );
+      });
+      t.equal(code, 0, `${step}: the process did not crash`, { stderr: stderr.slice(0, 600) });
+      const found = JSON.parse(stdout.trim() || '{}') as {
+        compaction?: string;
+        writeErrorsWhileExhausted?: number;
+        failedWhileExhausted?: boolean;
+        missing?: number;
+        written?: number;
+        stats?: { rewrites: number; rewriteFailures: number; failed: boolean };
+      };
+      t.match(found.compaction, /^failed: .*EMFILE/, `${step}: the compaction failed on EMFILE`);
+      t.equal(found.writeErrorsWhileExhausted, 0, `${step}: every write succeeded meanwhile`);
+      t.equal(found.failedWhileExhausted, false, `${step}: the AOF did not fail`);
+      t.ok((found.stats?.rewrites ?? 0) >= 1, `${step}: a later automatic compaction succeeded`);
+      t.equal(found.missing, 0, `${step}: all ${found.written} writes replay`);
+      const errorLines = stderr.split('\n').filter((l) => l.includes('"level":50'));
+      t.ok(errorLines.length <= 2, `${step}: ${errorLines.length} error lines`);
+    }
+  },
+);

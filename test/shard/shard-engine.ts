@@ -219,15 +219,16 @@ t.test('a WAL that waits for sync: the result resolves after flushed()', async (
   void (put as Promise<WriteResult>).then((r) => {
     result = r;
   });
-  t.equal(store.get('k')?.value, 'v', 'the store is updated at once');
   t.equal(wal.records.length, 1, 'the record is appended at once');
   await tick();
   t.equal(result, undefined, 'not resolved before the flush');
+  t.equal(store.get('k'), undefined, 'not visible before its sync');
   const remove = engine.remove('k') as Promise<WriteResult>;
   t.equal(wal.flushes.length, 2);
   wal.flushes[0]!();
   await tick();
   t.same(result, { version: { wall: T0, counter: 0, node: 9 }, previous: undefined });
+  t.equal(store.get('k')?.value, 'v', 'applied once synced');
   let removed: WriteResult | undefined;
   void remove.then((r) => {
     removed = r;
@@ -289,6 +290,35 @@ t.test('a write the AOF refuses fails before the store changes: readers never se
   t.equal(store.get('k'), undefined, 'not applied');
   t.throws(() => engine.remove('k'), { message: /disk full/ });
   t.equal(store.tombstones, 0, 'no tombstone either');
+});
+
+t.test('fsync always: a write is applied only once synced; one whose sync fails never', async (t) => {
+  const wal = new ManualWal(true);
+  let hooked = 0;
+  const hooks = new HookRunner([{ name: 'count', onOperation: () => void hooked++ }], silent);
+  const { engine, store } = build({ wal, hooks });
+  const first = engine.put('k', 'kept') as Promise<WriteResult>;
+  wal.flushes[0]!();
+  await first;
+  const pending = engine.put('k', 'pending') as Promise<WriteResult>;
+  await tick();
+  t.equal(store.get('k')?.value, 'kept', 'readers see the last synced value until the sync');
+  wal.flushes[1]!();
+  t.equal((await pending).previous, 'kept');
+  t.equal(store.get('k')?.value, 'pending');
+
+  const failing: WriteAheadLog = {
+    waitsForSync: true,
+    append: () => undefined,
+    flushed: () =>
+      Promise.reject(Object.assign(new Error('the disk is full'), { code: 'LALLY_ERR_DISK_FULL' })),
+  };
+  const other = build({ wal: failing, hooks });
+  await t.rejects(other.engine.put('x', 'never') as Promise<WriteResult>, { message: 'the disk is full' });
+  await t.rejects(other.engine.remove('k') as Promise<WriteResult>, { message: 'the disk is full' });
+  t.equal(other.store.getWithTombstone('x'), undefined, 'the failed put is not applied');
+  t.equal(other.store.getWithTombstone('k'), undefined, 'nor the failed remove');
+  t.equal(hooked, 2, 'only the synced writes reached the hooks');
 });
 
 t.test('a log that is backlogged holds the acknowledgment until it has caught up', async (t) => {

@@ -591,10 +591,11 @@ t.test('with a WAL that waits for sync, a put is answered after flushed() resolv
       wal.records.map((r) => [r.op, r.key, r.value]),
       [['ADD', key, 'synced']],
     );
-    t.equal(nodeAt([a!, b!], owner).store.get(key)?.value, 'synced', 'applied before the flush');
+    t.equal(nodeAt([a!, b!], owner).store.get(key), undefined, 'not visible before the flush');
     t.equal(wal.waiters.length, 1);
     wal.waiters.shift()!.resolve();
     await tick();
+    t.equal(nodeAt([a!, b!], owner).store.get(key)?.value, 'synced', 'applied once synced');
     t.equal(result?.found, true, `owner ${owner}: answered after the flush`);
     t.equal(result?.error, undefined);
     t.same(result?.version, wal.records[0]!.version);
