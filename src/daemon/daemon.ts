@@ -12,6 +12,9 @@ import { ringCapacity, ThreadRings } from './thread-rings.js';
 /** How long the other shards may finish their requests once a shard is lost. */
 const LOST_SHARD_DRAIN_MS = 1000;
 
+/** How long shards may take to close (AOF, hooks) once drained, before the stop is forced. */
+const MIN_CLOSE_GRACE_MS = 500;
+
 const SHARD_WORKER_URL = new URL('../../workers/shard-worker.js', import.meta.url);
 
 export interface DaemonInfo {
@@ -35,6 +38,11 @@ interface ShardHandle {
   readonly id: number;
   readonly worker: Worker;
   state: ShardState;
+  /**
+   * Once told to listen, a shard may hold uWS sockets, and a worker terminated with uWS sockets open
+   * aborts the whole process (Node checks its event loop): such a shard can only close itself.
+   */
+  listenSent: boolean;
 }
 
 /** A stable 32-bit node id: the version tiebreak, derived from the node's gRPC identity. */
@@ -113,7 +121,7 @@ export class Daemon {
         rings: rings.forThread(id),
       };
       const worker = new Worker(SHARD_WORKER_URL, { workerData: data, name: `lally-shard-${id}` });
-      const handle: ShardHandle = { id, worker, state: 'starting' };
+      const handle: ShardHandle = { id, worker, state: 'starting', listenSent: false };
       this.#shards.push(handle);
       this.#supervise(handle);
     }
@@ -205,6 +213,7 @@ export class Daemon {
 
   async #listen(handle: ShardHandle, port: number): Promise<number> {
     const waiting = this.#await(handle, 'listening');
+    handle.listenSent = true;
     this.#send(handle, { type: 'listen', port });
     const message = await waiting;
     handle.state = 'listening';
@@ -221,6 +230,42 @@ export class Daemon {
   }
 
   async #stop(drainMs: number): Promise<void> {
+    const graceMs = Math.max(MIN_CLOSE_GRACE_MS, Math.floor(this.#config.shutdownTimeoutMs * 0.1));
+    const forced = setTimeout(() => this.#forceStop(drainMs + graceMs), drainMs + graceMs);
+    forced.unref();
+    try {
+      await this.#stopInOrder(drainMs);
+    } finally {
+      clearTimeout(forced);
+    }
+  }
+
+  /**
+   * The stop's hard deadline. A shard that never listened holds no socket, so its thread can be
+   * terminated whatever it is doing (a replay of a large AOF, a hook stuck in a loop): the node then
+   * exits with its own exit code. A shard that listens and did not close cannot be terminated safely;
+   * the CLI's forced exit (shutdown_timeout_ms) ends the process then.
+   */
+  #forceStop(afterMs: number): void {
+    for (const handle of this.#shards) {
+      if (handle.state === 'exited') continue;
+      if (handle.listenSent) {
+        this.#logger.error(
+          { shard: handle.id },
+          `shard ${handle.id} did not close within ${afterMs} ms and may hold sockets: waiting for the forced exit`,
+        );
+        continue;
+      }
+      this.#logger.warn(
+        { shard: handle.id },
+        `shard ${handle.id} did not stop within ${afterMs} ms: terminating its thread`,
+      );
+      handle.state = 'closing';
+      void handle.worker.terminate();
+    }
+  }
+
+  async #stopInOrder(drainMs: number): Promise<void> {
     const live = () => this.#shards.filter((s) => s.state !== 'exited');
     const drained = live().map((s) => this.#await(s, 'drained').catch(() => undefined));
     for (const s of live()) {
