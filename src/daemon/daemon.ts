@@ -1,3 +1,4 @@
+import type { Server } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PreparedDataDir } from '../aof/data-dir.js';
@@ -7,6 +8,8 @@ import { hashKey } from '../hash/key-hash.js';
 import { loadNativeUws } from '../http/uws-native.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from '../shard/control-messages.js';
 import { assertPortFree } from './port-check.js';
+import { lockHttpPort } from './port-lock.js';
+import { foreignListeners } from './port-owners.js';
 import { ringCapacity, ThreadRings } from './thread-rings.js';
 
 /** How long the other shards may finish their requests once a shard is lost. */
@@ -61,6 +64,7 @@ export class Daemon {
   readonly #shards: ShardHandle[] = [];
   readonly #waiters = new Set<(message: ShardToMain) => void>();
   #dataDir: PreparedDataDir | undefined;
+  #portLock: Server | undefined;
   #stopping: Promise<void> | undefined;
   #failure: LallyError | undefined;
   readonly #exited: Promise<number>;
@@ -98,6 +102,8 @@ export class Daemon {
   async #start(): Promise<DaemonInfo> {
     const config = this.#config;
     loadNativeUws(); // refuse early, before any thread starts, if only the slow fallback exists
+    // The lock first: two nodes started at once could otherwise both find the port free.
+    this.#portLock = await lockHttpPort(config.host, config.httpPort);
     await assertPortFree(config.host, config.httpPort, 'the HTTP port');
     if (config.aof) {
       // Loaded only when needed: a node without AOF (`--no-aof`) never touches the disk.
@@ -131,7 +137,24 @@ export class Daemon {
     // The first shard binds the port (which may be 0: ephemeral); the others join that same port.
     const first = await this.#listen(this.#shards[0]!, config.httpPort);
     await Promise.all(this.#shards.slice(1).map((s) => this.#listen(s, first)));
+    await this.#assertPortOwned(first);
     return { httpPort: first, shards: config.shards, records, replayMs };
+  }
+
+  /**
+   * The lock keeps other Lally nodes off the port; any other program that binds it with SO_REUSEPORT
+   * (as the same user) between the probe and the shards' bind would go unnoticed, so the listeners
+   * on the port are counted once the shards have it: every one must be this process's.
+   */
+  async #assertPortOwned(port: number): Promise<void> {
+    const foreign = await foreignListeners(port);
+    if (foreign !== undefined && foreign > 0) {
+      throw new LallyError(
+        ErrorCodes.CONFIG,
+        `the HTTP port ${this.#config.host}:${port} is also listened on by another process (${foreign} socket(s) ` +
+          'not ours, sharing it through SO_REUSEPORT): it would take part of the connections; stop it or choose another --http-port',
+      );
+    }
   }
 
   #supervise(handle: ShardHandle): void {
@@ -178,6 +201,9 @@ export class Daemon {
   }
 
   #allExited(): void {
+    // Every shard has let go of the port: another node may have it now.
+    this.#portLock?.close();
+    this.#portLock = undefined;
     void (this.#dataDir?.release() ?? Promise.resolve()).finally(() =>
       this.#resolveExited(this.#failure ? 1 : 0),
     );

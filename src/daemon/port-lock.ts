@@ -19,16 +19,16 @@ export function httpPortLockName(port: number): string {
 }
 
 /** Takes the lock of `port`; undefined where there are no abstract sockets (not Linux) or for port 0. */
-export function lockHttpPort(port: number): Promise<Server | undefined> {
+export function lockHttpPort(host: string, port: number): Promise<Server | undefined> {
   if (process.platform !== 'linux' || port === 0) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) => {
       const reason =
         error.code === 'EADDRINUSE'
-          ? `is already taken by another Lally node on this host (it holds the lock @${httpPortLockName(port).slice(1)})`
+          ? `is already in use by another Lally node on this host (it holds the lock @${httpPortLockName(port).slice(1)})`
           : `cannot be locked: ${error.message}`;
-      reject(new LallyError(ErrorCodes.CONFIG, `the HTTP port ${port} ${reason}`, { cause: error }));
+      reject(new LallyError(ErrorCodes.CONFIG, `the HTTP port ${host}:${port} ${reason}`, { cause: error }));
     });
     server.listen({ path: httpPortLockName(port) }, () => {
       server.unref(); // held for the process's life, but never what keeps it alive

@@ -15,7 +15,9 @@ t.test('counts the listeners of another process on the port, not our own', { ski
   const port = await freePort();
   t.equal(await foreignListeners(port), 0, 'nobody listens yet');
 
-  const app = uws.App().get('/*', (res) => res.end('ours'));
+  const app = uws.App().get('/*', (res) => {
+    res.end('ours');
+  });
   const socket = await new Promise<unknown>((resolve) => app.listen('127.0.0.1', port, resolve));
   t.ok(socket, 'this process listens (uWS, SO_REUSEPORT)');
   t.equal((await tcpListenerInodes(port))?.size, 1);
