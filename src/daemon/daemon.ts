@@ -160,10 +160,9 @@ export class Daemon {
   #supervise(handle: ShardHandle): void {
     handle.worker.on('message', (message: ShardToMain) => {
       if (message.type === 'fatal') {
-        this.#shardFailed(
-          handle,
-          new LallyError(ErrorCodes.SHARD_CRASHED, `shard ${handle.id}: ${message.message}`),
-        );
+        // A shard's configuration problem (it could not listen on the port) stays one: exit 2, not 1.
+        const code = message.code === ErrorCodes.CONFIG ? ErrorCodes.CONFIG : ErrorCodes.SHARD_CRASHED;
+        this.#shardFailed(handle, new LallyError(code, `shard ${handle.id}: ${message.message}`));
       }
       for (const waiter of [...this.#waiters]) waiter(message);
     });
