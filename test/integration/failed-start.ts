@@ -11,7 +11,7 @@ import { freePort, PROJECT_ROOT, runCli, tempDir } from '../fixtures/daemon-proc
 import { writeShardData } from '../fixtures/shard-data.js';
 
 const SHARDS = 3;
-const RECORDS_PER_SHARD = 80_000; // a few hundred ms of replay per shard: the others are mid-replay
+const RECORDS_PER_SHARD = 60_000; // a few hundred ms of replay per shard: the others are mid-replay
 /** Far above a failed start's few hundred ms, far below "hangs until killed" (the old behaviour). */
 const EXIT_BOUND_MS = 10_000;
 

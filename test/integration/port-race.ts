@@ -52,7 +52,7 @@ async function stop(node: Launched): Promise<void> {
 }
 
 t.test('two nodes started at once on one port: one serves, the other exits 2', async (t) => {
-  for (let round = 0; round < 10; round++) {
+  for (let round = 0; round < 6; round++) {
     const port = await freePort();
     const nodes = [launch(port, await tempDir(t)), launch(port, await tempDir(t))];
     t.teardown(() => Promise.all(nodes.map(stop)));
