@@ -270,13 +270,17 @@ export class ShardRuntime {
       ['the AOF', () => this.#log?.close()],
       ['the hooks', () => this.#hooks?.close()],
     ];
+    let failure: unknown;
     for (const [what, step] of steps) {
       try {
         await step();
       } catch (error) {
         this.#logger.error({ err: error }, `closing ${what} failed`);
+        failure ??= error;
       }
     }
+    // A failed last flush of the AOF is a failure of the stop (the node exits 1), not a clean one.
+    if (failure !== undefined) this.#fatal(failure);
     this.#deps.control.postMessage({ type: 'closed', shard: this.#deps.data.shard });
     this.#deps.control.close?.();
   }

@@ -16,6 +16,15 @@ import { writeShardData } from '../fixtures/shard-data.js';
 
 const silent = pino({ level: 'silent' });
 
+/** Waits for `condition`, failing after 5 s (the old runtime never closed its channel here). */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('the shard did not close its control channel within 5 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 t.test('drain and close during the replay abandon the start, and the shard closes cleanly', async (t) => {
   const dataDir = join(await tempDir(t), 'data');
   await writeShardData(dataDir, 1, 50_000);
@@ -91,7 +100,7 @@ t.test('drain and close during the replay abandon the start, and the shard close
   for (const listener of listeners) listener({ type: 'drain', deadlineMs: 100 });
   for (const listener of listeners) listener({ type: 'close' });
   await started;
-  while (!channelClosed) await new Promise((r) => setTimeout(r, 5));
+  await until(() => channelClosed);
   t.same(
     posted.map((m) => m.type),
     ['drained', 'closed'],
@@ -101,3 +110,55 @@ t.test('drain and close during the replay abandon the start, and the shard close
   t.equal(transportStarted, false, 'the inbox was never started');
   t.equal(logClosed, true, 'the AOF was closed');
 });
+
+t.test(
+  'a close that fails still reports closed, after a fatal (the node exits 1, not cleanly)',
+  async (t) => {
+    const dataDir = join(await tempDir(t), 'data');
+    const result = await loadConfig(
+      ['--config', '', '--data-dir', dataDir, '--shards', '1'],
+      {},
+      process.cwd(),
+    );
+    if (result.kind !== 'run') throw new Error(`config: ${JSON.stringify(result)}`);
+    const posted: ShardToMain[] = [];
+    const listeners: ((message: import('../../src/shard/control-messages.js').MainToShard) => void)[] = [];
+    let channelClosed = false;
+    let transportClosed = false;
+    const runtime = new ShardRuntime({
+      data: {
+        shard: 0,
+        shards: 1,
+        nodeId: 7,
+        config: result.config,
+        rings: { inbound: [], outbound: [], doorbells: [] },
+      },
+      control: {
+        postMessage: (message) => posted.push(message),
+        on: (_event, listener) => listeners.push(listener),
+        close: () => {
+          channelClosed = true;
+        },
+      },
+      logger: silent,
+      transport: {
+        links: [undefined],
+        start: () => undefined,
+        close: () => {
+          transportClosed = true;
+          throw new Error('the links would not close');
+        },
+      },
+      openLog: async () => undefined,
+    });
+    await runtime.start();
+    for (const listener of listeners) listener({ type: 'close' });
+    await until(() => channelClosed);
+    t.same(
+      posted.map((m) => m.type),
+      ['ready', 'fatal', 'closed'],
+    );
+    t.match(posted[1], { type: 'fatal', message: 'the links would not close' });
+    t.ok(transportClosed);
+  },
+);
