@@ -61,7 +61,19 @@ export async function runDaemon(config: LallyConfig, warnings: readonly string[]
       { code, err: error },
       `lally could not start: ${error instanceof Error ? error.message : String(error)}`,
     );
+    // The daemon terminates shards that never listened by itself; one that listens and does not close
+    // (a hook stuck in a loop) could hold the process forever, so a failed start is bounded here too.
+    const timer = setTimeout(
+      () =>
+        forceExit(
+          logger,
+          `stopping after the failed start took longer than ${config.shutdownTimeoutMs} ms: forcing exit`,
+        ),
+      config.shutdownTimeoutMs,
+    );
+    timer.unref();
     await daemon.exited;
+    clearTimeout(timer);
     await flushLogger(logger);
     return code === ErrorCodes.CONFIG ? 2 : 1;
   }

@@ -1,3 +1,4 @@
+import type { Server } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PreparedDataDir } from '../aof/data-dir.js';
@@ -7,10 +8,15 @@ import { hashKey } from '../hash/key-hash.js';
 import { loadNativeUws } from '../http/uws-native.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from '../shard/control-messages.js';
 import { assertPortFree } from './port-check.js';
+import { lockHttpPort } from './port-lock.js';
+import { foreignListeners } from './port-owners.js';
 import { ringCapacity, ThreadRings } from './thread-rings.js';
 
 /** How long the other shards may finish their requests once a shard is lost. */
 const LOST_SHARD_DRAIN_MS = 1000;
+
+/** How long shards may take to close (AOF, hooks) once drained, before the stop is forced. */
+const MIN_CLOSE_GRACE_MS = 500;
 
 const SHARD_WORKER_URL = new URL('../../workers/shard-worker.js', import.meta.url);
 
@@ -35,6 +41,11 @@ interface ShardHandle {
   readonly id: number;
   readonly worker: Worker;
   state: ShardState;
+  /**
+   * Once told to listen, a shard may hold uWS sockets, and a worker terminated with uWS sockets open
+   * aborts the whole process (Node checks its event loop): such a shard can only close itself.
+   */
+  listenSent: boolean;
 }
 
 /** A stable 32-bit node id: the version tiebreak, derived from the node's gRPC identity. */
@@ -53,6 +64,7 @@ export class Daemon {
   readonly #shards: ShardHandle[] = [];
   readonly #waiters = new Set<(message: ShardToMain) => void>();
   #dataDir: PreparedDataDir | undefined;
+  #portLock: Server | undefined;
   #stopping: Promise<void> | undefined;
   #failure: LallyError | undefined;
   readonly #exited: Promise<number>;
@@ -90,6 +102,8 @@ export class Daemon {
   async #start(): Promise<DaemonInfo> {
     const config = this.#config;
     loadNativeUws(); // refuse early, before any thread starts, if only the slow fallback exists
+    // The lock first: two nodes started at once could otherwise both find the port free.
+    this.#portLock = await lockHttpPort(config.host, config.httpPort);
     await assertPortFree(config.host, config.httpPort, 'the HTTP port');
     if (config.aof) {
       // Loaded only when needed: a node without AOF (`--no-aof`) never touches the disk.
@@ -113,7 +127,7 @@ export class Daemon {
         rings: rings.forThread(id),
       };
       const worker = new Worker(SHARD_WORKER_URL, { workerData: data, name: `lally-shard-${id}` });
-      const handle: ShardHandle = { id, worker, state: 'starting' };
+      const handle: ShardHandle = { id, worker, state: 'starting', listenSent: false };
       this.#shards.push(handle);
       this.#supervise(handle);
     }
@@ -123,16 +137,32 @@ export class Daemon {
     // The first shard binds the port (which may be 0: ephemeral); the others join that same port.
     const first = await this.#listen(this.#shards[0]!, config.httpPort);
     await Promise.all(this.#shards.slice(1).map((s) => this.#listen(s, first)));
+    await this.#assertPortOwned(first);
     return { httpPort: first, shards: config.shards, records, replayMs };
+  }
+
+  /**
+   * The lock keeps other Lally nodes off the port; any other program that binds it with SO_REUSEPORT
+   * (as the same user) between the probe and the shards' bind would go unnoticed, so the listeners
+   * on the port are counted once the shards have it: every one must be this process's.
+   */
+  async #assertPortOwned(port: number): Promise<void> {
+    const foreign = await foreignListeners(port);
+    if (foreign !== undefined && foreign > 0) {
+      throw new LallyError(
+        ErrorCodes.CONFIG,
+        `the HTTP port ${this.#config.host}:${port} is also listened on by another process (${foreign} socket(s) ` +
+          'not ours, sharing it through SO_REUSEPORT): it would take part of the connections; stop it or choose another --http-port',
+      );
+    }
   }
 
   #supervise(handle: ShardHandle): void {
     handle.worker.on('message', (message: ShardToMain) => {
       if (message.type === 'fatal') {
-        this.#shardFailed(
-          handle,
-          new LallyError(ErrorCodes.SHARD_CRASHED, `shard ${handle.id}: ${message.message}`),
-        );
+        // A shard's configuration problem (it could not listen on the port) stays one: exit 2, not 1.
+        const code = message.code === ErrorCodes.CONFIG ? ErrorCodes.CONFIG : ErrorCodes.SHARD_CRASHED;
+        this.#shardFailed(handle, new LallyError(code, `shard ${handle.id}: ${message.message}`));
       }
       for (const waiter of [...this.#waiters]) waiter(message);
     });
@@ -170,6 +200,9 @@ export class Daemon {
   }
 
   #allExited(): void {
+    // Every shard has let go of the port: another node may have it now.
+    this.#portLock?.close();
+    this.#portLock = undefined;
     void (this.#dataDir?.release() ?? Promise.resolve()).finally(() =>
       this.#resolveExited(this.#failure ? 1 : 0),
     );
@@ -205,6 +238,7 @@ export class Daemon {
 
   async #listen(handle: ShardHandle, port: number): Promise<number> {
     const waiting = this.#await(handle, 'listening');
+    handle.listenSent = true;
     this.#send(handle, { type: 'listen', port });
     const message = await waiting;
     handle.state = 'listening';
@@ -221,6 +255,42 @@ export class Daemon {
   }
 
   async #stop(drainMs: number): Promise<void> {
+    const graceMs = Math.max(MIN_CLOSE_GRACE_MS, Math.floor(this.#config.shutdownTimeoutMs * 0.1));
+    const forced = setTimeout(() => this.#forceStop(drainMs + graceMs), drainMs + graceMs);
+    forced.unref();
+    try {
+      await this.#stopInOrder(drainMs);
+    } finally {
+      clearTimeout(forced);
+    }
+  }
+
+  /**
+   * The stop's hard deadline. A shard that never listened holds no socket, so its thread can be
+   * terminated whatever it is doing (a replay of a large AOF, a hook stuck in a loop): the node then
+   * exits with its own exit code. A shard that listens and did not close cannot be terminated safely;
+   * the CLI's forced exit (shutdown_timeout_ms) ends the process then.
+   */
+  #forceStop(afterMs: number): void {
+    for (const handle of this.#shards) {
+      if (handle.state === 'exited') continue;
+      if (handle.listenSent) {
+        this.#logger.error(
+          { shard: handle.id },
+          `shard ${handle.id} did not close within ${afterMs} ms and may hold sockets: waiting for the forced exit`,
+        );
+        continue;
+      }
+      this.#logger.warn(
+        { shard: handle.id },
+        `shard ${handle.id} did not stop within ${afterMs} ms: terminating its thread`,
+      );
+      handle.state = 'closing';
+      void handle.worker.terminate();
+    }
+  }
+
+  async #stopInOrder(drainMs: number): Promise<void> {
     const live = () => this.#shards.filter((s) => s.state !== 'exited');
     const drained = live().map((s) => this.#await(s, 'drained').catch(() => undefined));
     for (const s of live()) {

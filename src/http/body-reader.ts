@@ -1,5 +1,75 @@
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCodes, LallyError } from '../errors.js';
+import { errorJson } from './responses.js';
+
+/**
+ * Two Content-Length headers with different values: RFC 9112 (6.3) makes that an unrecoverable framing
+ * error (where the body ends is ambiguous: the way requests get smuggled past a proxy), answered 400
+ * with the connection closed. uWS itself takes the first one. Identical repeats are accepted, as the RFC
+ * allows. getHeader gives the first value: only requests that carry the header pay for the scan.
+ */
+export function conflictingContentLength(req: HttpRequest): LallyError | undefined {
+  const first = req.getHeader('content-length');
+  if (first === '') return undefined;
+  let other: string | undefined;
+  req.forEach((name, value) => {
+    if (name === 'content-length' && value !== first) other ??= value;
+  });
+  if (other === undefined) return undefined;
+  return new LallyError(
+    ErrorCodes.BAD_REQUEST,
+    `the request has Content-Length headers that disagree (${first.slice(0, 20)} and ${other.slice(0, 20)}): ` +
+      'where its body ends is ambiguous (RFC 9112, 6.3)',
+  );
+}
+
+type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
+type RouteMethod =
+  | 'get'
+  | 'post'
+  | 'put'
+  | 'del'
+  | 'patch'
+  | 'options'
+  | 'head'
+  | 'any'
+  | 'connect'
+  | 'trace';
+const ROUTE_METHODS: readonly RouteMethod[] = [
+  'get',
+  'post',
+  'put',
+  'del',
+  'patch',
+  'options',
+  'head',
+  'any',
+  'connect',
+  'trace',
+];
+
+/**
+ * Makes every route of `app` refuse a request whose framing is ambiguous before its handler runs
+ * (uWS has no middleware: its route methods are wrapped instead). The answer closes the connection:
+ * the bytes after such a request cannot be trusted to start the next one.
+ */
+export function withFramingChecks(app: TemplatedApp): TemplatedApp {
+  const routes = app as unknown as Record<RouteMethod, (pattern: string, handler: Handler) => TemplatedApp>;
+  for (const method of ROUTE_METHODS) {
+    const register = routes[method].bind(app);
+    routes[method] = (pattern, handler) =>
+      register(pattern, (res, req) => {
+        const error = conflictingContentLength(req);
+        if (error === undefined) return handler(res, req);
+        res
+          .writeStatus('400 Bad Request')
+          .writeHeader('content-type', 'application/json')
+          .end(errorJson(error.code, error.message), true);
+        return undefined;
+      });
+  }
+  return app;
+}
 
 /**
  * Collects a request body into one buffer, refusing it once it passes `maxBytes` (from Content-Length

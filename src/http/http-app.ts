@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { OpKind, OpResult, ShardRouter } from '../shard/shard-router.js';
 import { batchItemJson, timestampOf } from './batch-json.js';
-import { readBody } from './body-reader.js';
+import { readBody, withFramingChecks } from './body-reader.js';
 import { KvJson } from './kv-json.js';
 import { wantsRawValue, wantsReturnBody } from './query-flags.js';
 import {
@@ -360,5 +360,5 @@ export class HttpApi {
 }
 
 export function createHttpApp(uws: UwsModule, api: HttpApi): TemplatedApp {
-  return api.register(uws.App());
+  return api.register(withFramingChecks(uws.App()));
 }

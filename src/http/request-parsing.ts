@@ -25,25 +25,63 @@ export interface KeyValueBody {
   readonly value: string | undefined;
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// Bodies parsed as JSON may start with a byte order mark (outside every string: dropped); a REST value
+// is stored byte for byte, so its decoder keeps a leading BOM.
+const jsonDecoder = new TextDecoder('utf-8', { fatal: true });
+const valueDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** UTF-8 text of a body; a body that is not valid UTF-8 is a client error, not a crash. */
+/**
+ * UTF-8 text of a body or a REST value; bytes that are not valid UTF-8 are a client error (never
+ * replaced by U+FFFD: a key or value means the same bytes on every path).
+ */
 export function decodeUtf8(bytes: Uint8Array, what: string): string {
+  return decodeWith(valueDecoder, bytes, what);
+}
+
+function decodeWith(decoder: { decode(bytes: Uint8Array): string }, bytes: Uint8Array, what: string): string {
   try {
     return decoder.decode(bytes);
   } catch {
-    throw new LallyError(ErrorCodes.BAD_REQUEST, `${what} is not valid UTF-8`);
+    throw new LallyError(ErrorCodes.INVALID_TEXT, `${what} is not valid UTF-8`);
   }
 }
 
+/** `String.prototype.isWellFormed` (Node 20; not in the es2023 typings). */
+interface WellFormedString {
+  isWellFormed(): boolean;
+}
+
+/**
+ * Keys and values travel between shards as UTF-8, where a lone UTF-16 surrogate (JSON's "\ud800")
+ * has no encoding and would turn into U+FFFD: the same key would then be two keys depending on which
+ * shard got the connection. So they are refused. isWellFormed is O(1) on one-byte (Latin-1) strings.
+ */
+export function checkWellFormed(text: string, where: string): void {
+  if (!(text as unknown as WellFormedString).isWellFormed()) {
+    throw new LallyError(
+      ErrorCodes.INVALID_TEXT,
+      `${where} holds a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF escape), which is not valid Unicode text`,
+    );
+  }
+}
+
+interface ParsedJson {
+  readonly value: unknown;
+  /**
+   * Whether the source holds a `\u` escape. Text decoded from valid UTF-8 is well-formed, so only an
+   * escape can make JSON.parse produce a lone surrogate: without one, no string needs checking.
+   */
+  readonly escapes: boolean;
+}
+
 /** The body as JSON: any JSON value, or INVALID_JSON naming what was wrong. */
-function parseJson(bytes: Uint8Array, expected: string): unknown {
-  const text = decodeUtf8(bytes, 'the request body');
+function parseJson(bytes: Uint8Array, expected: string): ParsedJson {
+  const text = decodeWith(jsonDecoder, bytes, 'the request body');
   if (text.trim() === '') {
     throw new LallyError(ErrorCodes.INVALID_JSON, `the request body is empty; expected ${expected}`);
   }
   try {
-    return JSON.parse(text);
+    return { value: JSON.parse(text), escapes: text.includes('\\u') };
   } catch (error) {
     throw new LallyError(
       ErrorCodes.INVALID_JSON,
@@ -52,15 +90,15 @@ function parseJson(bytes: Uint8Array, expected: string): unknown {
   }
 }
 
-function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
-  const parsed = parseJson(bytes, 'a JSON object');
+function parseJsonObject(bytes: Uint8Array): { body: Record<string, unknown>; escapes: boolean } {
+  const { value: parsed, escapes } = parseJson(bytes, 'a JSON object');
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new LallyError(
       ErrorCodes.INVALID_JSON,
       `the request body must be a JSON object, got ${describe(parsed)}`,
     );
   }
-  return parsed as Record<string, unknown>;
+  return { body: parsed as Record<string, unknown>, escapes };
 }
 
 function describe(value: unknown): string {
@@ -125,9 +163,13 @@ export function parseKeyValueBody(
   needsValue: boolean,
   limits: RequestLimits,
 ): KeyValueBody {
-  const body = parseJsonObject(bytes);
+  const { body, escapes } = parseJsonObject(bytes);
   const key = checkKey(stringField(body, 'key', true)!, limits);
   const value = stringField(body, 'value', needsValue);
+  if (escapes) {
+    checkWellFormed(key, '"key"');
+    if (value !== undefined) checkWellFormed(value, '"value"');
+  }
   return { key, value: value === undefined ? undefined : checkValue(value, limits) };
 }
 
@@ -143,7 +185,7 @@ const OP_ALIASES: Readonly<Record<string, BatchOpName>> = {
 
 /** Body of POST /batch: `{"ops": [{"op": "get"|"put"|"remove", "key": "...", "value": "..."}]}` or the array alone. */
 export function parseBatchBody(bytes: Uint8Array, limits: RequestLimits): BatchOp[] {
-  const parsed = parseJson(bytes, 'a JSON array of operations or {"ops": [...]}');
+  const { value: parsed, escapes } = parseJson(bytes, 'a JSON array of operations or {"ops": [...]}');
   const list = Array.isArray(parsed) ? parsed : (parsed as { ops?: unknown } | null)?.ops;
   if (!Array.isArray(list)) {
     throw new LallyError(
@@ -176,6 +218,10 @@ export function parseBatchBody(bytes: Uint8Array, limits: RequestLimits): BatchO
     }
     const key = checkKey(stringField(object, 'key', true, where)!, limits, `${where}key`);
     const value = stringField(object, 'value', op === 'put', where);
+    if (escapes) {
+      checkWellFormed(key, `${where}key`);
+      if (value !== undefined) checkWellFormed(value, `${where}value`);
+    }
     return {
       op,
       key,
@@ -184,16 +230,36 @@ export function parseBatchBody(bytes: Uint8Array, limits: RequestLimits): BatchO
   });
 }
 
-/** The key of a /kv/{key} URL: everything after the prefix, percent-decoded. */
+const MALFORMED_PERCENT = /%(?![0-9a-fA-F]{2})/;
+
+/**
+ * The key of a /kv/{key} URL: everything after the prefix, percent-decoded. uWS hands the URL over
+ * decoded as UTF-8 with every invalid byte replaced by U+FFFD, so a raw U+FFFD may stand for bytes that
+ * were not UTF-8: it is refused (percent-encoding, which URLs require for non-ASCII anyway, can carry
+ * U+FFFD as %EF%BF%BD). decodeURIComponent itself refuses escapes that are not UTF-8 (a surrogate's
+ * %ED%A0%80 included).
+ */
 export function keyFromPath(url: string, prefix: string, limits: RequestLimits): string {
   const raw = url.slice(prefix.length);
+  if (raw.includes('\uFFFD')) {
+    throw new LallyError(
+      ErrorCodes.INVALID_TEXT,
+      "the key in the URL holds bytes that are not valid UTF-8; percent-encode the key's UTF-8 bytes",
+    );
+  }
   let key: string;
   try {
     key = decodeURIComponent(raw);
   } catch {
+    if (MALFORMED_PERCENT.test(raw)) {
+      throw new LallyError(
+        ErrorCodes.BAD_REQUEST,
+        `the key in the URL is not valid percent-encoding: ${raw.slice(0, 100)}`,
+      );
+    }
     throw new LallyError(
-      ErrorCodes.BAD_REQUEST,
-      `the key in the URL is not valid percent-encoding: ${raw.slice(0, 100)}`,
+      ErrorCodes.INVALID_TEXT,
+      `the key in the URL percent-encodes bytes that are not valid UTF-8: ${raw.slice(0, 100)}`,
     );
   }
   return checkKey(key, limits, 'the key');

@@ -41,6 +41,13 @@ const DRAIN_POLL_MS = 5;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Thrown inside boot() once a drain or close has arrived: the start is abandoned, not failed. */
+class BootAbandoned extends Error {
+  constructor() {
+    super('the shard was told to stop while it was starting');
+  }
+}
+
 /**
  * Everything one shard runs: its store and engine, its share of the HTTP port, the router to the other
  * shards, its AOF and hooks. The worker entry (workers/shard-worker.ts) only builds the dependencies
@@ -58,6 +65,10 @@ export class ShardRuntime {
   #hooks: HookRunner | undefined;
   #uws: UwsModule | undefined;
   #acceptGuard: AcceptGuard | undefined;
+  /** Set by the first drain or close: a boot still running stops at its next step. */
+  #stopping = false;
+  #booting: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
 
   constructor(deps: ShardRuntimeDeps) {
     this.#deps = deps;
@@ -72,11 +83,19 @@ export class ShardRuntime {
     this.#deps.control.on('message', (message) => {
       this.#onControl(message).catch((error: unknown) => this.#fatal(error));
     });
-    try {
-      await this.#boot();
-    } catch (error) {
-      this.#fatal(error);
-    }
+    this.#booting = this.#boot().catch((error: unknown) => {
+      if (!(error instanceof BootAbandoned)) this.#fatal(error);
+    });
+    await this.#booting;
+  }
+
+  /**
+   * The node may be stopped while this shard still loads hooks or replays a large AOF (another shard
+   * failed its start): boot then stops at its next step instead of going on to start the transport and
+   * the HTTP app after close() released everything, which kept the thread (and the node) alive.
+   */
+  #checkStopping(): void {
+    if (this.#stopping) throw new BootAbandoned();
   }
 
   async #boot(): Promise<void> {
@@ -84,9 +103,11 @@ export class ShardRuntime {
     const { config, shard, shards } = data;
     this.#uws = this.#deps.uws ?? loadNativeUws();
     this.#hooks = await HookRunner.load(config.hooks, process.cwd(), { shard, shards, logger: this.#logger });
+    this.#checkStopping();
     const store = new ShardStore();
     const clock = new HybridLogicalClock(data.nodeId);
     this.#log = await this.#deps.openLog();
+    this.#checkStopping();
     const engine = new ShardEngine({
       shard,
       store,
@@ -98,7 +119,11 @@ export class ShardRuntime {
     const started = performance.now();
     let records = 0;
     if (this.#log !== undefined) {
-      ({ records } = await this.#log.replay((record) => engine.applyRecord(record)));
+      ({ records } = await this.#log.replay((record) => {
+        this.#checkStopping(); // a boolean per record; the scan reads between chunks, so this is seen
+        engine.applyRecord(record);
+      }));
+      this.#checkStopping();
     }
     const replayMs = Math.round(performance.now() - started);
     const router = new ShardRouter({ engine, shard, shards, links: transport.links, logger: this.#logger });
@@ -212,6 +237,8 @@ export class ShardRuntime {
    */
   async #drain(deadlineMs: number): Promise<void> {
     this.#acceptGuard?.stop();
+    this.#stopping = true;
+    await this.#booting;
     if (this.#listenSocket !== undefined) {
       this.#uws!.us_listen_socket_close(this.#listenSocket);
       this.#listenSocket = undefined;
@@ -244,15 +271,40 @@ export class ShardRuntime {
     this.#deps.control.postMessage({ type: 'fatal', shard: this.#deps.data.shard, code, message });
   }
 
-  /** Closes every connection and resource so that the worker thread can end on its own. */
-  async #close(): Promise<void> {
+  /**
+   * Closes every connection and resource so that the worker thread can end on its own (idempotent).
+   * Each step runs even if an earlier one failed, and `closed` is always reported: a thread left with
+   * an open channel or inbox would keep the whole node alive.
+   */
+  #close(): Promise<void> {
+    this.#stopping = true;
+    this.#closing ??= this.#closeOnce();
+    return this.#closing;
+  }
+
+  async #closeOnce(): Promise<void> {
+    await this.#booting;
     this.closeSockets();
-    await this.#deps.transport.close();
-    this.#router?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
-    // An AOF that could not write everything (a failing disk) is reported as fatal, so that the node
-    // exits non-zero, but the close goes on: the thread must end and the data directory be unlocked.
-    if (this.#log !== undefined) await this.#log.close().catch((error: unknown) => this.#fatal(error));
-    await this.#hooks?.close();
+    const steps: [string, () => Promise<void> | void][] = [
+      ['the shard links', () => this.#deps.transport.close()],
+      [
+        'waiting requests',
+        () => this.#router?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down'),
+      ],
+      ['the AOF', () => this.#log?.close()],
+      ['the hooks', () => this.#hooks?.close()],
+    ];
+    let failure: unknown;
+    for (const [what, step] of steps) {
+      try {
+        await step();
+      } catch (error) {
+        this.#logger.error({ err: error }, `closing ${what} failed`);
+        failure ??= error;
+      }
+    }
+    // A failed last flush of the AOF is a failure of the stop (the node exits 1), not a clean one.
+    if (failure !== undefined) this.#fatal(failure);
     this.#deps.control.postMessage({ type: 'closed', shard: this.#deps.data.shard });
     this.#deps.control.close?.();
   }

@@ -33,14 +33,56 @@ t.test('decodeUtf8', async (t) => {
   t.equal(decodeUtf8(body('héllo 🔑'), 'x'), 'héllo 🔑');
   t.equal(decodeUtf8(new Uint8Array(0), 'x'), '');
   t.throws(() => decodeUtf8(Uint8Array.of(0x61, 0xff), 'the thing'), {
-    code: ErrorCodes.BAD_REQUEST,
+    code: ErrorCodes.INVALID_TEXT,
     message: 'the thing is not valid UTF-8',
   });
   // Truncated multi-byte sequence and an overlong encoding are both rejected.
-  t.throws(() => decodeUtf8(Uint8Array.of(0xe2, 0x82), 'b'), { code: ErrorCodes.BAD_REQUEST });
-  t.throws(() => decodeUtf8(Uint8Array.of(0xc0, 0xaf), 'b'), { code: ErrorCodes.BAD_REQUEST });
+  t.throws(() => decodeUtf8(Uint8Array.of(0xe2, 0x82), 'b'), { code: ErrorCodes.INVALID_TEXT });
+  t.throws(() => decodeUtf8(Uint8Array.of(0xc0, 0xaf), 'b'), { code: ErrorCodes.INVALID_TEXT });
   // An encoded surrogate is not valid UTF-8 either.
-  t.throws(() => decodeUtf8(Uint8Array.of(0xed, 0xa0, 0x80), 'b'), { code: ErrorCodes.BAD_REQUEST });
+  t.throws(() => decodeUtf8(Uint8Array.of(0xed, 0xa0, 0x80), 'b'), { code: ErrorCodes.INVALID_TEXT });
+  // A value is kept byte for byte: a leading byte order mark is part of it.
+  t.equal(decodeUtf8(Uint8Array.of(0xef, 0xbb, 0xbf, 0x61), 'the value'), '\uFEFFa');
+});
+
+t.test('lone surrogates are refused in keys and values on every JSON path', async (t) => {
+  const wide = { ...limits, maxKeyBytes: 100, maxValueBytes: 100 };
+  const cases: [string, () => unknown, RegExp][] = [
+    ['key', () => parseKeyValueBody(body('{"key":"sur\\ud800","value":"v"}'), true, wide), /^"key" holds/],
+    ['low half', () => parseKeyValueBody(body('{"key":"\\udc00"}'), false, wide), /^"key" holds/],
+    ['value', () => parseKeyValueBody(body('{"key":"k","value":"x\\uDBFF"}'), true, wide), /^"value" holds/],
+    ['reversed pair', () => parseKeyValueBody(body('{"key":"\\udc00\\ud800"}'), false, wide), /^"key" holds/],
+    ['batch key', () => parseBatchBody(body('[{"op":"get","key":"\\ud800"}]'), wide), /^ops\[0\]\.key holds/],
+    [
+      'batch value',
+      () =>
+        parseBatchBody(
+          body('{"ops":[{"op":"put","key":"k","value":"a"},{"op":"put","key":"k","value":"\\ud800"}]}'),
+          wide,
+        ),
+      /^ops\[1\]\.value holds/,
+    ],
+    [
+      'value on get',
+      () => parseKeyValueBody(body('{"key":"k","value":"\\ud800"}'), false, wide),
+      /^"value" holds/,
+    ],
+  ];
+  for (const [name, fn, message] of cases) {
+    const error = thrown(t, fn);
+    t.equal(error?.code, ErrorCodes.INVALID_TEXT, `${name}: code`);
+    t.match(error?.message, message, `${name}: message`);
+    t.equal(error?.httpStatus, 400, `${name}: 400`);
+  }
+  // Pairs, escaped or not, are text; so is an escaped backslash before a "u".
+  t.same(parseKeyValueBody(body('{"key":"\\ud83d\\udd11","value":"🔑"}'), true, wide), {
+    key: '🔑',
+    value: '🔑',
+  });
+  t.same(parseKeyValueBody(body('{"key":"\\\\ud800"}'), false, wide), { key: '\\ud800', value: undefined });
+  t.same(parseBatchBody(body('[{"op":"get","key":"\\u00e9"}]'), wide), [
+    { op: 'get', key: 'é', value: undefined },
+  ]);
 });
 
 t.test('parseKeyValueBody: valid bodies', async (t) => {
@@ -83,7 +125,7 @@ t.test('parseKeyValueBody: body errors', async (t) => {
     [
       'invalid UTF-8',
       Uint8Array.of(0x7b, 0xff, 0x7d),
-      ErrorCodes.BAD_REQUEST,
+      ErrorCodes.INVALID_TEXT,
       /^the request body is not valid UTF-8$/,
     ],
   ];
@@ -265,7 +307,7 @@ t.test('parseBatchBody: errors', async (t) => {
     [
       'invalid UTF-8',
       Uint8Array.of(0x5b, 0xc3, 0x28, 0x5d),
-      ErrorCodes.BAD_REQUEST,
+      ErrorCodes.INVALID_TEXT,
       'the request body is not valid UTF-8',
     ],
     ['invalid JSON', body('[{"op":'), ErrorCodes.INVALID_JSON, /^the request body is not valid JSON: /],
@@ -398,9 +440,27 @@ t.test('keyFromPath errors', async (t) => {
     code: ErrorCodes.BAD_REQUEST,
     message: 'the key in the URL is not valid percent-encoding: %E0%A4%A',
   });
-  const bad = ['/kv/%', '/kv/%zz', '/kv/abc%2', '/kv/%FF', '/kv/%ED%A0%80', '/kv/%C3'];
+  const bad = ['/kv/%', '/kv/%zz', '/kv/abc%2', '/kv/%FF%'];
   for (const url of bad)
     t.throws(() => keyFromPath(url, '/kv/', limits), { code: ErrorCodes.BAD_REQUEST }, url);
+  // Well-formed escapes of bytes that are not UTF-8 (a surrogate's %ED%A0%80 among them).
+  for (const url of ['/kv/%FF', '/kv/%ED%A0%80', '/kv/sur%ED%B0%80', '/kv/%C3', '/kv/%C0%AF']) {
+    t.throws(
+      () => keyFromPath(url, '/kv/', limits),
+      { code: ErrorCodes.INVALID_TEXT, message: /percent-encodes bytes that are not valid UTF-8/ },
+      url,
+    );
+  }
+  // uWS decodes the raw URL as UTF-8 and puts U+FFFD for each invalid byte: refused, not stored as U+FFFD.
+  t.throws(() => keyFromPath('/kv/a\uFFFD', '/kv/', limits), {
+    code: ErrorCodes.INVALID_TEXT,
+    message: /holds bytes that are not valid UTF-8; percent-encode/,
+  });
+  t.equal(
+    keyFromPath('/kv/a%EF%BF%BD', '/kv/', limits),
+    'a\uFFFD',
+    'U+FFFD itself, percent-encoded, is a key',
+  );
   // Only the first 100 characters of a bad key are echoed.
   const long = `/kv/${'a'.repeat(200)}%`;
   const error = thrown(t, () => keyFromPath(long, '/kv/', { ...limits, maxKeyBytes: 1000 }));

@@ -303,7 +303,7 @@ t.test('bad input gets a clear error and breaks nothing', async (t) => {
       method: 'PUT',
       body: new Uint8Array([0xff, 0xfe, 0x00]),
       status: 400,
-      code: 'LALLY_ERR_BAD_REQUEST',
+      code: 'LALLY_ERR_INVALID_TEXT',
     },
     {
       name: 'batch not a list',
