@@ -57,6 +57,11 @@ export interface ScanOptions {
   readonly verifyChecksums?: boolean;
   /** Bytes read at a time (default SCAN_CHUNK_BYTES). Tests make it small to hit every boundary cheaply. */
   readonly chunkBytes?: number;
+  /**
+   * Start at this offset (a record found by an earlier scan's `nextValidOffset`) instead of after the
+   * header, which is then not read (`header` is undefined). For salvaging the records behind damage.
+   */
+  readonly from?: number;
 }
 
 export async function scanAofFile(
@@ -127,14 +132,20 @@ async function scanOpenFile(
   const chunk = options.chunkBytes ?? SCAN_CHUNK_BYTES;
   const fileBytes = (await fh.stat()).size;
   const win = new FileWindow(fh, fileBytes, chunk);
-  await win.ensure(0, MAX_HEADER_BYTES);
-
-  const head = decodeHeader(win.buf.subarray(0, win.len));
-  if (!head.ok) {
-    const bad: BadSpot = { offset: 0, reason: head.reason, kind: head.incomplete ? 'tail' : 'mid' };
-    return { path, header: undefined, fileBytes, records: 0, validEnd: 0, bad };
+  let header: AofHeader | undefined;
+  let pos: number;
+  if (options.from !== undefined) {
+    pos = options.from;
+  } else {
+    await win.ensure(0, MAX_HEADER_BYTES);
+    const head = decodeHeader(win.buf.subarray(0, win.len));
+    if (!head.ok) {
+      const bad: BadSpot = { offset: 0, reason: head.reason, kind: head.incomplete ? 'tail' : 'mid' };
+      return { path, header: undefined, fileBytes, records: 0, validEnd: 0, bad };
+    }
+    header = head.header;
+    pos = head.size;
   }
-  let pos = head.size;
   let records = 0;
   while (pos < fileBytes) {
     let size = checkRecordAt(win.buf, pos - win.start, win.len, verify);
@@ -153,7 +164,7 @@ async function scanOpenFile(
         nextValid < 0
           ? { offset: pos, reason, kind: 'tail' }
           : { offset: pos, reason, kind: 'mid', nextValidOffset: nextValid };
-      return { path, header: head.header, fileBytes, records, validEnd: pos, bad };
+      return { path, header, fileBytes, records, validEnd: pos, bad };
     }
     const pending = onRecord?.(win.buf, pos - win.start, size, pos);
     // Await only real promises (a writer downstream applying back-pressure): a callback that happens to
@@ -162,7 +173,7 @@ async function scanOpenFile(
     records++;
     pos += size;
   }
-  return { path, header: head.header, fileBytes, records, validEnd: pos, bad: undefined };
+  return { path, header, fileBytes, records, validEnd: pos, bad: undefined };
 }
 
 /**
