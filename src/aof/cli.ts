@@ -40,6 +40,8 @@ const USAGE = `usage: lally aof <command>
 `;
 
 class UsageError extends Error {}
+/** Thrown by `out` once the reader of stdout has gone (EPIPE): ends the command quietly. */
+class OutputClosed extends Error {}
 
 interface Parsed {
   positional: string[];
@@ -69,7 +71,17 @@ function parseArgs(args: readonly string[], valued: readonly string[]): Parsed {
 export async function runAofCommand(args: readonly string[], io: AofCliIo): Promise<number> {
   const [command, ...rest] = args;
   const logger = pino({ level: 'warn', base: undefined }, io.stderr);
-  const out = (text: string) => io.stdout.write(text);
+  // `lally aof dump | head`: once the reader is gone, stop quietly (exit 0, as a pipeline expects),
+  // with no stack trace. The listener stays: later writes may report the same EPIPE.
+  let readerGone = false;
+  io.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') readerGone = true;
+    else io.stderr.write(`lally aof: cannot write the output: ${err.message}\n`);
+  });
+  const out = (text: string) => {
+    if (readerGone || (io.stdout as { destroyed?: boolean }).destroyed) throw new OutputClosed();
+    io.stdout.write(text);
+  };
   try {
     switch (command) {
       case 'check':
@@ -98,6 +110,8 @@ export async function runAofCommand(args: readonly string[], io: AofCliIo): Prom
         throw new UsageError(`unknown command ${command}`);
     }
   } catch (err) {
+    if (readerGone || err instanceof OutputClosed || (err as NodeJS.ErrnoException).code === 'EPIPE')
+      return 0;
     if (err instanceof UsageError) {
       io.stderr.write(`lally aof: ${err.message}\n${USAGE}`);
       return 2;
@@ -149,7 +163,9 @@ function describe(result: ScanResult): string {
   const after =
     bad.kind === 'tail'
       ? `damaged tail of ${result.fileBytes - bad.offset} bytes (repair truncates it)`
-      : `mid-file corruption: valid records follow at offset ${bad.nextValidOffset} (repair --force cuts out the damage and keeps them)`;
+      : bad.nextValidOffset === undefined
+        ? 'damaged header, no valid record after it (repair --force writes a fresh header)'
+        : `${bad.offset === 0 ? 'damaged header' : 'mid-file corruption'}: valid records follow at offset ${bad.nextValidOffset} (repair --force cuts out the damage and keeps them)`;
   return `BAD  ${result.path}: first bad offset ${bad.offset} (${bad.reason}); ${result.records} valid records before it; ${after}\n`;
 }
 

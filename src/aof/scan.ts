@@ -25,9 +25,12 @@ export interface BadSpot {
   /** File offset of the first byte that is not part of a valid record. */
   readonly offset: number;
   readonly reason: string;
-  /** 'tail': nothing valid follows (a torn write or garbage); 'mid': valid records follow it. */
+  /**
+   * 'tail': nothing valid follows (a torn write or garbage); 'mid': valid records follow it, or the
+   * file's header is damaged (offset 0: never a torn write, since a header is written whole and synced).
+   */
   readonly kind: 'tail' | 'mid';
-  /** For 'mid': offset of the next valid record found after the bad spot. */
+  /** For 'mid': offset of the next valid record found after the bad spot (none: a bad header alone). */
   readonly nextValidOffset?: number;
 }
 
@@ -140,7 +143,14 @@ async function scanOpenFile(
     await win.ensure(0, MAX_HEADER_BYTES);
     const head = decodeHeader(win.buf.subarray(0, win.len));
     if (!head.ok) {
-      const bad: BadSpot = { offset: 0, reason: head.reason, kind: head.incomplete ? 'tail' : 'mid' };
+      // A file cut inside its header holds nothing. A damaged header may still be followed by good
+      // records: find the first, so that repair can keep them behind a rewritten header.
+      const next = head.incomplete ? -1 : await findNextValidRecord(fh, 1, fileBytes, chunk);
+      const bad: BadSpot = head.incomplete
+        ? { offset: 0, reason: head.reason, kind: 'tail' }
+        : next < 0
+          ? { offset: 0, reason: head.reason, kind: 'mid' }
+          : { offset: 0, reason: head.reason, kind: 'mid', nextValidOffset: next };
       return { path, header: undefined, fileBytes, records: 0, validEnd: 0, bad };
     }
     header = head.header;

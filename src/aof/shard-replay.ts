@@ -91,14 +91,16 @@ export function judgeFile(result: ScanResult, isActive: boolean, manifest: Shard
 export function corruptionError(path: string, result: ScanResult): LallyError {
   const bad = result.bad!;
   const where =
-    bad.kind === 'mid'
-      ? `valid records follow at offset ${bad.nextValidOffset}, so this is not a torn write`
-      : 'the file was sealed (complete and synced), so this is not a torn write';
+    bad.kind === 'tail'
+      ? 'the file was sealed (complete and synced), so this is not a torn write'
+      : bad.nextValidOffset !== undefined
+        ? `valid records follow at offset ${bad.nextValidOffset}, so this is not a torn write`
+        : 'the file header is damaged and no valid record follows it';
   return new LallyError(
     ErrorCodes.AOF_CORRUPT,
     `AOF file ${path} is corrupt at offset ${bad.offset} (${bad.reason}); ${where}. ` +
-      `Inspect it with \`lally aof check <data-dir>\`; \`lally aof repair --force <file>\` cuts the file at that ` +
-      `offset and loses the records after it (back the file up first).`,
+      `Inspect it with \`lally aof check <data-dir>\`; \`lally aof repair --force <data-dir>\` cuts out the damaged ` +
+      `bytes and keeps every valid record around them (back the directory up first).`,
   );
 }
 
