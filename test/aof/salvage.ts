@@ -7,11 +7,15 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { runAofCommand } from '../../src/aof/cli.js';
+import { prepareDataDir } from '../../src/aof/data-dir.js';
 import { decodeKeyAt } from '../../src/aof/format.js';
+import { readLayout, readManifest } from '../../src/aof/layout.js';
+import { rewriteShardFiles } from '../../src/aof/rewrite-job.js';
 import { salvageRecords } from '../../src/aof/salvage.js';
 import { scanAofFile } from '../../src/aof/scan.js';
+import { ShardAof } from '../../src/aof/shard-aof.js';
 import { buildFile, recordOfSize, writeBuiltFile } from '../fixtures/aof-files.js';
-import { tempDir } from '../fixtures/aof-helpers.js';
+import { rec, recordingLogger, shardOptions, tempDir } from '../fixtures/aof-helpers.js';
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
@@ -96,5 +100,52 @@ t.test(
     for (const record of records)
       t.match(dump.stdout, new RegExp(`key="${record.key}" `), `${record.key} kept`);
     t.equal((await run(['check', dir])).code, 0, 'the folder checks clean');
+  },
+);
+
+t.test(
+  'a data directory whose sealed base has a damaged header: the start refuses, repair --force keeps every record',
+  async (t) => {
+    const dir = await tempDir(t);
+    const { logger } = recordingLogger();
+    const start = async () => {
+      const prepared = await prepareDataDir({
+        dataDir: dir,
+        shards: 1,
+        fresh: false,
+        replayLog: undefined,
+        logger,
+      });
+      try {
+        const aof = await ShardAof.open(shardOptions(dir, logger, { runRewrite: rewriteShardFiles }));
+        const keys = new Map<string, string>();
+        await aof.replay((r) => void keys.set(r.key, r.value));
+        return { aof, keys };
+      } finally {
+        await prepared.release();
+      }
+    };
+    const first = await start();
+    for (let i = 0; i < 40; i++) first.aof.append(rec(`key-${i}`, `value-${i}`));
+    await first.aof.rewriteNow(); // the 40 records now live in a sealed base
+    first.aof.append(rec('after', 'the compaction'));
+    await first.aof.close();
+    const genDir = join(dir, (await readLayout(dir))!.dir);
+    const base = join(genDir, (await readManifest(genDir, 0))!.base!);
+    const bytes = await readFile(base);
+    bytes[9] = bytes[9]! ^ 0x40; // the format version: the header is refused
+    await writeFile(base, bytes);
+
+    await t.rejects(start(), { code: 'LALLY_ERR_AOF_CORRUPT', message: /valid records follow at offset 31/ });
+    const check = await run(['check', dir]);
+    t.equal(check.code, 1);
+    t.match(check.stdout, /damaged header: valid records follow at offset 31/);
+    t.match(check.stdout, /start-up would REFUSE/);
+    const forced = await run(['repair', '--force', dir]);
+    t.equal(forced.code, 0, forced.stdout + forced.stderr);
+    const again = await start();
+    await again.aof.close();
+    t.equal(again.keys.size, 41, 'every record is back, behind a good header');
+    t.equal(again.keys.get('key-39'), 'value-39');
   },
 );
