@@ -144,7 +144,7 @@ export class ShardAof {
     for (const deletion of plan.deletions) await unlink(deletion.path).catch(() => undefined);
     if (plan.deletions.length > 0) {
       o.logger.warn(
-        { shard: o.shard, removed: plan.deletions.map((d) => ({ path: d.path, why: d.why })) },
+        { removed: plan.deletions.map((d) => ({ path: d.path, why: d.why })) },
         'removed AOF leftovers proven redundant',
       );
     }
@@ -163,7 +163,7 @@ export class ShardAof {
       await createIncrement(genDir, manifest.incrs[0]!, o.shard, o.shards);
       await writeManifest(genDir, manifest);
     }
-    // The plan checked that the file exists: 'a' does not recreate a lost increment empty.
+    // The plan checked that the file exists ('a' would otherwise recreate a lost increment, empty).
     const active = join(genDir, manifest.incrs.at(-1)!);
     const fh = await open(active, 'a');
     const aof = new ShardAof(o, genDir, manifest, fh, fresh);

@@ -228,3 +228,20 @@ t.test('export refuses a directory whose files are not all accounted for', async
   t.equal(exported.code, 1);
   t.match(exported.stderr, /LALLY_ERR_AOF_CORRUPT/);
 });
+
+t.test('ShardAof.open on its own (no prepareDataDir) refuses the same cases', async (t) => {
+  const { dir, genDir } = await populated(t);
+  const { logger } = recordingLogger();
+  const open = (shard: number) => ShardAof.open(shardOptions(dir, logger, { shard, shards: SHARDS }));
+  const manifest = (await readManifest(genDir, 1))!;
+  await rm(join(genDir, manifest.incrs.at(-1)!));
+  await t.rejects(open(1), { code: 'LALLY_ERR_AOF_CORRUPT', message: /but missing/ }, 'a lost increment');
+  t.notOk((await readdir(genDir)).includes(manifest.incrs.at(-1)!), 'not recreated empty');
+  await rm(join(dir, LAYOUT_FILE));
+  await t.rejects(
+    open(0),
+    { code: 'LALLY_ERR_AOF_CORRUPT', message: /but no aof-layout\.json/ },
+    'a lost layout',
+  );
+  t.notOk((await readdir(dir)).includes(LAYOUT_FILE), 'no layout invented over the old files');
+});
