@@ -2,9 +2,11 @@
  * Runs on the main thread before any shard starts: locks the data directory, applies `--fresh` and
  * `--replay-log`, and re-routes the records when the shard count changed since the files were written.
  * Every such change builds a complete new generation directory, fsyncs it, then switches the layout
- * file with one atomic rename; a crash before the rename leaves the old generation in force.
+ * file with one atomic rename; a crash before the rename leaves the old generation in force. Before any
+ * of that, the recovery plan (recovery-plan.ts) decides what the files on disk mean: leftovers proven
+ * redundant are deleted, and files the metadata does not account for make the start refuse.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
@@ -15,17 +17,17 @@ import {
   baseName,
   createIncrement,
   fsyncPath,
+  GENERATION_MARKER,
   generationOf,
   incrName,
   newLayout,
-  readLayout,
   readManifest,
-  removeStaleGenerations,
   writeLayout,
   writeManifest,
 } from './layout.js';
 import { acquireDataDirLock } from './lock-file.js';
 import { type RecordSink, readRecords } from './record-source.js';
+import { applyPlan, planRecovery } from './recovery-plan.js';
 import { replayShardFiles } from './shard-replay.js';
 
 export interface PreparedDataDir {
@@ -54,8 +56,11 @@ export async function prepareDataDir(opts: PrepareDataDirOptions): Promise<Prepa
   await mkdir(dataDir, { recursive: true });
   const lock = await acquireDataDirLock(dataDir, logger);
   try {
-    let layout = await readLayout(dataDir);
-    await removeStaleGenerations(dataDir, layout?.dir);
+    const plan = await planRecovery(dataDir);
+    await applyPlan(plan); // refuses (changing nothing) when files are not accounted for
+    const removed = plan.deletions.map((d) => ({ path: d.path, why: d.why }));
+    if (removed.length > 0) logger.warn({ removed }, 'removed AOF leftovers proven redundant');
+    let layout = plan.layout;
     if (opts.fresh) {
       layout = await writeGeneration(dataDir, shards, layout, async () => {});
       logger.info({ dataDir }, 'fresh start: AOF data wiped');
@@ -101,17 +106,26 @@ async function readGeneration(dataDir: string, layout: AofLayout, sink: RecordSi
 
 /**
  * Builds a new generation of `shards` shards from the records `fill` feeds (routed by key hash), then
- * switches the layout to it and deletes the previous one.
+ * switches the layout to it and deletes the previous one (superseded by the switch). `generation`
+ * overrides the new directory's number (default: the previous one's plus one).
  */
 export async function writeGeneration(
   dataDir: string,
   shards: number,
   previous: AofLayout | undefined,
   fill: (sink: RecordSink) => Promise<void>,
+  generation = previous === undefined ? 1 : generationOf(previous.dir) + 1,
 ): Promise<AofLayout> {
-  const layout = newLayout(shards, previous === undefined ? 1 : generationOf(previous.dir) + 1);
+  const layout = newLayout(shards, generation);
   const genDir = join(dataDir, layout.dir);
   await mkdir(genDir, { recursive: true });
+  // The marker first: until the layout names this generation, it proves the files here redundant.
+  const marker = await open(join(genDir, GENERATION_MARKER), 'w');
+  await marker.writeFile(`${JSON.stringify({ from: previous?.dir ?? null, pid: process.pid })}\n`);
+  await marker.sync();
+  await marker.close();
+  await fsyncPath(genDir);
+  await fsyncPath(dataDir);
   const writers = await Promise.all(
     Array.from({ length: shards }, (_, shard) =>
       AofFileWriter.create(join(genDir, baseName(shard, 1)), { kind: 'base', shard, shards }),
@@ -138,6 +152,10 @@ export async function writeGeneration(
   }
   await fsyncPath(genDir);
   await writeLayout(dataDir, layout);
-  await removeStaleGenerations(dataDir, layout.dir);
+  if (previous !== undefined && previous.dir !== layout.dir) {
+    await rm(join(dataDir, previous.dir), { recursive: true, force: true });
+  }
+  await rm(join(genDir, GENERATION_MARKER), { force: true });
+  await fsyncPath(genDir);
   return layout;
 }

@@ -8,6 +8,7 @@
  *                          u32 keyLength | key (UTF-8) | value (UTF-8, the rest of the body)
  */
 import type { Version } from '../clock/hlc.js';
+import { ErrorCodes, LallyError } from '../errors.js';
 import { KEY_HASH_NAME } from '../hash/key-hash.js';
 import { crc32c } from './crc32c.js';
 import type { AofOp, AofRecord } from './types.js';
@@ -18,8 +19,14 @@ export const RECORD_PREFIX_BYTES = 8;
 export const RECORD_FIXED_BODY_BYTES = 21;
 /** Smallest possible record on disk: prefix plus a body with an empty key and value. */
 export const MIN_RECORD_BYTES = RECORD_PREFIX_BYTES + RECORD_FIXED_BODY_BYTES;
-/** A body longer than this is garbage, not a record (values are capped far below it). */
-export const MAX_RECORD_BODY_BYTES = 512 * 1024 * 1024;
+/**
+ * A body longer than this is garbage, not a record. It must exceed the largest record the limits let a
+ * client write (max_key_bytes is at most 1 MiB, max_value_bytes at most 512 MiB: 513 MiB + 21 bytes), or
+ * the reader would take valid records for damage; the writer refuses anything longer (encodeRecordInto).
+ */
+export const MAX_RECORD_BODY_BYTES = 1024 * 1024 * 1024;
+/** Largest possible header: the fixed 24 bytes and a key hash name of up to 255 bytes. */
+export const MAX_HEADER_BYTES = 24 + 255;
 
 export type AofFileKind = 'base' | 'incr';
 const KIND_CODES: Record<AofFileKind, number> = { base: 1, incr: 2 };
@@ -52,7 +59,7 @@ export type HeaderResult =
   | { readonly ok: true; readonly header: AofHeader; readonly size: number }
   | { readonly ok: false; readonly reason: string; readonly incomplete: boolean };
 
-/** Decodes a header from the first bytes of a file (at least 24 + 255 bytes, or the whole file). */
+/** Decodes a header from the first bytes of a file (at least MAX_HEADER_BYTES, or the whole file). */
 export function decodeHeader(buf: Uint8Array): HeaderResult {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < 12) return { ok: false, reason: 'file shorter than a header', incomplete: true };
@@ -105,6 +112,13 @@ export function encodeRecordInto(buf: Buffer, offset: number, record: AofRecord)
   const valueBytes = record.value.length === 0 ? 0 : buf.write(record.value, valueStart, 'utf8');
   const end = valueStart + valueBytes;
   const bodyLength = end - body;
+  if (bodyLength > MAX_RECORD_BODY_BYTES) {
+    // Unreachable within the configured limits; a record the reader would refuse must never be written.
+    throw new LallyError(
+      ErrorCodes.VALUE_TOO_LARGE,
+      `a record of ${bodyLength} body bytes is larger than the AOF format allows (${MAX_RECORD_BODY_BYTES})`,
+    );
+  }
   buf.writeUInt32LE(bodyLength, offset);
   buf.writeUInt32LE(crc32c(buf, 0, body, end), offset + 4);
   return end - offset;

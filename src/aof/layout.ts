@@ -10,11 +10,12 @@
  *   <dataDir>/aof-1/shard-0.incr-3.aof        (the last increment is the one being appended to)
  *
  * Every switch (a new increment, a compaction, a re-sharding) is one atomic rename of a manifest or of
- * the layout file, so a crash at any moment leaves a complete set of files; files no manifest names are
- * leftovers of an interrupted switch and are deleted at the next open.
+ * the layout file, so a crash at any moment leaves a complete set of files. Which leftovers of an
+ * interrupted switch may be deleted, and which unnamed files make a start refuse, is decided in one place:
+ * recovery-plan.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { KEY_HASH_NAME } from '../hash/key-hash.js';
@@ -23,6 +24,11 @@ import { encodeHeader } from './format.js';
 export const LOCK_FILE = 'lally.lock';
 export const LAYOUT_FILE = 'aof-layout.json';
 export const MANIFEST_FORMAT = 1;
+/**
+ * Written (and synced) into a generation directory before any of its files, removed only after the
+ * layout names it: a generation holding it that the layout does not name never committed.
+ */
+export const GENERATION_MARKER = 'generation-building';
 
 export interface AofLayout {
   readonly format: number;
@@ -47,6 +53,21 @@ export const manifestName = (shard: number) => `shard-${shard}.aof.manifest`;
 export const baseName = (shard: number, seq: number) => `shard-${shard}.base-${seq}.aof`;
 export const incrName = (shard: number, seq: number) => `shard-${shard}.incr-${seq}.aof`;
 export const generationDirName = (generation: number) => `aof-${generation}`;
+
+const SHARD_FILE = /^shard-(\d+)\.(base|incr)-(\d+)\.aof$/;
+
+export interface ShardFileName {
+  readonly shard: number;
+  readonly kind: 'base' | 'incr';
+  readonly seq: number;
+}
+
+/** The parts of a data file's name (`shard-0.base-6.aof`), or undefined for any other name. */
+export function parseShardFileName(name: string): ShardFileName | undefined {
+  const match = SHARD_FILE.exec(name);
+  if (match === null) return undefined;
+  return { shard: Number(match[1]), kind: match[2] as 'base' | 'incr', seq: Number(match[3]) };
+}
 
 /** The files of a manifest, in replay order. */
 export function manifestFiles(manifest: ShardManifest): string[] {
@@ -124,10 +145,28 @@ export function generationOf(dirName: string): number {
   return match ? Number(match[1]) : -1;
 }
 
-/** Creates the layout for a new data directory, or returns the one there. Safe to race: same content. */
+/**
+ * Creates the layout for a new data directory, or returns the one there. Safe to race: same content.
+ * Refuses a directory that holds generation directories but no layout (their data is not accounted for).
+ */
 export async function ensureLayout(dataDir: string, shards: number): Promise<AofLayout> {
   const existing = await readLayout(dataDir);
   if (existing !== undefined) return existing;
+  const generations: string[] = [];
+  for (const name of await readdir(dataDir).catch(() => [] as string[])) {
+    if (generationOf(name) < 0) continue;
+    const inside = await readdir(join(dataDir, name)).catch(() => [] as string[]);
+    if (inside.some((file) => parseShardFileName(file) !== undefined)) generations.push(name);
+  }
+  if (generations.length > 0) {
+    // Another shard of this process may have just created the layout (and then its files): look again.
+    const now = await readLayout(dataDir);
+    if (now !== undefined) return now;
+    throw new LallyError(
+      ErrorCodes.AOF_CORRUPT,
+      `${dataDir} holds ${generations.join(', ')} but no ${LAYOUT_FILE}: run \`lally aof check ${dataDir}\`, then \`lally aof repair ${dataDir}\``,
+    );
+  }
   const layout = newLayout(shards, 1);
   await mkdir(join(dataDir, layout.dir), { recursive: true });
   await writeLayout(dataDir, layout);
@@ -153,37 +192,6 @@ export async function readManifest(genDir: string, shard: number): Promise<Shard
 
 export async function writeManifest(genDir: string, manifest: ShardManifest): Promise<void> {
   await writeFileAtomic(genDir, manifestName(manifest.shard), `${JSON.stringify(manifest)}\n`);
-}
-
-/** Deletes this shard's files that its manifest does not name (leftovers of an interrupted switch). */
-export async function removeShardLeftovers(genDir: string, manifest: ShardManifest): Promise<string[]> {
-  const keep = new Set([...manifestFiles(manifest), manifestName(manifest.shard)]);
-  const prefix = `shard-${manifest.shard}.`;
-  const tempPrefix = `.${manifestName(manifest.shard)}.`;
-  const removed: string[] = [];
-  for (const name of await readdir(genDir)) {
-    if ((name.startsWith(prefix) && !keep.has(name)) || name.startsWith(tempPrefix)) {
-      await unlink(join(genDir, name)).catch(() => undefined);
-      removed.push(name);
-    }
-  }
-  return removed;
-}
-
-/** Deletes generation directories other than the current one, and stray temp files of the layout. */
-export async function removeStaleGenerations(
-  dataDir: string,
-  current: string | undefined,
-): Promise<string[]> {
-  const removed: string[] = [];
-  for (const name of await readdir(dataDir)) {
-    const stale = (generationOf(name) >= 0 && name !== current) || name.startsWith(`.${LAYOUT_FILE}.`);
-    if (stale) {
-      await rm(join(dataDir, name), { recursive: true, force: true });
-      removed.push(name);
-    }
-  }
-  return removed;
 }
 
 /** Creates an empty increment file (header only), synced, and syncs the directory entry. */

@@ -5,14 +5,13 @@
  */
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import { supersedes } from '../clock/last-writer-wins.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { parseExportLine } from './export-format.js';
 import { AOF_MAGIC, decodeRecordAt } from './format.js';
-import { readLayout, readManifest } from './layout.js';
+import { planRecovery, refusalError } from './recovery-plan.js';
 import { scanAofFile } from './scan.js';
 import { corruptionError, replayShardFiles } from './shard-replay.js';
 import type { AofRecord } from './types.js';
@@ -91,16 +90,19 @@ async function readAofFile(path: string, sink: RecordSink, logger: Logger): Prom
   );
 }
 
-/** Every record of a data directory (read only: a damaged tail is skipped, not cut). */
+/**
+ * Every record of a data directory (read only: a damaged tail is skipped, not cut). A directory whose
+ * files the metadata does not account for is refused, as a start would refuse it: reading only the
+ * files a manifest names would silently leave the others' records out.
+ */
 export async function readDataDir(dataDir: string, sink: RecordSink, logger: Logger): Promise<void> {
-  const layout = await readLayout(dataDir);
-  if (layout === undefined) {
+  const plan = await planRecovery(dataDir);
+  if (plan.problems.length > 0) throw refusalError(dataDir, plan.problems);
+  if (plan.layout === undefined || plan.genDir === undefined) {
     throw new LallyError(ErrorCodes.AOF_IO, `${dataDir} is not a Lally data directory (no aof-layout.json)`);
   }
-  const genDir = join(dataDir, layout.dir);
-  for (let shard = 0; shard < layout.shards; shard++) {
-    const manifest = await readManifest(genDir, shard);
-    if (manifest !== undefined) await replayShardFiles(genDir, manifest, logger, sink, true);
+  for (const shard of plan.shards) {
+    if (shard.manifest !== undefined) await replayShardFiles(plan.genDir, shard.manifest, logger, sink, true);
   }
 }
 

@@ -30,11 +30,10 @@ import {
   ensureLayout,
   incrName,
   manifestFiles,
-  readManifest,
-  removeShardLeftovers,
   type ShardManifest,
   writeManifest,
 } from './layout.js';
+import { planShard, refusalError } from './recovery-plan.js';
 import type { RewriteJob, RewriteResult } from './rewrite-job.js';
 import { replayShardFiles } from './shard-replay.js';
 import type { AofRecord } from './types.js';
@@ -183,9 +182,21 @@ export class ShardAof {
       );
     }
     const genDir = join(o.dataDir, layout.dir);
-    let manifest = await readManifest(genDir, o.shard);
+    // The same plan as start-up's and `aof check`'s (recovery-plan.ts): files proven redundant go, files
+    // the manifest does not account for (or a manifest naming missing files) refuse the open.
+    const plan = await planShard(genDir, o.shard, o.shards);
+    if (plan.problems.length > 0) throw refusalError(o.dataDir, plan.problems);
+    for (const deletion of plan.deletions) await unlink(deletion.path).catch(() => undefined);
+    if (plan.deletions.length > 0) {
+      o.logger.warn(
+        { removed: plan.deletions.map((d) => ({ path: d.path, why: d.why })) },
+        'removed AOF leftovers proven redundant',
+      );
+    }
+    let manifest = plan.manifest;
     const fresh = manifest === undefined;
     if (manifest === undefined) {
+      // No manifest and no files of this shard at all (the plan refuses files without a manifest).
       manifest = {
         format: 1,
         shard: o.shard,
@@ -197,8 +208,7 @@ export class ShardAof {
       await createIncrement(genDir, manifest.incrs[0]!, o.shard, o.shards);
       await writeManifest(genDir, manifest);
     }
-    const removed = await removeShardLeftovers(genDir, manifest);
-    if (removed.length > 0) o.logger.info({ removed }, 'removed AOF files of an interrupted switch');
+    // The plan checked that the file exists ('a' would otherwise recreate a lost increment, empty).
     const active = join(genDir, manifest.incrs.at(-1)!);
     const fh = await open(active, 'a');
     const aof = new ShardAof(o, genDir, manifest, fh, fresh);

@@ -41,47 +41,66 @@ export async function replayShardFiles(
       return onRecord(record);
     });
     records += result.records;
-    const isActive = index === files.length - 1;
-    checkHeader(result, manifest);
-    if (result.bad === undefined) {
+    const verdict = judgeFile(result, index === files.length - 1, manifest);
+    if (verdict.kind === 'refuse') throw verdict.error;
+    if (verdict.kind === 'ok') {
       bytes += result.fileBytes;
       continue;
     }
-    if (!isActive || result.bad.kind === 'mid') throw corruptionError(path, result);
-    const cut = result.fileBytes - result.validEnd;
     logger.warn(
-      { file: path, offset: result.validEnd, bytes: cut, reason: result.bad.reason },
-      `AOF ${path}: ${readOnly ? 'ignoring' : 'truncating'} a damaged tail of ${cut} bytes at offset ${result.validEnd} (a write cut short by a crash)`,
+      { file: path, offset: verdict.at, bytes: verdict.bytes, reason: verdict.reason },
+      `AOF ${path}: ${readOnly ? 'ignoring' : 'truncating'} a damaged tail of ${verdict.bytes} bytes at offset ${verdict.at} (a write cut short by a crash)`,
     );
-    if (!readOnly) await truncateTail(path, result.validEnd, manifest);
-    truncatedBytes += cut;
-    bytes += Math.max(result.validEnd, 1);
+    if (!readOnly) await truncateTail(path, verdict.at, manifest);
+    truncatedBytes += verdict.bytes;
+    bytes += Math.max(verdict.at, 1);
   }
   return { records, bytes, truncatedBytes, maxVersion };
 }
 
-function checkHeader(result: ScanResult, manifest: ShardManifest): void {
+/** What start-up does with one file of a shard, from its scan: shared with `lally aof check`. */
+export type FileVerdict =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'truncate'; readonly at: number; readonly bytes: number; readonly reason: string }
+  | { readonly kind: 'refuse'; readonly error: LallyError };
+
+/**
+ * Only the increment being appended to may end in a torn write (sealed files were synced whole before a
+ * manifest named them sealed), and only a tail with nothing valid after it is a torn write.
+ */
+export function judgeFile(result: ScanResult, isActive: boolean, manifest: ShardManifest): FileVerdict {
   const header = result.header;
-  if (header === undefined) return;
-  if (header.shard !== manifest.shard || header.shards !== manifest.shards) {
-    throw new LallyError(
+  if (header !== undefined && (header.shard !== manifest.shard || header.shards !== manifest.shards)) {
+    const error = new LallyError(
       ErrorCodes.AOF_CORRUPT,
       `${result.path} belongs to shard ${header.shard} of ${header.shards}, but the manifest lists it for shard ${manifest.shard} of ${manifest.shards}`,
     );
+    return { kind: 'refuse', error };
   }
+  const bad = result.bad;
+  if (bad === undefined) return { kind: 'ok' };
+  if (!isActive || bad.kind === 'mid') return { kind: 'refuse', error: corruptionError(result.path, result) };
+  return {
+    kind: 'truncate',
+    at: result.validEnd,
+    bytes: result.fileBytes - result.validEnd,
+    reason: bad.reason,
+  };
 }
 
 export function corruptionError(path: string, result: ScanResult): LallyError {
   const bad = result.bad!;
   const where =
-    bad.kind === 'mid'
-      ? `valid records follow at offset ${bad.nextValidOffset}, so this is not a torn write`
-      : 'the file was sealed (complete and synced), so this is not a torn write';
+    bad.kind === 'tail'
+      ? 'the file was sealed (complete and synced), so this is not a torn write'
+      : bad.nextValidOffset !== undefined
+        ? `valid records follow at offset ${bad.nextValidOffset}, so this is not a torn write`
+        : 'the file header is damaged and no valid record follows it';
   return new LallyError(
     ErrorCodes.AOF_CORRUPT,
     `AOF file ${path} is corrupt at offset ${bad.offset} (${bad.reason}); ${where}. ` +
-      `Inspect it with \`lally aof check <data-dir>\`; \`lally aof repair --force <file>\` cuts the file at that ` +
-      `offset and loses the records after it (back the file up first).`,
+      `Inspect it with \`lally aof check <data-dir>\`; \`lally aof repair --force <data-dir>\` cuts out the damaged ` +
+      `bytes and keeps every valid record around them (back the directory up first).`,
   );
 }
 

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { prepareDataDir } from '../../src/aof/data-dir.js';
-import { LOCK_FILE, readLayout } from '../../src/aof/layout.js';
+import { prepareDataDir, writeGeneration } from '../../src/aof/data-dir.js';
+import { GENERATION_MARKER, LOCK_FILE, readLayout } from '../../src/aof/layout.js';
 import { ShardAof } from '../../src/aof/shard-aof.js';
 import type { AofRecord } from '../../src/aof/types.js';
 import { shardOfKey } from '../../src/hash/key-hash.js';
@@ -123,10 +123,12 @@ t.test('a crash before the layout switch leaves the old generation in force', as
   ).release();
   await writeShards(dir, 2, [rec('a', '1'), rec('b', '2'), rec('c', '3')]);
   const layout = (await readLayout(dir))!;
-  // What a crash mid re-routing leaves: a partial next generation that no layout names.
+  // What a crash mid re-routing leaves: a partial next generation that no layout names, holding the
+  // marker writeGeneration writes before anything else.
   const { mkdir } = await import('node:fs/promises');
-  await mkdir(join(dir, 'aof-7'));
-  await writeFile(join(dir, 'aof-7', 'shard-0.base-1.aof'), 'partial');
+  await mkdir(join(dir, 'aof-2'));
+  await writeFile(join(dir, 'aof-2', GENERATION_MARKER), '{"from":"aof-1"}');
+  await writeFile(join(dir, 'aof-2', 'shard-0.base-1.aof'), 'partial');
   await writeFile(join(dir, '.aof-layout.json.123-abcd.tmp'), '{"half');
   await (
     await prepareDataDir({ dataDir: dir, shards: 2, fresh: false, replayLog: undefined, logger })
@@ -135,6 +137,32 @@ t.test('a crash before the layout switch leaves the old generation in force', as
   t.equal((await readShards(dir, 2)).size, 3);
   t.same((await readdir(dir)).sort(), ['aof-1', 'aof-layout.json'].sort(), 'leftovers removed');
 });
+
+t.test(
+  'a crash inside writeGeneration leaves the marker, and the next start removes that generation',
+  async (t) => {
+    const dir = await tempDir(t);
+    const { logger } = recordingLogger();
+    await (
+      await prepareDataDir({ dataDir: dir, shards: 2, fresh: false, replayLog: undefined, logger })
+    ).release();
+    await writeShards(dir, 2, [rec('a', '1'), rec('b', '2')]);
+    const previous = (await readLayout(dir))!;
+    // A real writeGeneration whose fill fails half-way: the same state a crash there leaves.
+    await t.rejects(
+      writeGeneration(dir, 3, previous, async (sink) => {
+        await sink(rec('x', 'half'));
+        throw new Error('crash');
+      }),
+    );
+    t.ok((await readdir(join(dir, 'aof-2'))).includes(GENERATION_MARKER), 'the marker is there');
+    await (
+      await prepareDataDir({ dataDir: dir, shards: 2, fresh: false, replayLog: undefined, logger })
+    ).release();
+    t.same((await readdir(dir)).sort(), ['aof-1', 'aof-layout.json'], 'the uncommitted generation is gone');
+    t.equal((await readShards(dir, 2)).size, 2);
+  },
+);
 
 t.test('--replay-log replaces the data with an upstream text log', async (t) => {
   const dir = await tempDir(t);
