@@ -30,6 +30,7 @@ import {
   ensureLayout,
   incrName,
   manifestFiles,
+  readManifest,
   type ShardManifest,
   writeManifest,
 } from './layout.js';
