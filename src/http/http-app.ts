@@ -24,6 +24,8 @@ export interface HttpAppOptions {
   readonly readQuorum: number;
   readonly writeQuorum: number;
   readonly logger: Logger;
+  /** Budget of the batch answers one shard assembles at once (default: max(64 MiB, 4 values)). */
+  readonly batchAnswerBudgetBytes?: number;
   /** The other members' gRPC addresses (GET /nodes). */
   nodes(): readonly string[];
   /** The whole node's figures (GET /stats), gathered from every shard. */
@@ -37,6 +39,23 @@ const always200 = (): number => 200;
 const foundOr404 = (result: OpResult): number => (result.found ? 200 : 404);
 
 const KV_PREFIX = '/kv/';
+/** Bounds of /batch (see #batch). */
+const BATCH_WINDOW = 128;
+const MAX_ACTIVE_BATCHES = 2;
+const MAX_WAITING_BATCHES = 256;
+const MiB = 1024 * 1024;
+
+function busyResult(budget: number): OpResult {
+  return {
+    found: false,
+    value: undefined,
+    version: undefined,
+    error: new LallyError(
+      ErrorCodes.BUSY,
+      `the answers this shard is assembling for batches reached their budget (${budget} bytes); retry`,
+    ),
+  };
+}
 export const GREETING = 'Hello World! from lally';
 
 /** Tracks one request that is answered later (after a hop, a sync, or its body). */
@@ -56,13 +75,25 @@ export class HttpApi {
   inFlight = 0;
   /** When set, answers ask clients to close their connection (we are shutting down). */
   closing = false;
-  readonly counters = { requests: 0, errors: 0 };
+  /**
+   * batchesBusy: batches refused whole (503) because the batch budget was spent; batchItemsBusy: GET
+   * items answered LALLY_ERR_BUSY inside a batch for the same reason.
+   */
+  readonly counters = { requests: 0, errors: 0, batchesBusy: 0, batchItemsBusy: 0 };
+  /** Bytes (UTF-16 units) of batch answers this shard is assembling, and their budget. */
+  #batchBytes = 0;
+  readonly #batchBudget: number;
+  /** Running batches, oldest first, and the batches waiting for a turn. */
+  readonly #activeBatches: { bytes: number }[] = [];
+  readonly #waitingBatches: (() => void)[] = [];
 
   readonly #json: KvJson;
 
   constructor(opts: HttpAppOptions) {
     this.#opts = opts;
     this.#json = new KvJson(opts.readQuorum, opts.writeQuorum);
+    // A few of the largest values at least, so that one batch of large GETs succeeds whole.
+    this.#batchBudget = opts.batchAnswerBudgetBytes ?? Math.max(64 * MiB, 4 * opts.limits.maxValueBytes);
     this.#debug = opts.logger.isLevelEnabled('debug');
   }
 
@@ -317,34 +348,106 @@ export class HttpApi {
     );
   }
 
+  /**
+   * POST /batch. Its answer is assembled in memory, and one batch may ask for far more than it sends
+   * (10,000 GETs of one 1 MiB value), so the shard bounds what it assembles: at most
+   * MAX_ACTIVE_BATCHES run at once (the others wait their turn, up to MAX_WAITING_BATCHES; past that
+   * the batch is answered 503 before any operation runs); each runs BATCH_WINDOW operations at a time;
+   * and the answer bytes of all running batches have a budget. The oldest running batch may use the
+   * whole budget for itself (so it always progresses); a GET whose item would overrun the budget is
+   * answered, in the batch, with a per-item LALLY_ERR_BUSY (status "partial"). A write's item is never
+   * replaced: a write that happened is reported as such.
+   */
   #batch(res: HttpResponse, req: HttpRequest): void {
     this.#withBody(res, req, (body, pending) => {
       const ops = parseBatchBody(body, this.#opts.limits);
-      const parts: string[] = new Array(ops.length);
-      let remaining = ops.length;
-      let failures = 0;
-      const done = () => {
-        if (!this.#finish(pending)) return;
-        const status = failures === 0 ? 'success' : 'partial';
-        this.#send(
-          res,
-          200,
-          JSON_TYPE,
-          `{"status":"${status}","count":${ops.length},"results":[${parts.join(',')}]}`,
-        );
-      };
-      if (remaining === 0) {
-        done();
+      if (this.#activeBatches.length < MAX_ACTIVE_BATCHES) {
+        this.#runBatch(res, pending, ops);
         return;
       }
-      ops.forEach((op: BatchOp, index) => {
-        this.#opts.router.execute(op.op, op.key, op.value, (result) => {
-          if (result.error !== undefined) failures++;
-          parts[index] = batchItemJson(op, result);
-          if (--remaining === 0) done();
-        });
-      });
+      if (this.#waitingBatches.length >= MAX_WAITING_BATCHES) {
+        this.counters.batchesBusy++;
+        throw new LallyError(
+          ErrorCodes.BUSY,
+          `this shard has ${this.#waitingBatches.length} batches waiting to run; retry`,
+        );
+      }
+      this.#waitingBatches.push(() => this.#runBatch(res, pending, ops));
     });
+  }
+
+  #runBatch(res: HttpResponse, pending: Pending, ops: readonly BatchOp[]): void {
+    if (pending.aborted) {
+      this.#startWaitingBatch();
+      return;
+    }
+    const batch = { bytes: 0 };
+    this.#activeBatches.push(batch);
+    const parts: string[] = new Array(ops.length);
+    let next = 0;
+    let running = 0;
+    let remaining = ops.length;
+    let failures = 0;
+    let pumping = false;
+    const end = () => {
+      this.#batchBytes -= batch.bytes;
+      this.#activeBatches.splice(this.#activeBatches.indexOf(batch), 1);
+      // Not from here: a batch of local keys finishes synchronously, and the queue may be long.
+      queueMicrotask(() => this.#startWaitingBatch());
+    };
+    const done = () => {
+      const answer =
+        `{"status":"${failures === 0 ? 'success' : 'partial'}","count":${ops.length},` +
+        `"results":[${parts.join(',')}]}`;
+      end();
+      if (this.#finish(pending)) this.#send(res, 200, JSON_TYPE, answer);
+    };
+    const settle = (index: number, op: BatchOp, outcome: OpResult) => {
+      let result = outcome;
+      if (op.op === 'get' && result.found) {
+        const size = (result.value?.length ?? 0) + op.key.length;
+        const oldest = this.#activeBatches[0] === batch;
+        if (
+          batch.bytes + size > this.#batchBudget ||
+          (!oldest && this.#batchBytes + size > this.#batchBudget)
+        ) {
+          this.counters.batchItemsBusy++;
+          result = busyResult(this.#batchBudget);
+        }
+      }
+      if (result.error !== undefined) failures++;
+      const item = batchItemJson(op, result);
+      parts[index] = item;
+      batch.bytes += item.length;
+      this.#batchBytes += item.length;
+    };
+    const pump = () => {
+      if (pumping) return; // an operation answered synchronously: the loop below goes on
+      pumping = true;
+      while (next < ops.length && running < BATCH_WINDOW && !pending.aborted) {
+        const index = next++;
+        const op = ops[index]!;
+        running++;
+        this.#opts.router.execute(op.op, op.key, op.value, (result) => {
+          running--;
+          if (pending.aborted) {
+            // The client is gone: run nothing more, and free the batch once all its hops are back.
+            if (running === 0) end();
+            return;
+          }
+          settle(index, op, result);
+          if (--remaining === 0) done();
+          else pump();
+        });
+      }
+      pumping = false;
+    };
+    if (remaining === 0) done();
+    else pump();
+  }
+
+  #startWaitingBatch(): void {
+    if (this.#activeBatches.length < MAX_ACTIVE_BATCHES) this.#waitingBatches.shift()?.();
   }
 
   #nodes(res: HttpResponse): void {

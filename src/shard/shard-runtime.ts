@@ -99,7 +99,14 @@ export class ShardRuntime {
       ({ records } = await this.#log.replay((record) => engine.applyRecord(record)));
     }
     const replayMs = Math.round(performance.now() - started);
-    const router = new ShardRouter({ engine, shard, shards, links: transport.links, logger: this.#logger });
+    const router = new ShardRouter({
+      engine,
+      shard,
+      shards,
+      links: transport.links,
+      logger: this.#logger,
+      hopTimeoutMs: config.hopTimeoutMs,
+    });
     this.#router = router;
     const http = new HttpApi({
       router,
@@ -224,6 +231,7 @@ export class ShardRuntime {
   async #close(): Promise<void> {
     this.closeSockets();
     await this.#deps.transport.close();
+    this.#router?.close();
     this.#router?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
     if (this.#log !== undefined) await this.#log.close();
     await this.#hooks?.close();
