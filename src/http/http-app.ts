@@ -402,18 +402,20 @@ export class HttpApi {
       end();
       if (this.#finish(pending)) this.#send(res, 200, JSON_TYPE, answer);
     };
+    /** Whether `size` more bytes would overrun the budget (the oldest batch may use all of it). */
+    const overBudget = (size: number) =>
+      batch.bytes + size > this.#batchBudget ||
+      (this.#activeBatches[0] !== batch && this.#batchBytes + size > this.#batchBudget);
+    // Set once a GET of this batch was refused for the budget: its later GETs are refused without
+    // running (fetching a value only to drop it would copy, say, 10 GB through the rings for 10,000
+    // GETs of one 1 MiB value).
+    let spent = false;
     const settle = (index: number, op: BatchOp, outcome: OpResult) => {
       let result = outcome;
-      if (op.op === 'get' && result.found) {
-        const size = (result.value?.length ?? 0) + op.key.length;
-        const oldest = this.#activeBatches[0] === batch;
-        if (
-          batch.bytes + size > this.#batchBudget ||
-          (!oldest && this.#batchBytes + size > this.#batchBudget)
-        ) {
-          this.counters.batchItemsBusy++;
-          result = busyResult(this.#batchBudget);
-        }
+      if (op.op === 'get' && result.found && overBudget((result.value?.length ?? 0) + op.key.length)) {
+        spent = true;
+        this.counters.batchItemsBusy++;
+        result = busyResult(this.#batchBudget);
       }
       if (result.error !== undefined) failures++;
       const item = batchItemJson(op, result);
@@ -427,6 +429,12 @@ export class HttpApi {
       while (next < ops.length && running < BATCH_WINDOW && !pending.aborted) {
         const index = next++;
         const op = ops[index]!;
+        if (op.op === 'get' && (spent || overBudget(0))) {
+          this.counters.batchItemsBusy++;
+          settle(index, op, busyResult(this.#batchBudget));
+          if (--remaining === 0) done();
+          continue;
+        }
         running++;
         this.#opts.router.execute(op.op, op.key, op.value, (result) => {
           running--;
