@@ -2,12 +2,12 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { OpKind, OpResult, ShardRouter } from '../shard/shard-router.js';
-import { batchItemJson, timestampOf } from './batch-json.js';
+import { timestampOf } from './batch-json.js';
+import { BATCH_DEFAULTS, BatchRunner, defaultBatchBudget } from './batch-runner.js';
 import { readBody } from './body-reader.js';
 import { KvJson } from './kv-json.js';
 import { wantsRawValue, wantsReturnBody } from './query-flags.js';
 import {
-  type BatchOp,
   checkValueBytes,
   decodeUtf8,
   keyFromPath,
@@ -24,7 +24,7 @@ export interface HttpAppOptions {
   readonly readQuorum: number;
   readonly writeQuorum: number;
   readonly logger: Logger;
-  /** Budget of the batch answers one shard assembles at once (default: max(64 MiB, 4 values)). */
+  /** Budget of the batch answers one shard assembles at once (src/http/batch-runner.ts). */
   readonly batchAnswerBudgetBytes?: number;
   /** The other members' gRPC addresses (GET /nodes). */
   nodes(): readonly string[];
@@ -39,23 +39,6 @@ const always200 = (): number => 200;
 const foundOr404 = (result: OpResult): number => (result.found ? 200 : 404);
 
 const KV_PREFIX = '/kv/';
-/** Bounds of /batch (see #batch). */
-const BATCH_WINDOW = 128;
-const MAX_ACTIVE_BATCHES = 2;
-const MAX_WAITING_BATCHES = 256;
-const MiB = 1024 * 1024;
-
-function busyResult(budget: number): OpResult {
-  return {
-    found: false,
-    value: undefined,
-    version: undefined,
-    error: new LallyError(
-      ErrorCodes.BUSY,
-      `the answers this shard is assembling for batches reached their budget (${budget} bytes); retry`,
-    ),
-  };
-}
 export const GREETING = 'Hello World! from lally';
 
 /** Tracks one request that is answered later (after a hop, a sync, or its body). */
@@ -75,25 +58,25 @@ export class HttpApi {
   inFlight = 0;
   /** When set, answers ask clients to close their connection (we are shutting down). */
   closing = false;
-  /**
-   * batchesBusy: batches refused whole (503) because the batch budget was spent; batchItemsBusy: GET
-   * items answered LALLY_ERR_BUSY inside a batch for the same reason.
-   */
-  readonly counters = { requests: 0, errors: 0, batchesBusy: 0, batchItemsBusy: 0 };
-  /** Bytes (UTF-16 units) of batch answers this shard is assembling, and their budget. */
-  #batchBytes = 0;
-  readonly #batchBudget: number;
-  /** Running batches, oldest first, and the batches waiting for a turn. */
-  readonly #activeBatches: { bytes: number }[] = [];
-  readonly #waitingBatches: (() => void)[] = [];
+  readonly counters = { requests: 0, errors: 0 };
+  readonly #batches: BatchRunner;
+  /** Batches refused whole, and batch GET items answered BUSY (the batch budget, see #batch). */
+  get batchCounters(): Readonly<{ batchesBusy: number; itemsBusy: number }> {
+    return this.#batches.counters;
+  }
 
   readonly #json: KvJson;
 
   constructor(opts: HttpAppOptions) {
     this.#opts = opts;
     this.#json = new KvJson(opts.readQuorum, opts.writeQuorum);
-    // A few of the largest values at least, so that one batch of large GETs succeeds whole.
-    this.#batchBudget = opts.batchAnswerBudgetBytes ?? Math.max(64 * MiB, 4 * opts.limits.maxValueBytes);
+    this.#batches = new BatchRunner(
+      (op, key, value, callback) => opts.router.execute(op, key, value, callback),
+      {
+        ...BATCH_DEFAULTS,
+        budgetBytes: opts.batchAnswerBudgetBytes ?? defaultBatchBudget(opts.limits.maxValueBytes),
+      },
+    );
     this.#debug = opts.logger.isLevelEnabled('debug');
   }
 
@@ -348,114 +331,18 @@ export class HttpApi {
     );
   }
 
-  /**
-   * POST /batch. Its answer is assembled in memory, and one batch may ask for far more than it sends
-   * (10,000 GETs of one 1 MiB value), so the shard bounds what it assembles: at most
-   * MAX_ACTIVE_BATCHES run at once (the others wait their turn, up to MAX_WAITING_BATCHES; past that
-   * the batch is answered 503 before any operation runs); each runs BATCH_WINDOW operations at a time;
-   * and the answer bytes of all running batches have a budget. The oldest running batch may use the
-   * whole budget for itself (so it always progresses); a GET whose item would overrun the budget is
-   * answered, in the batch, with a per-item LALLY_ERR_BUSY (status "partial"). A write's item is never
-   * replaced: a write that happened is reported as such.
-   */
+  /** POST /batch: parsed here, run within the shard's bounds by the BatchRunner. */
   #batch(res: HttpResponse, req: HttpRequest): void {
     this.#withBody(res, req, (body, pending) => {
       const ops = parseBatchBody(body, this.#opts.limits);
-      if (this.#activeBatches.length < MAX_ACTIVE_BATCHES) {
-        this.#runBatch(res, pending, ops);
-        return;
-      }
-      if (this.#waitingBatches.length >= MAX_WAITING_BATCHES) {
-        this.counters.batchesBusy++;
-        throw new LallyError(
-          ErrorCodes.BUSY,
-          `this shard has ${this.#waitingBatches.length} batches waiting to run; retry`,
-        );
-      }
-      this.#waitingBatches.push(() => this.#runBatch(res, pending, ops));
+      this.#batches.submit(
+        ops,
+        () => pending.aborted,
+        (json) => {
+          if (this.#finish(pending)) this.#send(res, 200, JSON_TYPE, json);
+        },
+      );
     });
-  }
-
-  #runBatch(res: HttpResponse, pending: Pending, ops: readonly BatchOp[]): void {
-    if (pending.aborted) {
-      this.#startWaitingBatch();
-      return;
-    }
-    const batch = { bytes: 0 };
-    this.#activeBatches.push(batch);
-    const parts: string[] = new Array(ops.length);
-    let next = 0;
-    let running = 0;
-    let remaining = ops.length;
-    let failures = 0;
-    let pumping = false;
-    const end = () => {
-      this.#batchBytes -= batch.bytes;
-      this.#activeBatches.splice(this.#activeBatches.indexOf(batch), 1);
-      // Not from here: a batch of local keys finishes synchronously, and the queue may be long.
-      queueMicrotask(() => this.#startWaitingBatch());
-    };
-    const done = () => {
-      const answer =
-        `{"status":"${failures === 0 ? 'success' : 'partial'}","count":${ops.length},` +
-        `"results":[${parts.join(',')}]}`;
-      end();
-      if (this.#finish(pending)) this.#send(res, 200, JSON_TYPE, answer);
-    };
-    /** Whether `size` more bytes would overrun the budget (the oldest batch may use all of it). */
-    const overBudget = (size: number) =>
-      batch.bytes + size > this.#batchBudget ||
-      (this.#activeBatches[0] !== batch && this.#batchBytes + size > this.#batchBudget);
-    // Set once a GET of this batch was refused for the budget: its later GETs are refused without
-    // running (fetching a value only to drop it would copy, say, 10 GB through the rings for 10,000
-    // GETs of one 1 MiB value).
-    let spent = false;
-    const settle = (index: number, op: BatchOp, outcome: OpResult) => {
-      let result = outcome;
-      if (op.op === 'get' && result.found && overBudget((result.value?.length ?? 0) + op.key.length)) {
-        spent = true;
-        this.counters.batchItemsBusy++;
-        result = busyResult(this.#batchBudget);
-      }
-      if (result.error !== undefined) failures++;
-      const item = batchItemJson(op, result);
-      parts[index] = item;
-      batch.bytes += item.length;
-      this.#batchBytes += item.length;
-    };
-    const pump = () => {
-      if (pumping) return; // an operation answered synchronously: the loop below goes on
-      pumping = true;
-      while (next < ops.length && running < BATCH_WINDOW && !pending.aborted) {
-        const index = next++;
-        const op = ops[index]!;
-        if (op.op === 'get' && (spent || overBudget(0))) {
-          this.counters.batchItemsBusy++;
-          settle(index, op, busyResult(this.#batchBudget));
-          if (--remaining === 0) done();
-          continue;
-        }
-        running++;
-        this.#opts.router.execute(op.op, op.key, op.value, (result) => {
-          running--;
-          if (pending.aborted) {
-            // The client is gone: run nothing more, and free the batch once all its hops are back.
-            if (running === 0) end();
-            return;
-          }
-          settle(index, op, result);
-          if (--remaining === 0) done();
-          else pump();
-        });
-      }
-      pumping = false;
-    };
-    if (remaining === 0) done();
-    else pump();
-  }
-
-  #startWaitingBatch(): void {
-    if (this.#activeBatches.length < MAX_ACTIVE_BATCHES) this.#waitingBatches.shift()?.();
   }
 
   #nodes(res: HttpResponse): void {
