@@ -3,8 +3,9 @@
  * is built in memory, and one batch may ask for far more than it sends (10,000 GETs of one 1 MiB
  * value: a 10 GiB answer from a 300 KB body), so a shard bounds what it assembles:
  *
- * - at most `maxActive` batches run at once; the others wait their turn (up to `maxWaiting`; past
- *   that a batch is refused with LALLY_ERR_BUSY before any of its operations runs);
+ * - at most `maxActive` batches run at once; the others wait their turn, up to `maxWaiting` of them
+ *   and `maxWaitMs` each: a batch past either bound is refused with LALLY_ERR_BUSY before any of its
+ *   operations runs (a clear 503 rather than a client's timeout);
  * - each runs `window` operations at a time, so one batch never puts thousands of hops in flight;
  * - the answer bytes of the running batches share `budgetBytes`. The oldest running batch may use the
  *   whole budget for itself (so it always progresses); a GET whose item would overrun the budget is
@@ -22,10 +23,11 @@ export interface BatchLimits {
   readonly budgetBytes: number;
   readonly maxActive: number;
   readonly maxWaiting: number;
+  readonly maxWaitMs: number;
   readonly window: number;
 }
 
-export const BATCH_DEFAULTS = { maxActive: 2, maxWaiting: 256, window: 128 } as const;
+export const BATCH_DEFAULTS = { maxActive: 2, maxWaiting: 256, maxWaitMs: 5000, window: 128 } as const;
 
 /** The default budget: 64 MiB, or four of the largest values, so that a batch of large GETs fits. */
 export function defaultBatchBudget(maxValueBytes: number): number {
@@ -38,12 +40,19 @@ interface RunningBatch {
   bytes: number;
 }
 
+interface WaitingBatch {
+  readonly since: number;
+  readonly run: () => void;
+  readonly refuse: (error: LallyError) => void;
+}
+
 export class BatchRunner {
   readonly #execute: Execute;
   readonly #limits: BatchLimits;
   /** Running batches, oldest first, and the batches waiting for a turn. */
   readonly #active: RunningBatch[] = [];
-  readonly #waiting: (() => void)[] = [];
+  readonly #waiting: WaitingBatch[] = [];
+  #sweeper: NodeJS.Timeout | undefined;
   #bytes = 0;
   /** batchesBusy: batches refused whole; itemsBusy: GET items answered LALLY_ERR_BUSY. */
   readonly counters = { batchesBusy: 0, itemsBusy: 0 };
@@ -68,9 +77,15 @@ export class BatchRunner {
 
   /**
    * Runs `ops` now or when a turn comes, then calls `onDone` with the answer JSON (not when the
-   * client went away: `aborted()` turns true). Throws LALLY_ERR_BUSY when too many batches wait.
+   * client went away: `aborted()` turns true). Throws LALLY_ERR_BUSY when too many batches wait;
+   * calls `onRefused` with it when this one waited too long.
    */
-  submit(ops: readonly BatchOp[], aborted: () => boolean, onDone: (json: string) => void): void {
+  submit(
+    ops: readonly BatchOp[],
+    aborted: () => boolean,
+    onDone: (json: string) => void,
+    onRefused: (error: LallyError) => void,
+  ): void {
     if (this.#active.length < this.#limits.maxActive) {
       this.#run(ops, aborted, onDone);
       return;
@@ -82,8 +97,34 @@ export class BatchRunner {
         `this shard has ${this.#waiting.length} batches waiting to run; retry`,
       );
     }
-    this.#waiting.push(() => this.#run(ops, aborted, onDone));
+    this.#waiting.push({ since: Date.now(), run: () => this.#run(ops, aborted, onDone), refuse: onRefused });
+    if (this.#sweeper === undefined) {
+      this.#sweeper = setInterval(this.#sweep, Math.max(1, Math.ceil(this.#limits.maxWaitMs / 8)));
+      this.#sweeper.unref();
+    }
   }
+
+  /** Stops the timer that refuses batches that waited too long. */
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  /** Refuses the batches that waited longer than `maxWaitMs` (the queue is in arrival order). */
+  readonly #sweep = (): void => {
+    const oldest = Date.now() - this.#limits.maxWaitMs;
+    while (this.#waiting.length > 0 && this.#waiting[0]!.since <= oldest) {
+      this.counters.batchesBusy++;
+      const late = this.#waiting.shift()!;
+      late.refuse(
+        new LallyError(
+          ErrorCodes.BUSY,
+          `this shard's batches left this one no turn within ${this.#limits.maxWaitMs} ms; retry`,
+        ),
+      );
+    }
+    if (this.#waiting.length === 0) this.close();
+  };
 
   #run(ops: readonly BatchOp[], aborted: () => boolean, onDone: (json: string) => void): void {
     if (aborted()) {
@@ -175,6 +216,8 @@ export class BatchRunner {
   }
 
   #startWaiting(): void {
-    if (this.#active.length < this.#limits.maxActive) this.#waiting.shift()?.();
+    if (this.#active.length >= this.#limits.maxActive) return;
+    this.#waiting.shift()?.run();
+    if (this.#waiting.length === 0) this.close();
   }
 }

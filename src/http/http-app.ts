@@ -341,6 +341,9 @@ export class HttpApi {
         (json) => {
           if (this.#finish(pending)) this.#send(res, 200, JSON_TYPE, json);
         },
+        (error) => {
+          if (this.#finish(pending)) this.#sendError(res, error);
+        },
       );
     });
   }

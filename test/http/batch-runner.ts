@@ -40,7 +40,10 @@ function parse(json: string): { status: string; count: number; results: Item[] }
   return JSON.parse(json) as { status: string; count: number; results: Item[] };
 }
 
-const limits = { budgetBytes: 1 << 20, maxActive: 2, maxWaiting: 4, window: 8 };
+const limits = { budgetBytes: 1 << 20, maxActive: 2, maxWaiting: 4, maxWaitMs: 60_000, window: 8 };
+const noRefusal = () => {
+  throw new Error('refused');
+};
 
 t.test('a batch runs `window` operations at a time, in order, and answers once all are back', async (t) => {
   const { calls, execute } = manual();
@@ -50,6 +53,7 @@ t.test('a batch runs `window` operations at a time, in order, and answers once a
     gets(20),
     () => false,
     (json) => (answer = json),
+    noRefusal,
   );
   t.equal(calls.length, 8, 'only the window is in flight');
   calls[0]!.callback(found('a'));
@@ -75,6 +79,7 @@ t.test('operations answered synchronously run the whole batch without recursion'
     gets(10_000),
     () => false,
     (json) => (answer = json),
+    noRefusal,
   );
   t.equal(parse(answer!).results.length, 10_000);
 });
@@ -99,6 +104,7 @@ t.test('past the budget, GETs are answered BUSY without running; writes are alwa
     ops,
     () => false,
     (json) => (answer = json),
+    noRefusal,
   );
   const body = parse(answer!);
   t.equal(body.status, 'partial');
@@ -132,11 +138,13 @@ t.test('the oldest batch may use the whole budget; a younger one shares what is 
       gets(3, 'old'),
       () => false,
       (json) => answers.set('old', json),
+      noRefusal,
     );
     runner.submit(
       gets(3, 'young'),
       () => false,
       (json) => answers.set('young', json),
+      noRefusal,
     );
     t.equal(runner.running, 2);
     // Young first; or two of the oldest's items, then the young batch, then the oldest's last item.
@@ -163,11 +171,13 @@ t.test('too many batches: they wait their turn, then the next one is refused wit
     gets(1, 'a'),
     () => false,
     (json) => answers.push(json),
+    noRefusal,
   );
   runner.submit(
     gets(1, 'b'),
     () => false,
     (json) => answers.push(json),
+    noRefusal,
   );
   t.equal(runner.waiting, 1);
   t.throws(
@@ -176,6 +186,7 @@ t.test('too many batches: they wait their turn, then the next one is refused wit
         gets(1, 'c'),
         () => false,
         () => t.fail('refused'),
+        noRefusal,
       ),
     { code: ErrorCodes.BUSY },
   );
@@ -204,12 +215,14 @@ t.test('a client that goes away: nothing more runs, and its bytes are released',
     gets(20),
     () => aborted,
     () => t.fail('no answer for a gone client'),
+    noRefusal,
   );
   let next: string | undefined;
   runner.submit(
     gets(1, 'next'),
     () => false,
     (json) => (next = json),
+    noRefusal,
   );
   calls[0]!.callback(found('x'.repeat(100)));
   t.ok(runner.assembledBytes > 100);
@@ -227,4 +240,36 @@ t.test('a client that goes away: nothing more runs, and its bytes are released',
 t.test('the default budget holds four of the largest values, and at least 64 MiB', async (t) => {
   t.equal(defaultBatchBudget(1024 * 1024), 64 * 1024 * 1024);
   t.equal(defaultBatchBudget(512 * 1024 * 1024), 2 * 1024 * 1024 * 1024);
+});
+
+t.test('a batch that waits longer than maxWaitMs is refused with BUSY, and nothing of it runs', async (t) => {
+  const { calls, execute } = manual();
+  const runner = new BatchRunner(execute, { ...limits, maxActive: 1, maxWaitMs: 30 });
+  t.teardown(() => runner.close());
+  const keep = setInterval(() => {}, 1000);
+  t.teardown(() => clearInterval(keep));
+  runner.submit(
+    gets(1, 'slow'),
+    () => false,
+    () => {},
+    noRefusal,
+  );
+  const refused = await new Promise<Error>((resolve) =>
+    runner.submit(
+      gets(1, 'late'),
+      () => false,
+      () => t.fail('must not run'),
+      resolve,
+    ),
+  );
+  t.match(refused, { code: ErrorCodes.BUSY, message: /no turn within 30 ms/ });
+  t.equal(runner.waiting, 0);
+  t.equal(runner.counters.batchesBusy, 1);
+  calls[0]!.callback(found('x'));
+  await Promise.resolve();
+  t.same(
+    calls.map((c) => c.key),
+    ['slow0'],
+    'the refused batch never ran',
+  );
 });

@@ -21,8 +21,13 @@ import {
 } from '../fixtures/hostile-traffic.js';
 
 const NO_ANSWER_MS = 30_000;
-/** As in the short test (the reasoning is there): bounded however many requests come. */
-const PEAK_RSS_BOUND = 2048 * MiB;
+/**
+ * As in the short test (the reasoning is there), plus the data this run stores: the mixes keep
+ * every value they write (about 300 MB here), held by the store and copied again while a compaction
+ * rewrites the AOF. Bounded however many requests come: before the fix, the first phase alone grew
+ * the process to 8 GiB.
+ */
+const TRANSIENT_BOUND = 2048 * MiB;
 const SEEDS = process.env.STRESS_SEED ? [Number(process.env.STRESS_SEED)] : [11, 12, 13, 14];
 
 function tally(outcomes: Outcome[]): string {
@@ -52,8 +57,9 @@ t.test('hostile but valid traffic, at length', async (t) => {
     32,
   );
   const rss: number[] = [];
+  const storedBytes = 4 * MiB + smallKeys.length * 1024;
 
-  await t.test('420 batches of 32 GETs over two 1 MiB values, 32 at a time', async (t) => {
+  await t.test('420 batches of 32 GETs over two 1 MiB values, 16 at a time', async (t) => {
     // Before the fix: none answered, and this many grew the process to 8 GiB and killed it.
     const ops = JSON.stringify(Array.from({ length: 32 }, (_, i) => ({ op: 'get', key: bigKeys[i % 2]! })));
     const outcomes = await pool(
@@ -125,7 +131,11 @@ t.test('hostile but valid traffic, at length', async (t) => {
 
   t.comment(`peak RSS after each phase (MiB): ${rss.map((b) => Math.round(b / MiB)).join(', ')}`);
   const peak = peakRss(pid);
-  t.ok(peak < PEAK_RSS_BOUND, `peak RSS ${Math.round(peak / MiB)} MiB < ${PEAK_RSS_BOUND / MiB} MiB`);
+  const bound = TRANSIENT_BOUND + 2 * storedBytes;
+  t.ok(
+    peak < bound,
+    `peak RSS ${Math.round(peak / MiB)} MiB < ${Math.round(bound / MiB)} MiB (2 GiB + twice the ${Math.round(storedBytes / MiB)} MiB stored)`,
+  );
   const started = Date.now();
   t.same(await daemon.stop('SIGTERM'), { code: 0, signal: null });
   t.ok(Date.now() - started < 5000, `SIGTERM took ${Date.now() - started} ms`);
