@@ -22,10 +22,11 @@ import {
 
 const NO_ANSWER_MS = 30_000;
 /**
- * As in the short test (the reasoning is there), plus the data this run stores: the mixes keep
- * every value they write (about 300 MB here), held by the store and copied again while a compaction
- * rewrites the AOF. Bounded however many requests come: before the fix, the first phase alone grew
- * the process to 8 GiB.
+ * As in the short test (the reasoning is there), plus the data this run stores: the mixes keep every
+ * value they write (about 330 MB), held once by the store, once more while a compaction rewrites the
+ * AOF, and V8 lets a heap grow well past its live data before it collects. Measured: 1.0 GiB after
+ * the 420 batches (the phase that reached 8 GiB before the fix), 2.0 to 2.3 GiB at the end, the rise
+ * following the stored data, not the traffic.
  */
 const TRANSIENT_BOUND = 2048 * MiB;
 const SEEDS = process.env.STRESS_SEED ? [Number(process.env.STRESS_SEED)] : [11, 12, 13, 14];
@@ -133,10 +134,10 @@ t.test('hostile but valid traffic, at length', async (t) => {
 
   t.comment(`peak RSS after each phase (MiB): ${rss.map((b) => Math.round(b / MiB)).join(', ')}`);
   const peak = peakRss(pid);
-  const bound = TRANSIENT_BOUND + 2 * storedBytes;
+  const bound = TRANSIENT_BOUND + 3 * storedBytes;
   t.ok(
     peak < bound,
-    `peak RSS ${Math.round(peak / MiB)} MiB < ${Math.round(bound / MiB)} MiB (2 GiB + twice the ${Math.round(storedBytes / MiB)} MiB stored)`,
+    `peak RSS ${Math.round(peak / MiB)} MiB < ${Math.round(bound / MiB)} MiB (2 GiB + three times the ${Math.round(storedBytes / MiB)} MiB stored)`,
   );
   const started = Date.now();
   t.same(await daemon.stop('SIGTERM'), { code: 0, signal: null });
