@@ -192,6 +192,21 @@ const TABLE = [
     description: 'How long a graceful shutdown may take before the daemon forces its exit.',
   },
   {
+    key: 'hopTimeoutMs',
+    flag: 'hop-timeout-ms',
+    yaml: 'hop_timeout_ms',
+    env: 'LALLY_HOP_TIMEOUT_MS',
+    group: 'Server',
+    kind: 'integer',
+    placeholder: '<ms>',
+    min: 10,
+    max: 3_600_000,
+    default: 5000,
+    defaultText: '5000',
+    description:
+      "How long a request may wait for another shard's answer before it fails with 504 (LALLY_ERR_TIMEOUT).",
+  },
+  {
     key: 'ringIdleTurns',
     flag: 'ring-idle-turns',
     yaml: 'ring_idle_turns',

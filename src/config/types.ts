@@ -38,6 +38,8 @@ export interface LallyConfig {
   readonly hooks: readonly string[];
   /** How long a graceful shutdown may take before the daemon forces its exit. */
   readonly shutdownTimeoutMs: number;
+  /** How long a request may wait for another shard's answer before it fails with 504. */
+  readonly hopTimeoutMs: number;
   /** Event-loop turns a shard polls its rings before sleeping on its doorbell (see docs/rings.md). */
   readonly ringIdleTurns: number;
 }

@@ -2,12 +2,12 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { OpKind, OpResult, ShardRouter } from '../shard/shard-router.js';
-import { batchItemJson, timestampOf } from './batch-json.js';
+import { timestampOf } from './batch-json.js';
+import { BATCH_DEFAULTS, BatchRunner, defaultBatchBudget } from './batch-runner.js';
 import { readBody, withFramingChecks } from './body-reader.js';
 import { KvJson } from './kv-json.js';
 import { wantsRawValue, wantsReturnBody } from './query-flags.js';
 import {
-  type BatchOp,
   checkValueBytes,
   decodeUtf8,
   keyFromPath,
@@ -24,6 +24,8 @@ export interface HttpAppOptions {
   readonly readQuorum: number;
   readonly writeQuorum: number;
   readonly logger: Logger;
+  /** Budget of the batch answers one shard assembles at once (src/http/batch-runner.ts). */
+  readonly batchAnswerBudgetBytes?: number;
   /** The other members' gRPC addresses (GET /nodes). */
   nodes(): readonly string[];
   /** The whole node's figures (GET /stats), gathered from every shard. */
@@ -57,12 +59,24 @@ export class HttpApi {
   /** When set, answers ask clients to close their connection (we are shutting down). */
   closing = false;
   readonly counters = { requests: 0, errors: 0 };
+  readonly #batches: BatchRunner;
+  /** Batches refused whole, and batch GET items answered BUSY (the batch budget, see #batch). */
+  get batchCounters(): Readonly<{ batchesBusy: number; itemsBusy: number }> {
+    return this.#batches.counters;
+  }
 
   readonly #json: KvJson;
 
   constructor(opts: HttpAppOptions) {
     this.#opts = opts;
     this.#json = new KvJson(opts.readQuorum, opts.writeQuorum);
+    this.#batches = new BatchRunner(
+      (op, key, value, callback) => opts.router.execute(op, key, value, callback),
+      {
+        ...BATCH_DEFAULTS,
+        budgetBytes: opts.batchAnswerBudgetBytes ?? defaultBatchBudget(opts.limits.maxValueBytes),
+      },
+    );
     this.#debug = opts.logger.isLevelEnabled('debug');
   }
 
@@ -317,33 +331,20 @@ export class HttpApi {
     );
   }
 
+  /** POST /batch: parsed here, run within the shard's bounds by the BatchRunner. */
   #batch(res: HttpResponse, req: HttpRequest): void {
     this.#withBody(res, req, (body, pending) => {
       const ops = parseBatchBody(body, this.#opts.limits);
-      const parts: string[] = new Array(ops.length);
-      let remaining = ops.length;
-      let failures = 0;
-      const done = () => {
-        if (!this.#finish(pending)) return;
-        const status = failures === 0 ? 'success' : 'partial';
-        this.#send(
-          res,
-          200,
-          JSON_TYPE,
-          `{"status":"${status}","count":${ops.length},"results":[${parts.join(',')}]}`,
-        );
-      };
-      if (remaining === 0) {
-        done();
-        return;
-      }
-      ops.forEach((op: BatchOp, index) => {
-        this.#opts.router.execute(op.op, op.key, op.value, (result) => {
-          if (result.error !== undefined) failures++;
-          parts[index] = batchItemJson(op, result);
-          if (--remaining === 0) done();
-        });
-      });
+      this.#batches.submit(
+        ops,
+        () => pending.aborted,
+        (json) => {
+          if (this.#finish(pending)) this.#send(res, 200, JSON_TYPE, json);
+        },
+        (error) => {
+          if (this.#finish(pending)) this.#sendError(res, error);
+        },
+      );
     });
   }
 

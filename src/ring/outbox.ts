@@ -5,6 +5,11 @@
  * Back-pressure: when the ring is full, a message is copied into a bounded overflow queue and retried
  * from the event loop; once anything is queued, later messages queue behind it so that order holds.
  * When the queue is full too, `send` returns false and the caller answers 503 (LALLY_ERR_BUSY).
+ *
+ * Answers take a reserved path (`sendAnswer`): they are never refused, they overtake queued requests
+ * (an answer is owed to a thread that is waiting; a request can still be refused), and they wait in a
+ * queue of their own. Its memory is bounded by the caller: the answering router checks
+ * `answerBacklogBytes` before it serves a request whose answer may be large (docs/rings.md).
  */
 import { Doorbell } from './doorbell.js';
 import { OverflowQueue } from './overflow-queue.js';
@@ -26,10 +31,14 @@ export interface OutboxStats {
   messagesQueued: number;
   /** Messages refused because the overflow queue was full. */
   messagesRejected: number;
+  /** Answers that went through the answer queue (the ring was full). */
+  answersQueued: number;
   doorbellsRung: number;
   /** The most messages (and bytes) the overflow queue ever held at once. */
   overflowHighWaterMessages: number;
   overflowHighWaterBytes: number;
+  /** The most bytes the answer queue ever held at once. */
+  answerHighWaterBytes: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -38,14 +47,18 @@ export class Outbox {
   readonly #ring: SpscRing;
   readonly #doorbell: Doorbell;
   readonly #queue: OverflowQueue;
+  /** Answers that did not fit the ring: unbounded here, bounded by the router's answer budget. */
+  readonly #answers = new OverflowQueue(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
   readonly #retryDelayMs: number;
   readonly #stats: OutboxStats = {
     messagesSent: 0,
     messagesQueued: 0,
     messagesRejected: 0,
+    answersQueued: 0,
     doorbellsRung: 0,
     overflowHighWaterMessages: 0,
     overflowHighWaterBytes: 0,
+    answerHighWaterBytes: 0,
   };
   /** At most one of these is pending: the next attempt to flush the overflow queue. */
   #retryImmediate: NodeJS.Immediate | undefined;
@@ -72,6 +85,11 @@ export class Outbox {
     return this.#queue.length;
   }
 
+  /** Bytes of answers waiting outside the ring (what the answering router budgets). */
+  get answerBacklogBytes(): number {
+    return this.#answers.bytes;
+  }
+
   get stats(): Readonly<OutboxStats> {
     return this.#stats;
   }
@@ -86,7 +104,11 @@ export class Outbox {
    * once); false when the overflow queue is full: the message was not taken.
    */
   sendParts(first: Uint8Array, second: Uint8Array = EMPTY, third: Uint8Array = EMPTY): boolean {
-    if (this.#queue.length === 0 && this.#ring.tryWriteParts(first, second, third)) {
+    if (
+      this.#queue.length === 0 &&
+      this.#answers.length === 0 &&
+      this.#ring.tryWriteParts(first, second, third)
+    ) {
       this.#stats.messagesSent++;
       if (this.#doorbell.ring()) this.#stats.doorbellsRung++;
       return true;
@@ -94,12 +116,34 @@ export class Outbox {
     return this.#enqueue(first, second, third);
   }
 
+  /**
+   * Sends an answer: into the ring when the answer queue is empty and the ring has room (queued
+   * requests do not hold it up), else into the answer queue. Never refuses while open: false only
+   * after `close`. Throws LALLY_ERR_VALUE_TOO_LARGE for a message that can never fit.
+   */
+  sendAnswer(first: Uint8Array, second: Uint8Array = EMPTY): boolean {
+    if (this.#answers.length === 0 && this.#ring.tryWriteParts(first, second)) {
+      this.#stats.messagesSent++;
+      if (this.#doorbell.ring()) this.#stats.doorbellsRung++;
+      return true;
+    }
+    if (first.length + second.length > this.#ring.maxMessageBytes) this.#ring.tryWriteParts(first, second);
+    if (this.#closed) return false;
+    this.#answers.tryPush(first, second, EMPTY);
+    const stats = this.#stats;
+    stats.answersQueued++;
+    stats.answerHighWaterBytes = Math.max(stats.answerHighWaterBytes, this.#answers.bytes);
+    if (!this.#retryPending) this.#retryImmediate = setImmediate(this.#flush);
+    return true;
+  }
+
   /** Stops retrying; returns how many queued messages are dropped. Lets the thread exit. */
   close(): number {
     this.#closed = true;
     this.#cancelRetry();
-    const dropped = this.#queue.length;
+    const dropped = this.#queue.length + this.#answers.length;
     while (this.#queue.length > 0) this.#queue.shift();
+    while (this.#answers.length > 0) this.#answers.shift();
     return dropped;
   }
 
@@ -121,21 +165,19 @@ export class Outbox {
     return true;
   }
 
-  /** Moves queued messages into the ring, oldest first, until it is full or the queue is empty. */
+  /**
+   * Moves queued messages into the ring, oldest first, until it is full or the queues are empty:
+   * answers first (the reserved share: requests never starve an answer), then requests.
+   */
   readonly #flush = (): void => {
     this.#retryImmediate = undefined;
     this.#retryTimer = undefined;
-    let written = 0;
-    for (let message = this.#queue.peek(); message !== undefined; message = this.#queue.peek()) {
-      if (!this.#ring.tryWrite(message)) break;
-      this.#queue.shift();
-      written++;
-    }
+    const written = this.#move(this.#answers) + (this.#answers.length === 0 ? this.#move(this.#queue) : 0);
     if (written > 0) {
       this.#stats.messagesSent += written;
       if (this.#doorbell.ring()) this.#stats.doorbellsRung++;
     }
-    if (this.#queue.length === 0 || this.#closed) return;
+    if ((this.#queue.length === 0 && this.#answers.length === 0) || this.#closed) return;
     // Progress means the consumer is keeping up: retry on the next turn. None: back off a little.
     if (written > 0) {
       this.#retryImmediate = setImmediate(this.#flush);
@@ -143,6 +185,16 @@ export class Outbox {
       this.#retryTimer = setTimeout(this.#flush, this.#retryDelayMs);
     }
   };
+
+  #move(queue: OverflowQueue): number {
+    let written = 0;
+    for (let message = queue.peek(); message !== undefined; message = queue.peek()) {
+      if (!this.#ring.tryWrite(message)) break;
+      queue.shift();
+      written++;
+    }
+    return written;
+  }
 
   get #retryPending(): boolean {
     return this.#retryImmediate !== undefined || this.#retryTimer !== undefined;

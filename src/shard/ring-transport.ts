@@ -15,6 +15,14 @@ class OutboxLink implements HopLink {
   send(first: Uint8Array, second?: Uint8Array, third?: Uint8Array): boolean {
     return this.outbox.sendParts(first, second, third);
   }
+
+  sendAnswer(first: Uint8Array, second?: Uint8Array): boolean {
+    return this.outbox.sendAnswer(first, second);
+  }
+
+  get answerBacklogBytes(): number {
+    return this.outbox.answerBacklogBytes;
+  }
 }
 
 /** The shared-memory transport of thread `self`: an outbox to every other thread, one inbox for all. */
@@ -53,18 +61,28 @@ export class RingTransport implements ShardTransport {
     let rung = 0;
     let queued = 0;
     let rejected = 0;
+    let answersQueued = 0;
+    let answerBacklog = 0;
+    let answerHighWater = 0;
     for (const link of this.links) {
       if (link === undefined) continue;
-      sent += link.outbox.stats.messagesSent;
-      rung += link.outbox.stats.doorbellsRung;
-      queued += link.outbox.stats.messagesQueued;
-      rejected += link.outbox.stats.messagesRejected;
+      const stats = link.outbox.stats;
+      sent += stats.messagesSent;
+      rung += stats.doorbellsRung;
+      queued += stats.messagesQueued;
+      rejected += stats.messagesRejected;
+      answersQueued += stats.answersQueued;
+      answerBacklog += link.outbox.answerBacklogBytes;
+      answerHighWater = Math.max(answerHighWater, stats.answerHighWaterBytes);
     }
     return {
       messagesSent: sent,
       doorbellsRung: rung,
       overflowQueued: queued,
       overflowRejected: rejected,
+      answersQueued,
+      answerBacklogBytes: answerBacklog,
+      answerHighWaterBytes: answerHighWater,
       messagesReceived: inbox?.messagesReceived ?? 0,
       receiveBatches: inbox?.batches ?? 0,
       sleeps: inbox?.sleeps ?? 0,

@@ -14,14 +14,34 @@ import {
   readHopHeader,
   Utf8Scratch,
 } from './hop-messages.js';
+import { LogThrottle } from './log-throttle.js';
 import { PendingTable } from './pending-table.js';
 import type { ShardEngine, WriteResult } from './shard-engine.js';
 
 /** One direction of a thread pair, as the router needs it (an Outbox over a ring implements it). */
 export interface HopLink {
-  /** Queues one message made of up to three parts; false when the link cannot take it (back-pressure). */
+  /** Queues one request made of up to three parts; false when the link cannot take it (back-pressure). */
   send(first: Uint8Array, second?: Uint8Array, third?: Uint8Array): boolean;
+  /**
+   * Queues one answer: never refused while the link is open (false only once it is closed). A link
+   * without it sends answers with `send`.
+   */
+  sendAnswer?(first: Uint8Array, second?: Uint8Array): boolean;
+  /** Bytes of answers queued outside the ring, which the answer budget bounds (0 when absent). */
+  readonly answerBacklogBytes?: number;
 }
+
+/** Defaults of the router's bounds (docs/rings.md, "Hops: bounds and deadlines"). */
+export const HOP_DEFAULTS = {
+  timeoutMs: 5000,
+  /** Hops this shard may have waiting on one other shard before it answers BUSY. */
+  maxInFlightPerShard: 4096,
+  /** Answer bytes queued towards one shard past which GET and REMOVE requests are answered BUSY. */
+  answerBudgetBytes: 32 * 1024 * 1024,
+} as const;
+
+/** Deadline checks per hop timeout: a hop times out between 1 and 1 + 1/TICKS timeouts after it left. */
+const TICKS_PER_TIMEOUT = 8;
 
 export type OpKind = 'get' | 'put' | 'remove';
 
@@ -70,14 +90,30 @@ export class ShardRouter {
   readonly #engine: ShardEngine;
   readonly #links: readonly (HopLink | undefined)[];
   readonly #logger: Logger;
+  readonly #throttle = new LogThrottle();
   readonly #pending = new PendingTable<OpCallback>();
+  /** Hops waiting on each shard (requester side), by shard id. */
+  readonly #inFlight: Int32Array;
+  /** Answer bytes promised to each shard by REMOVEs that are still running (owner side). */
+  readonly #answerReserved: Float64Array;
+  readonly #maxInFlight: number;
+  readonly #answerBudget: number;
+  readonly #timeoutMs: number;
+  /** The deadline clock: advanced by a timer, read per request (no clock call on the hot path). */
+  #tick = 0;
+  readonly #ticker: NodeJS.Timeout;
   readonly #header = new HopHeaderWriter();
   readonly #scratchHeader = emptyHopHeader();
   readonly #keyScratch = new Utf8Scratch();
   readonly #valueScratch = new Utf8Scratch();
   #nextRequestId = 1;
-  /** Requests that hopped to another shard, and requests other shards sent here. */
-  readonly counters = { hopsOut: 0, hopsIn: 0, busy: 0 };
+  /**
+   * hopsOut/hopsIn: requests that hopped to another shard / that other shards sent here. busy: hops
+   * refused here (a full link, too many in flight); answersBusy: requests of other shards answered
+   * BUSY because the answers owed to that shard were over budget; timeouts: hops that passed their
+   * deadline; lateAnswers: answers that came after it (ignored).
+   */
+  readonly counters = { hopsOut: 0, hopsIn: 0, busy: 0, answersBusy: 0, timeouts: 0, lateAnswers: 0 };
 
   constructor(opts: {
     engine: ShardEngine;
@@ -86,12 +122,34 @@ export class ShardRouter {
     /** links[n] carries messages from this shard to shard n; links[own shard] is unused. */
     links: readonly (HopLink | undefined)[];
     logger: Logger;
+    /** How long a hop may wait for its answer before it fails with LALLY_ERR_TIMEOUT. */
+    hopTimeoutMs?: number;
+    maxInFlightPerShard?: number;
+    answerBudgetBytes?: number;
   }) {
     this.#engine = opts.engine;
     this.shard = opts.shard;
     this.shards = opts.shards;
     this.#links = opts.links;
     this.#logger = opts.logger;
+    const threads = Math.max(opts.links.length, opts.shards + 1);
+    this.#inFlight = new Int32Array(threads);
+    this.#answerReserved = new Float64Array(threads);
+    this.#maxInFlight = opts.maxInFlightPerShard ?? HOP_DEFAULTS.maxInFlightPerShard;
+    this.#answerBudget = opts.answerBudgetBytes ?? HOP_DEFAULTS.answerBudgetBytes;
+    this.#timeoutMs = opts.hopTimeoutMs ?? HOP_DEFAULTS.timeoutMs;
+    this.#ticker = setInterval(this.#onTick, Math.max(1, Math.ceil(this.#timeoutMs / TICKS_PER_TIMEOUT)));
+    this.#ticker.unref();
+  }
+
+  /** Stops the deadline timer (the thread may exit without it: it is unref'd). */
+  close(): void {
+    clearInterval(this.#ticker);
+  }
+
+  /** Hops waiting for shard `owner`. */
+  inFlightTo(owner: number): number {
+    return this.#inFlight[owner] ?? 0;
   }
 
   get pendingCount(): number {
@@ -136,6 +194,18 @@ export class ShardRouter {
       );
       return;
     }
+    if (this.#inFlight[owner]! >= this.#maxInFlight) {
+      this.counters.busy++;
+      callback(
+        failed(
+          new LallyError(
+            ErrorCodes.BUSY,
+            `shard ${owner} is overloaded (${this.#maxInFlight} requests wait for it); retry`,
+          ),
+        ),
+      );
+      return;
+    }
     const requestId = this.#nextRequestId;
     this.#nextRequestId = requestId === 0xffffffff ? 1 : requestId + 1;
     const header = this.#header.write(
@@ -154,8 +224,27 @@ export class ShardRouter {
       return;
     }
     this.counters.hopsOut++;
-    this.#pending.add(requestId, callback);
+    this.#inFlight[owner]!++;
+    this.#pending.add(requestId, callback, owner, this.#tick);
   }
+
+  /** Fails the hops that passed their deadline; their answers, if they ever come, are ignored. */
+  readonly #onTick = (): void => {
+    this.#tick++;
+    if (this.#pending.size === 0) return;
+    this.#pending.expire(this.#tick - TICKS_PER_TIMEOUT - 1, (callback, owner) => {
+      this.#inFlight[owner]!--;
+      this.counters.timeouts++;
+      callback(
+        failed(
+          new LallyError(
+            ErrorCodes.TIMEOUT,
+            `shard ${owner} did not answer within ${this.#timeoutMs} ms (a write may or may not have been applied)`,
+          ),
+        ),
+      );
+    });
+  };
 
   #runLocal(op: OpKind, key: string, value: string | undefined, callback: OpCallback): void {
     try {
@@ -178,17 +267,30 @@ export class ShardRouter {
         outcome.then(
           (result) => callback(writeResult(op, result)),
           (error: unknown) => {
-            this.#logger.error({ err: error, op, key }, 'write failed');
-            callback(failed(asLallyError(error)));
+            callback(this.#failure(error, op, key, 'write failed'));
           },
         );
       } else {
         callback(writeResult(op, outcome));
       }
     } catch (error) {
-      this.#logger.error({ err: error, op, key }, 'operation failed');
-      callback(failed(asLallyError(error)));
+      callback(this.#failure(error, op, key, 'operation failed'));
     }
+  }
+
+  /**
+   * Logs a failed operation and makes its result. One line per error code per second at most (a full
+   * disk fails every write): a LallyError is expected and logged by code and message; anything else
+   * is a bug, logged with its stack.
+   */
+  #failure(error: unknown, op: OpKind, key: string, msg: string): OpResult {
+    const lally = asLallyError(error);
+    const fields: Record<string, unknown> =
+      error instanceof LallyError
+        ? { code: lally.code, error: lally.message, op, key }
+        : { code: lally.code, err: error, op, key };
+    this.#throttle.log(this.#logger, 'error', lally.code, fields, msg);
+    return failed(lally);
   }
 
   /** Handles one message from shard `from`: a request to serve, or the answer to one of ours. */
@@ -201,9 +303,11 @@ export class ShardRouter {
     if (header.kind === HopKind.RESULT) {
       const callback = this.#pending.take(header.requestId);
       if (callback === undefined) {
-        this.#logger.error({ from, requestId: header.requestId }, 'answer for an unknown request');
+        // Its hop timed out (or the node is shutting down and failed it): the caller has its answer.
+        this.counters.lateAnswers++;
         return;
       }
+      this.#inFlight[from]!--;
       callback(decodeResult(message, header));
       return;
     }
@@ -236,8 +340,41 @@ export class ShardRouter {
       return;
     }
     const key = hopKey(message, header);
-    const value = op === 'put' ? hopValue(message, header) : undefined;
-    this.#runLocal(op, key, value, (result) => this.#answer(from, requestId, result));
+    if (op === 'put') {
+      // A PUT's answer is a header: it needs no budget.
+      this.#runLocal(op, key, hopValue(message, header), (result) => this.#answer(from, requestId, result));
+      return;
+    }
+    // A GET's or REMOVE's answer carries a value. Answers are never refused by the link, so their
+    // memory is bounded here: past the budget of answer bytes queued towards `from`, the request is
+    // answered BUSY without running (a REMOVE that is refused did not happen).
+    const backlog = (this.#links[from]?.answerBacklogBytes ?? 0) + this.#answerReserved[from]!;
+    if (backlog >= this.#answerBudget) {
+      this.counters.answersBusy++;
+      this.#answer(
+        from,
+        requestId,
+        failed(
+          new LallyError(
+            ErrorCodes.BUSY,
+            `shard ${this.shard} has ${backlog} bytes of answers queued for shard ${from}; retry`,
+          ),
+        ),
+      );
+      return;
+    }
+    if (op === 'get') {
+      this.#runLocal(op, key, undefined, (result) => this.#answer(from, requestId, result));
+      return;
+    }
+    // A REMOVE answers with the removed value once its write is durable: reserve its bytes until
+    // then (UTF-16 length * 3 bounds the UTF-8 length), so many slow removes cannot overrun the budget.
+    const reserved = HOP_HEADER_BYTES + 3 * (this.#engine.store.get(key)?.value.length ?? 0);
+    this.#answerReserved[from]! += reserved;
+    this.#runLocal(op, key, undefined, (result) => {
+      this.#answerReserved[from]! -= reserved;
+      this.#answer(from, requestId, result);
+    });
   }
 
   /** Supplies this shard's figures for a STATS request (set by the runtime). */
@@ -261,15 +398,32 @@ export class ShardRouter {
       0,
       valueBytes.length,
     );
-    // An answer must never be lost: the requester is waiting for it. The link queues when the ring is
-    // full; only a link whose overflow is exhausted refuses, and then the requester's client times out.
-    if (link === undefined || !link.send(header, valueBytes)) {
-      this.#logger.error({ to, requestId }, 'could not send an answer to another shard: its link is full');
+    // An answer must never be lost: the requester is waiting for it. The link never refuses an answer
+    // while open; it refuses only once closed (the node is stopping, and the requester's deadline or
+    // shutdown answers its client).
+    let sent: boolean;
+    try {
+      sent = link !== undefined && (link.sendAnswer?.(header, valueBytes) ?? link.send(header, valueBytes));
+    } catch (error) {
+      // A value that can never fit the ring (stored under a larger max_value_bytes): say so instead.
+      if (result.error !== undefined) throw error;
+      this.#answer(to, requestId, failed(asLallyError(error)));
+      return;
+    }
+    if (!sent) {
+      this.#throttle.log(
+        this.#logger,
+        'warn',
+        'answer-not-sent',
+        { to, requestId },
+        'could not send an answer to another shard: its link is closed',
+      );
     }
   }
 
   /** Fails every request still waiting for another shard (at shutdown). */
   failPending(code: ErrorCode, message: string): void {
+    this.#inFlight.fill(0);
     for (const callback of this.#pending.drain()) callback(failed(new LallyError(code, message)));
   }
 }

@@ -126,7 +126,14 @@ export class ShardRuntime {
       this.#checkStopping();
     }
     const replayMs = Math.round(performance.now() - started);
-    const router = new ShardRouter({ engine, shard, shards, links: transport.links, logger: this.#logger });
+    const router = new ShardRouter({
+      engine,
+      shard,
+      shards,
+      links: transport.links,
+      logger: this.#logger,
+      hopTimeoutMs: config.hopTimeoutMs,
+    });
     this.#router = router;
     const http = new HttpApi({
       router,
@@ -289,7 +296,10 @@ export class ShardRuntime {
       ['the shard links', () => this.#deps.transport.close()],
       [
         'waiting requests',
-        () => this.#router?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down'),
+        () => {
+          this.#router?.close();
+          this.#router?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
+        },
       ],
       ['the AOF', () => this.#log?.close()],
       ['the hooks', () => this.#hooks?.close()],

@@ -13,6 +13,14 @@ export interface ShardStats {
   hopsOut: number;
   hopsIn: number;
   busy: number;
+  /** Requests of other shards answered BUSY: the answers owed to that shard were over budget. */
+  answersBusy: number;
+  /** Hops that got no answer within hop_timeout_ms, and answers that came after that (ignored). */
+  hopTimeouts: number;
+  lateAnswers: number;
+  /** Batches refused whole, and batch GET items answered BUSY (the batch answer budget). */
+  batchesBusy: number;
+  batchItemsBusy: number;
   httpRequests: number;
   httpErrors: number;
   inFlight: number;
@@ -24,7 +32,11 @@ export interface ShardStats {
 export function collectShardStats(
   engine: ShardEngine,
   router: ShardRouter,
-  http: { counters: { requests: number; errors: number }; inFlight: number },
+  http: {
+    counters: { requests: number; errors: number };
+    inFlight: number;
+    batchCounters?: { batchesBusy: number; itemsBusy: number };
+  },
   aof: { stats(): Record<string, number | string | boolean> } | undefined,
   rings: Record<string, number> | undefined,
 ): ShardStats {
@@ -39,6 +51,11 @@ export function collectShardStats(
     hopsOut: router.counters.hopsOut,
     hopsIn: router.counters.hopsIn,
     busy: router.counters.busy,
+    answersBusy: router.counters.answersBusy,
+    hopTimeouts: router.counters.timeouts,
+    lateAnswers: router.counters.lateAnswers,
+    batchesBusy: http.batchCounters?.batchesBusy ?? 0,
+    batchItemsBusy: http.batchCounters?.itemsBusy ?? 0,
     httpRequests: http.counters.requests,
     httpErrors: http.counters.errors,
     inFlight: http.inFlight,

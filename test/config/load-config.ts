@@ -36,6 +36,7 @@ const SAMPLES: Record<keyof LallyConfig, { raw: string; value: (dir: string) => 
   grpcPort: { raw: '50099', value: () => 50099 },
   shards: { raw: '3', value: () => 3 },
   shutdownTimeoutMs: { raw: '2500', value: () => 2500 },
+  hopTimeoutMs: { raw: '750', value: () => 750 },
   ringIdleTurns: { raw: '20', value: () => 20 },
   seedNode: { raw: '10.0.0.1:50071', value: () => '10.0.0.1:50071' },
   readQuorum: { raw: '2', value: () => 2 },
@@ -100,6 +101,7 @@ t.test('defaults, with no file and no environment', async (t) => {
     maxBatchOps: 10000,
     hooks: [],
     shutdownTimeoutMs: 10000,
+    hopTimeoutMs: 5000,
     ringIdleTurns: 0,
   });
   for (const option of CONFIG_OPTIONS) t.equal(sources[option.key], 'default', option.key);

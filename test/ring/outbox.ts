@@ -116,3 +116,45 @@ t.test('a message that can never fit throws, even behind a queue', async (t) => 
   t.equal(outbox.queuedMessages, 1, 'not queued');
   outbox.close();
 });
+
+t.test('answers are never refused, overtake queued requests and are counted', async (t) => {
+  // 64 bytes hold 4 records of 16; the request queue holds 2.
+  const { outbox, consumer } = setup(64, { maxQueuedMessages: 2 });
+  for (let i = 0; i < 6; i++) t.ok(outbox.send(message(i)), `request ${i}`);
+  t.notOk(outbox.send(message(6)), 'the request queue is full: a request is refused');
+  for (let i = 100; i < 150; i++) t.ok(outbox.sendAnswer(message(i)), `answer ${i} is taken`);
+  t.equal(outbox.answerBacklogBytes, 50 * 12, 'queued answers are counted in bytes');
+  t.equal(outbox.stats.answersQueued, 50);
+  t.equal(outbox.stats.answerHighWaterBytes, 600);
+  const seen: number[] = [];
+  for (let turns = 0; seen.length < 56; turns++) {
+    if (turns > 1000) throw new Error('the queues never drained');
+    seen.push(...indexes(consumer));
+    await turn();
+  }
+  t.same(seen.slice(0, 4), [0, 1, 2, 3], 'what was in the ring first');
+  t.same(
+    seen.slice(4, 54),
+    Array.from({ length: 50 }, (_, i) => 100 + i),
+    'then every answer, in order, before the queued requests',
+  );
+  t.same(seen.slice(54), [4, 5]);
+  t.equal(outbox.answerBacklogBytes, 0);
+  t.ok(outbox.sendAnswer(message(200)), 'an empty answer queue writes straight into the ring');
+  t.equal(outbox.stats.answersQueued, 50);
+  t.same(indexes(consumer), [200]);
+});
+
+t.test('an answer goes straight into the ring even while requests wait in their queue', async (t) => {
+  const { outbox, consumer } = setup(64);
+  for (let i = 0; i < 5; i++) outbox.send(message(i));
+  t.equal(outbox.queuedMessages, 1);
+  t.same(indexes(consumer), [0, 1, 2, 3]);
+  t.ok(outbox.sendAnswer(message(9)));
+  t.equal(outbox.stats.answersQueued, 0, 'not queued behind the request');
+  t.same(indexes(consumer), [9]);
+  t.throws(() => outbox.sendAnswer(new Uint8Array(61)), { code: 'LALLY_ERR_VALUE_TOO_LARGE' });
+  for (let i = 0; i < 10; i++) outbox.sendAnswer(message(i));
+  t.equal(outbox.close(), 1 + 6, 'close drops queued requests and answers');
+  t.notOk(outbox.sendAnswer(message(1)), 'a closed outbox refuses an answer that does not fit the ring');
+});

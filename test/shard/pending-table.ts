@@ -57,3 +57,36 @@ t.test('drain empties the table and returns every value', async (t) => {
   t.equal(table.size, 0);
   t.equal(table.take(7), undefined);
 });
+
+t.test(
+  'expire removes the entries sent at or before a tick, with their owner, across a growth',
+  async (t) => {
+    const table = new PendingTable<string>(2);
+    table.add(1, 'a', 1, 0);
+    table.add(2, 'b', 2, 1);
+    table.add(3, 'c', 1, 2);
+    table.add(7, 'd', 3, 3); // forces a growth: owners and ticks must move with the entries
+    const expired: [string, number][] = [];
+    t.equal(
+      table.expire(1, (value, owner) => expired.push([value, owner])),
+      2,
+    );
+    t.same(expired, [
+      ['a', 1],
+      ['b', 2],
+    ]);
+    t.equal(table.size, 2);
+    t.equal(table.take(1), undefined, 'an expired entry cannot be taken (its late answer is ignored)');
+    t.equal(table.take(3), 'c');
+    t.equal(
+      table.expire(10, () => {}),
+      1,
+    );
+    t.equal(table.take(7), undefined);
+    t.equal(table.size, 0);
+    t.equal(
+      table.expire(10, () => t.fail('nothing left')),
+      0,
+    );
+  },
+);

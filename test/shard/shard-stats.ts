@@ -21,6 +21,11 @@ function shardStats(id: number, n: number): ShardStats {
     hopsOut: n + 6,
     hopsIn: n + 7,
     busy: n + 8,
+    answersBusy: n + 12,
+    hopTimeouts: n + 13,
+    lateAnswers: n + 14,
+    batchesBusy: n + 15,
+    batchItemsBusy: n + 16,
     httpRequests: n + 9,
     httpErrors: n + 10,
     inFlight: n + 11,
@@ -98,7 +103,14 @@ t.test("collectShardStats reads the engine's, router's and HTTP figures", async 
   router.counters.hopsOut = 4;
   router.counters.hopsIn = 5;
   router.counters.busy = 6;
-  const http = { counters: { requests: 7, errors: 8 }, inFlight: 9 };
+  router.counters.answersBusy = 10;
+  router.counters.timeouts = 11;
+  router.counters.lateAnswers = 12;
+  const http = {
+    counters: { requests: 7, errors: 8 },
+    inFlight: 9,
+    batchCounters: { batchesBusy: 13, itemsBusy: 14 },
+  };
   const stats = collectShardStats(engine, router, http, undefined, undefined);
   t.type(stats.heapUsedBytes, 'number');
   t.ok(stats.heapUsedBytes > 0);
@@ -115,6 +127,11 @@ t.test("collectShardStats reads the engine's, router's and HTTP figures", async 
       hopsOut: 4,
       hopsIn: 5,
       busy: 6,
+      answersBusy: 10,
+      hopTimeouts: 11,
+      lateAnswers: 12,
+      batchesBusy: 13,
+      batchItemsBusy: 14,
       httpRequests: 7,
       httpErrors: 8,
       inFlight: 9,

@@ -1,0 +1,223 @@
+/**
+ * Runs the operations of /batch requests and assembles their answers, within bounds. A batch answer
+ * is built in memory, and one batch may ask for far more than it sends (10,000 GETs of one 1 MiB
+ * value: a 10 GiB answer from a 300 KB body), so a shard bounds what it assembles:
+ *
+ * - at most `maxActive` batches run at once; the others wait their turn, up to `maxWaiting` of them
+ *   and `maxWaitMs` each: a batch past either bound is refused with LALLY_ERR_BUSY before any of its
+ *   operations runs (a clear 503 rather than a client's timeout);
+ * - each runs `window` operations at a time, so one batch never puts thousands of hops in flight;
+ * - the answer bytes of the running batches share `budgetBytes`. The oldest running batch may use the
+ *   whole budget for itself (so it always progresses); a GET whose item would overrun the budget is
+ *   answered, inside the batch, with a per-item LALLY_ERR_BUSY (status "partial"), and so are the
+ *   batch's later GETs, which then do not run. A write's item is never replaced: a write that
+ *   happened is reported as such.
+ */
+import { ErrorCodes, LallyError } from '../errors.js';
+import type { OpCallback, OpKind, OpResult } from '../shard/shard-router.js';
+import { batchItemJson } from './batch-json.js';
+import type { BatchOp } from './request-parsing.js';
+
+export interface BatchLimits {
+  /** Bytes (UTF-16 units of the JSON) that the running batches may assemble together. */
+  readonly budgetBytes: number;
+  readonly maxActive: number;
+  readonly maxWaiting: number;
+  readonly maxWaitMs: number;
+  readonly window: number;
+}
+
+export const BATCH_DEFAULTS = { maxActive: 2, maxWaiting: 256, maxWaitMs: 5000, window: 128 } as const;
+
+/** The default budget: 64 MiB, or four of the largest values, so that a batch of large GETs fits. */
+export function defaultBatchBudget(maxValueBytes: number): number {
+  return Math.max(64 * 1024 * 1024, 4 * maxValueBytes);
+}
+
+type Execute = (op: OpKind, key: string, value: string | undefined, callback: OpCallback) => void;
+
+interface RunningBatch {
+  bytes: number;
+}
+
+interface WaitingBatch {
+  readonly since: number;
+  readonly run: () => void;
+  readonly refuse: (error: LallyError) => void;
+}
+
+export class BatchRunner {
+  readonly #execute: Execute;
+  readonly #limits: BatchLimits;
+  /** Running batches, oldest first, and the batches waiting for a turn. */
+  readonly #active: RunningBatch[] = [];
+  readonly #waiting: WaitingBatch[] = [];
+  #sweeper: NodeJS.Timeout | undefined;
+  #bytes = 0;
+  /** batchesBusy: batches refused whole; itemsBusy: GET items answered LALLY_ERR_BUSY. */
+  readonly counters = { batchesBusy: 0, itemsBusy: 0 };
+
+  constructor(execute: Execute, limits: BatchLimits) {
+    this.#execute = execute;
+    this.#limits = limits;
+  }
+
+  /** Bytes the running batches have assembled. */
+  get assembledBytes(): number {
+    return this.#bytes;
+  }
+
+  get running(): number {
+    return this.#active.length;
+  }
+
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /**
+   * Runs `ops` now or when a turn comes, then calls `onDone` with the answer JSON (not when the
+   * client went away: `aborted()` turns true). Throws LALLY_ERR_BUSY when too many batches wait;
+   * calls `onRefused` with it when this one waited too long.
+   */
+  submit(
+    ops: readonly BatchOp[],
+    aborted: () => boolean,
+    onDone: (json: string) => void,
+    onRefused: (error: LallyError) => void,
+  ): void {
+    if (this.#active.length < this.#limits.maxActive) {
+      this.#run(ops, aborted, onDone);
+      return;
+    }
+    if (this.#waiting.length >= this.#limits.maxWaiting) {
+      this.counters.batchesBusy++;
+      throw new LallyError(
+        ErrorCodes.BUSY,
+        `this shard has ${this.#waiting.length} batches waiting to run; retry`,
+      );
+    }
+    this.#waiting.push({ since: Date.now(), run: () => this.#run(ops, aborted, onDone), refuse: onRefused });
+    if (this.#sweeper === undefined) {
+      this.#sweeper = setInterval(this.#sweep, Math.max(1, Math.ceil(this.#limits.maxWaitMs / 8)));
+      this.#sweeper.unref();
+    }
+  }
+
+  /** Stops the timer that refuses batches that waited too long. */
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  /** Refuses the batches that waited longer than `maxWaitMs` (the queue is in arrival order). */
+  readonly #sweep = (): void => {
+    const oldest = Date.now() - this.#limits.maxWaitMs;
+    while (this.#waiting.length > 0 && this.#waiting[0]!.since <= oldest) {
+      this.counters.batchesBusy++;
+      const late = this.#waiting.shift()!;
+      late.refuse(
+        new LallyError(
+          ErrorCodes.BUSY,
+          `this shard's batches left this one no turn within ${this.#limits.maxWaitMs} ms; retry`,
+        ),
+      );
+    }
+    if (this.#waiting.length === 0) this.close();
+  };
+
+  #run(ops: readonly BatchOp[], aborted: () => boolean, onDone: (json: string) => void): void {
+    if (aborted()) {
+      this.#startWaiting();
+      return;
+    }
+    const limits = this.#limits;
+    const batch: RunningBatch = { bytes: 0 };
+    this.#active.push(batch);
+    const parts: string[] = new Array(ops.length);
+    let next = 0;
+    let running = 0;
+    let remaining = ops.length;
+    let failures = 0;
+    let pumping = false;
+    // Set once a GET of this batch was refused for the budget: its later GETs are refused without
+    // running (fetching a value only to drop it would copy gigabytes through the rings).
+    let spent = false;
+    const end = () => {
+      this.#bytes -= batch.bytes;
+      this.#active.splice(this.#active.indexOf(batch), 1);
+      // Not from here: a batch of local keys finishes synchronously, and the queue may be long.
+      queueMicrotask(() => this.#startWaiting());
+    };
+    const done = () => {
+      const answer =
+        `{"status":"${failures === 0 ? 'success' : 'partial'}","count":${ops.length},` +
+        `"results":[${parts.join(',')}]}`;
+      end();
+      onDone(answer);
+    };
+    /** Whether `size` more bytes would overrun the budget (the oldest batch may use all of it). */
+    const overBudget = (size: number) =>
+      batch.bytes + size > limits.budgetBytes ||
+      (this.#active[0] !== batch && this.#bytes + size > limits.budgetBytes);
+    const settle = (index: number, op: BatchOp, outcome: OpResult) => {
+      let result = outcome;
+      if (op.op === 'get' && result.found && overBudget((result.value?.length ?? 0) + op.key.length)) {
+        spent = true;
+        result = this.#busy();
+      }
+      if (result.error !== undefined) failures++;
+      const item = batchItemJson(op, result);
+      parts[index] = item;
+      batch.bytes += item.length;
+      this.#bytes += item.length;
+    };
+    const pump = () => {
+      if (pumping) return; // an operation answered synchronously: the loop below goes on
+      pumping = true;
+      while (next < ops.length && running < limits.window && !aborted()) {
+        const index = next++;
+        const op = ops[index]!;
+        if (op.op === 'get' && (spent || overBudget(0))) {
+          settle(index, op, this.#busy());
+          if (--remaining === 0) done();
+          continue;
+        }
+        running++;
+        this.#execute(op.op, op.key, op.value, (result) => {
+          running--;
+          if (aborted()) {
+            // The client is gone: run nothing more, and free the batch once all its hops are back.
+            if (running === 0) end();
+            return;
+          }
+          settle(index, op, result);
+          if (--remaining === 0) done();
+          else pump();
+        });
+      }
+      pumping = false;
+    };
+    if (remaining === 0) done();
+    else pump();
+  }
+
+  #busy(): OpResult {
+    this.counters.itemsBusy++;
+    return {
+      found: false,
+      value: undefined,
+      version: undefined,
+      error: new LallyError(
+        ErrorCodes.BUSY,
+        `the answers this shard is assembling for batches reached their budget (${this.#limits.budgetBytes} bytes); retry`,
+      ),
+    };
+  }
+
+  #startWaiting(): void {
+    if (this.#active.length >= this.#limits.maxActive) return;
+    this.#waiting.shift()?.run();
+    if (this.#waiting.length === 0) this.close();
+  }
+}
