@@ -59,3 +59,36 @@ export class RateLimitedLog {
     );
   }
 }
+
+/**
+ * One `RateLimitedLog` per key (an error code, say), made on first use: a flood of one kind of
+ * failure is summarised without hiding a different failure that happens meanwhile.
+ */
+export class RateLimitedLogs {
+  readonly #logger: Logger;
+  readonly #intervalMs: number;
+  readonly #logs = new Map<string, RateLimitedLog>();
+
+  constructor(logger: Logger, intervalMs = 1000) {
+    this.#logger = logger;
+    this.#intervalMs = intervalMs;
+  }
+
+  log(level: Level, key: string, fields: Record<string, unknown>, msg: string): void {
+    const id = `${level}\n${key}\n${msg}`;
+    let log = this.#logs.get(id);
+    if (log === undefined) {
+      // Keys are error codes (a closed set); the bound only guards against a caller passing free text.
+      if (this.#logs.size >= 256) this.flush();
+      log = new RateLimitedLog(this.#logger, level, msg, this.#intervalMs);
+      this.#logs.set(id, log);
+    }
+    log.log(fields);
+  }
+
+  /** Writes every pending summary and forgets the keys. */
+  flush(): void {
+    for (const log of this.#logs.values()) log.flush();
+    this.#logs.clear();
+  }
+}

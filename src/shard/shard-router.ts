@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Version } from '../clock/hlc.js';
 import { type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.js';
 import { shardOfKey } from '../hash/key-hash.js';
+import { RateLimitedLogs } from '../log/rate-limited.js';
 import {
   emptyHopHeader,
   HOP_HEADER_BYTES,
@@ -14,7 +15,6 @@ import {
   readHopHeader,
   Utf8Scratch,
 } from './hop-messages.js';
-import { LogThrottle } from './log-throttle.js';
 import { PendingTable } from './pending-table.js';
 import type { ShardEngine, WriteResult } from './shard-engine.js';
 
@@ -90,7 +90,7 @@ export class ShardRouter {
   readonly #engine: ShardEngine;
   readonly #links: readonly (HopLink | undefined)[];
   readonly #logger: Logger;
-  readonly #throttle = new LogThrottle();
+  readonly #failureLog: RateLimitedLogs;
   readonly #pending = new PendingTable<OpCallback>();
   /** Hops waiting on each shard (requester side), by shard id. */
   readonly #inFlight: Int32Array;
@@ -132,6 +132,7 @@ export class ShardRouter {
     this.shards = opts.shards;
     this.#links = opts.links;
     this.#logger = opts.logger;
+    this.#failureLog = new RateLimitedLogs(opts.logger);
     const threads = Math.max(opts.links.length, opts.shards + 1);
     this.#inFlight = new Int32Array(threads);
     this.#answerReserved = new Float64Array(threads);
@@ -142,9 +143,10 @@ export class ShardRouter {
     this.#ticker.unref();
   }
 
-  /** Stops the deadline timer (the thread may exit without it: it is unref'd). */
+  /** Stops the deadline timer (the thread may exit without it: it is unref'd) and logs held-back lines. */
   close(): void {
     clearInterval(this.#ticker);
+    this.#failureLog.flush();
   }
 
   /** Hops waiting for shard `owner`. */
@@ -289,7 +291,7 @@ export class ShardRouter {
       error instanceof LallyError
         ? { code: lally.code, error: lally.message, op, key }
         : { code: lally.code, err: error, op, key };
-    this.#throttle.log(this.#logger, 'error', lally.code, fields, msg);
+    this.#failureLog.log('error', lally.code, fields, msg);
     return failed(lally);
   }
 
@@ -411,8 +413,7 @@ export class ShardRouter {
       return;
     }
     if (!sent) {
-      this.#throttle.log(
-        this.#logger,
+      this.#failureLog.log(
         'warn',
         'answer-not-sent',
         { to, requestId },

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { RateLimitedLog } from '../../src/log/rate-limited.js';
+import { RateLimitedLog, RateLimitedLogs } from '../../src/log/rate-limited.js';
 import { recordingLogger } from '../fixtures/aof-helpers.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -18,4 +18,16 @@ t.test('the first occurrence is logged, then one summary per interval', async (t
   t.equal(lines.length, 3, 'after a quiet interval the next one is logged at once');
   log.flush();
   t.equal(lines.length, 3, 'nothing counted: no summary');
+});
+
+t.test('keyed logs: a flood of one code does not hide another code', async (t) => {
+  const { logger, lines } = recordingLogger();
+  const logs = new RateLimitedLogs(logger, 10_000);
+  for (let i = 0; i < 1000; i++) logs.log('error', 'LALLY_ERR_DISK_FULL', { i }, 'write failed');
+  logs.log('warn', 'LALLY_ERR_BUSY', { i: 'other' }, 'write failed');
+  t.equal(lines.length, 2, 'one line per key');
+  t.match(lines[1], { level: 40, i: 'other' });
+  logs.flush();
+  t.equal(lines.length, 3, 'flush writes the held-back count');
+  t.match(lines[2], { msg: 'write failed (999 more times)', repeated: 999 });
 });
