@@ -14,6 +14,8 @@ const SHARDS = 3;
 const RECORDS_PER_SHARD = 60_000; // a few hundred ms of replay per shard: the others are mid-replay
 /** Far above a failed start's few hundred ms, far below "hangs until killed" (the old behaviour). */
 const EXIT_BOUND_MS = 10_000;
+/** Each shard fails twice (every third round near the end of its file); `npm run stress` runs 30. */
+const ROUNDS = Number(process.env.LALLY_STRESS_ROUNDS ?? 6);
 
 async function incrementOf(dataDir: string, shard: number): Promise<string> {
   const layout = JSON.parse(await readFile(join(dataDir, 'aof-layout.json'), 'utf8')) as { dir: string };
@@ -46,7 +48,7 @@ t.test('a corrupt AOF on any shard ends the start non-zero, every time', async (
   const root = await tempDir(t);
   const pristine = join(root, 'pristine');
   await writeShardData(pristine, SHARDS, RECORDS_PER_SHARD);
-  for (let round = 0; round < 10; round++) {
+  for (let round = 0; round < ROUNDS; round++) {
     const failing = round % SHARDS;
     const dataDir = join(root, `round-${round}`);
     await cp(pristine, dataDir, { recursive: true });
