@@ -33,9 +33,13 @@ if (Math.min(mtime(js), mtime(dts)) < inputsAt) {
   const bin = (name) => join(root, 'node_modules/protobufjs-cli/bin', name);
   // Written under temporary names and renamed, so that an interrupted run leaves no half file that
   // looks up to date.
-  execFileSync(process.execPath, [bin('pbjs'), '-t', 'static-module', '-w', 'es6', '--es6', '-o', jsTmp, proto], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [bin('pbjs'), '-t', 'static-module', '-w', 'es6', '--es6', '-o', jsTmp, proto],
+    {
+      stdio: 'inherit',
+    },
+  );
   execFileSync(process.execPath, [bin('pbts'), '-o', dtsTmp, jsTmp], { stdio: 'inherit' });
   renameSync(jsTmp, js);
   renameSync(dtsTmp, dts);
