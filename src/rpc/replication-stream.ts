@@ -49,10 +49,19 @@ export interface ReplicationStreamStats {
   acks: number;
   failures: number;
   streamsOpened: number;
+  /** Times a write found the stream's buffer full and waited for 'drain'. */
+  drainWaits: number;
 }
 
 export class ReplicationStream {
-  readonly stats: ReplicationStreamStats = { batches: 0, records: 0, acks: 0, failures: 0, streamsOpened: 0 };
+  readonly stats: ReplicationStreamStats = {
+    batches: 0,
+    records: 0,
+    acks: 0,
+    failures: 0,
+    streamsOpened: 0,
+    drainWaits: 0,
+  };
   readonly #channel: PeerChannel;
   readonly #options: ReplicationStreamOptions;
   readonly #backoff: Backoff;
@@ -152,6 +161,7 @@ export class ReplicationStream {
       this.stats.records += next.batch.records.length;
       if (!call.write(next.batch)) {
         this.#waitingForDrain = true;
+        this.stats.drainWaits++;
         call.once('drain', () => {
           this.#waitingForDrain = false;
           if (this.#call === call) this.#pump();
