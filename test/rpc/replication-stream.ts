@@ -23,7 +23,8 @@ function records(from: number, count: number, valueBytes = 100): ReplicaRecord[]
 }
 
 function replication(apply: ApplyBatch, maxPending?: number) {
-  const handler = maxPending === undefined ? replicateHandler(apply) : replicateHandler(apply, { maxPending });
+  const handler =
+    maxPending === undefined ? replicateHandler(apply) : replicateHandler(apply, { maxPending });
   const unimplemented = () => {};
   return { replicate: handler, read: unimplemented, snapshot: unimplemented, tree: unimplemented };
 }
@@ -60,7 +61,10 @@ t.test('100k records in batches arrive complete and in order, each batch acknowl
   let inOrder = true;
   for (let i = 0; i < total; i++) if (received[i] !== i) inOrder = false;
   t.ok(inOrder, 'in the order sent');
-  t.same({ applied: bigAck.applied, superseded: bigAck.superseded }, { applied: 50_000 - 50, superseded: 50 });
+  t.same(
+    { applied: bigAck.applied, superseded: bigAck.superseded },
+    { applied: 50_000 - 50, superseded: 50 },
+  );
   t.equal(stream.stats.batches, 50 + 100, '50 batches of 1000, 100 of 500');
   t.equal(stream.stats.acks, stream.stats.batches, 'one ack per batch');
   t.equal(stream.stats.streamsOpened, 1, 'one long-lived stream');
@@ -70,64 +74,74 @@ t.test('100k records in batches arrive complete and in order, each batch acknowl
   await t.rejects(stream.send(records(0, 1)), { code: ErrorCodes.SHUTTING_DOWN });
 });
 
-t.test('a sender with a wide window waits for drain when the receiver is slow, and loses nothing', async (t) => {
-  const received: number[] = [];
-  const server = await startServer(t, [
-    [
-      ReplicationService,
-      replication(async (batch) => {
-        for (const r of batch) received.push(Buffer.from(r.value).readUInt32BE(0));
-        await sleep(2);
-        return { applied: batch.length, superseded: 0 };
-      }, 1),
-    ],
-  ]);
-  const stream = new ReplicationStream(startPool(t).get(server.address), {
-    maxBatchRecords: 250,
-    maxInFlight: 1000,
-  });
-  const ack = await stream.send(records(0, 40_000, 1000));
-  t.equal(ack.applied, 40_000);
-  t.equal(received.length, 40_000);
-  t.ok(
-    received.every((v, i) => v === i),
-    'complete and in order',
-  );
-  t.ok(stream.stats.drainWaits > 0, `the sender waited for drain ${stream.stats.drainWaits} times`);
-  await stream.close();
-});
+t.test(
+  'a sender with a wide window waits for drain when the receiver is slow, and loses nothing',
+  async (t) => {
+    const received: number[] = [];
+    const server = await startServer(t, [
+      [
+        ReplicationService,
+        replication(async (batch) => {
+          for (const r of batch) received.push(Buffer.from(r.value).readUInt32BE(0));
+          await sleep(2);
+          return { applied: batch.length, superseded: 0 };
+        }, 1),
+      ],
+    ]);
+    const stream = new ReplicationStream(startPool(t).get(server.address), {
+      maxBatchRecords: 250,
+      maxInFlight: 1000,
+    });
+    const ack = await stream.send(records(0, 40_000, 1000));
+    t.equal(ack.applied, 40_000);
+    t.equal(received.length, 40_000);
+    t.ok(
+      received.every((v, i) => v === i),
+      'complete and in order',
+    );
+    t.ok(stream.stats.drainWaits > 0, `the sender waited for drain ${stream.stats.drainWaits} times`);
+    await stream.close();
+  },
+);
 
-t.test('a batch the receiver cannot apply fails with its code; the stream backs off, then reopens', async (t) => {
-  let fail: LallyError | undefined = new LallyError(ErrorCodes.DISK_FULL, 'disk full');
-  const server = await startServer(t, [
-    [
-      ReplicationService,
-      replication((batch) => {
-        if (fail !== undefined) throw fail;
-        return { applied: batch.length, superseded: 0 };
-      }),
-    ],
-  ]);
-  let now = 1000;
-  const stream = new ReplicationStream(startPool(t).get(server.address), {
-    now: () => now,
-    backoff: { initialMs: 100, jitter: 0 },
-  });
-  await t.rejects(stream.send(records(0, 10)), { code: ErrorCodes.DISK_FULL, message: /disk full/ });
-  await t.rejects(stream.send(records(0, 10)), {
-    code: ErrorCodes.PEER_UNAVAILABLE,
-    message: /next attempt in 100 ms/,
-  }, 'fails fast during the back-off');
-  now += 100;
-  fail = undefined;
-  t.same(await stream.send(records(10, 10)), { batchId: 2, applied: 10, superseded: 0 });
-  t.equal(stream.stats.streamsOpened, 2);
-  t.equal(stream.stats.failures, 1);
+t.test(
+  'a batch the receiver cannot apply fails with its code; the stream backs off, then reopens',
+  async (t) => {
+    let fail: LallyError | undefined = new LallyError(ErrorCodes.DISK_FULL, 'disk full');
+    const server = await startServer(t, [
+      [
+        ReplicationService,
+        replication((batch) => {
+          if (fail !== undefined) throw fail;
+          return { applied: batch.length, superseded: 0 };
+        }),
+      ],
+    ]);
+    let now = 1000;
+    const stream = new ReplicationStream(startPool(t).get(server.address), {
+      now: () => now,
+      backoff: { initialMs: 100, jitter: 0 },
+    });
+    await t.rejects(stream.send(records(0, 10)), { code: ErrorCodes.DISK_FULL, message: /disk full/ });
+    await t.rejects(
+      stream.send(records(0, 10)),
+      {
+        code: ErrorCodes.PEER_UNAVAILABLE,
+        message: /next attempt in 100 ms/,
+      },
+      'fails fast during the back-off',
+    );
+    now += 100;
+    fail = undefined;
+    t.same(await stream.send(records(10, 10)), { batchId: 2, applied: 10, superseded: 0 });
+    t.equal(stream.stats.streamsOpened, 2);
+    t.equal(stream.stats.failures, 1);
 
-  // A record Lally refuses (no version) ends the stream as INVALID_FIELD, not as a crash.
-  const bad = { key: Buffer.from('k'), value: Buffer.from('v'), version: null } as unknown as ReplicaRecord;
-  await t.rejects(stream.send([bad]), { code: ErrorCodes.INVALID_FIELD, message: /no version/ });
-});
+    // A record Lally refuses (no version) ends the stream as INVALID_FIELD, not as a crash.
+    const bad = { key: Buffer.from('k'), value: Buffer.from('v'), version: null } as unknown as ReplicaRecord;
+    await t.rejects(stream.send([bad]), { code: ErrorCodes.INVALID_FIELD, message: /no version/ });
+  },
+);
 
 t.test('a peer killed mid-stream fails what it did not acknowledge', async (t) => {
   let applied = 0;
