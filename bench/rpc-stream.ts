@@ -121,7 +121,10 @@ async function main(): Promise<void> {
   const { server, payloadBytes } = await serve();
   const together = await send(`127.0.0.1:${server.port}`, records);
   server.forceShutdown();
-  const mib = payloadBytes() / (together.ms / 1000) / 2 ** 20;
+  let payload = 0;
+  for (const r of records) payload += r.key.length + r.value.length;
+  const mib = payload / (together.ms / 1000) / 2 ** 20;
+  if (payloadBytes() < payload) throw new Error('the receiver saw fewer bytes than were sent');
   console.log(
     line(
       'together',
