@@ -125,3 +125,21 @@ t.test('a snapshot is bounded by its deadline', async (t) => {
   const channel = startPool(t).get(server.address);
   await t.rejects(collect(snapshotPages(channel, {}, 300)), { code: ErrorCodes.PEER_TIMEOUT });
 });
+
+t.test('a slow client holds the server back: pages are not read far ahead of it', async (t) => {
+  const queries: PageQuery[] = [];
+  const server = await startServer(t, [[ReplicationService, replication(reader(queries))]]);
+  const channel = startPool(t).get(server.address);
+  let consumed = 0;
+  let readAhead = 0;
+  for await (const page of snapshotPages(channel, { pageRecords: 10 }, 30_000)) {
+    consumed++;
+    if (consumed === 20) {
+      await sleep(300); // the client stalls: the server must stop at the flow-control window
+      readAhead = queries.length - consumed;
+    }
+    if (page.last) break;
+  }
+  t.equal(consumed, 1000, 'every page arrived');
+  t.ok(readAhead < 900, `the server read ${readAhead} pages ahead of a stalled client, not all 1000`);
+});
