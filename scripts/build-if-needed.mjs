@@ -27,9 +27,11 @@ try {
 const sourcesAt = Math.max(
   ...['src', 'workers', 'bench'].map((dir) => newestMtime(join(root, dir))),
   statSync(join(root, 'tsconfig.json')).mtimeMs,
+  statSync(join(root, 'proto/lally.proto')).mtimeMs,
 );
 if (builtAt < sourcesAt) {
   process.stderr.write('lally: building with tsc (dist/ is missing or older than the sources)...\n');
+  execFileSync(process.execPath, [join(root, 'scripts/gen-proto.mjs')], { stdio: 'inherit' });
   execFileSync(
     process.execPath,
     [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')],

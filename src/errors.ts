@@ -20,6 +20,8 @@ export const ErrorCodes = {
   QUORUM_TIMEOUT: 'LALLY_ERR_QUORUM_TIMEOUT',
   /** A hop to another shard got no answer within hop_timeout_ms. */
   TIMEOUT: 'LALLY_ERR_TIMEOUT',
+  PEER_TIMEOUT: 'LALLY_ERR_PEER_TIMEOUT',
+  PEER_UNAVAILABLE: 'LALLY_ERR_PEER_UNAVAILABLE',
   CONFIG: 'LALLY_ERR_CONFIG',
   NATIVE_UWS_MISSING: 'LALLY_ERR_NATIVE_UWS_MISSING',
   HOOK_LOAD: 'LALLY_ERR_HOOK_LOAD',
@@ -64,6 +66,9 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, { http: number; grpc: numb
   LALLY_ERR_SHUTTING_DOWN: { http: 503, grpc: GRPC.UNAVAILABLE },
   LALLY_ERR_QUORUM_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },
   LALLY_ERR_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },
+  // A call to a peer node: no answer within its deadline, or the peer could not be reached.
+  LALLY_ERR_PEER_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },
+  LALLY_ERR_PEER_UNAVAILABLE: { http: 503, grpc: GRPC.UNAVAILABLE },
   LALLY_ERR_CONFIG: { http: 500, grpc: GRPC.FAILED_PRECONDITION },
   LALLY_ERR_NATIVE_UWS_MISSING: { http: 500, grpc: GRPC.FAILED_PRECONDITION },
   LALLY_ERR_HOOK_LOAD: { http: 500, grpc: GRPC.FAILED_PRECONDITION },

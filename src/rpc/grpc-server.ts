@@ -1,0 +1,116 @@
+/**
+ * The node's gRPC server: binds `host:port` (port 0 picks a free port, reported by `port`), serves the
+ * services it is given, and shuts down gracefully (running calls may finish, bounded) or at once.
+ */
+import {
+  type Server as GrpcServer,
+  type handleUnaryCall,
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { ErrorCodes, LallyError } from '../errors.js';
+import { DEFAULT_PEER_SETTINGS, formatAddress, type PeerSettings, serverOptions } from './channel-options.js';
+import { toStatusError } from './rpc-errors.js';
+
+export interface RpcServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly settings?: PeerSettings;
+}
+
+export class RpcServer {
+  readonly #server: GrpcServer;
+  readonly #host: string;
+  readonly #requestedPort: number;
+  #port: number | undefined;
+  #stopped = false;
+
+  constructor(opts: RpcServerOptions) {
+    this.#server = new Server(serverOptions(opts.settings ?? DEFAULT_PEER_SETTINGS));
+    this.#host = opts.host;
+    this.#requestedPort = opts.port;
+  }
+
+  addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {
+    this.#server.addService(service, implementation);
+  }
+
+  /** Binds and starts serving; resolves with the bound port. */
+  listen(): Promise<number> {
+    const address = formatAddress(this.#host, this.#requestedPort);
+    return new Promise((resolve, reject) => {
+      this.#server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
+        if (error) {
+          reject(
+            new LallyError(ErrorCodes.CONFIG, `cannot bind the gRPC port ${address}: ${error.message}`, {
+              cause: error,
+            }),
+          );
+          return;
+        }
+        this.#port = port;
+        resolve(port);
+      });
+    });
+  }
+
+  /** The bound port (after listen). */
+  get port(): number {
+    if (this.#port === undefined) throw new LallyError(ErrorCodes.INTERNAL, 'the gRPC server is not bound');
+    return this.#port;
+  }
+
+  get address(): string {
+    return formatAddress(this.#host, this.port);
+  }
+
+  /**
+   * Stops accepting calls and lets running ones finish for up to `graceMs`, then cuts the rest (a
+   * long-lived stream would otherwise hold the shutdown forever).
+   */
+  shutdown(graceMs = 2000): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    this.#stopped = true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Cuts every connection now (kill -9 as peers see it, minus the process exit). */
+  forceShutdown(): void {
+    this.#stopped = true;
+    this.#server.forceShutdown();
+  }
+}
+
+/**
+ * A unary handler from a function: its result is the answer, a throw (or rejection) the error status
+ * (rpc-errors.ts), so no handler can crash the node or leave a call unanswered by throwing.
+ */
+export function unaryHandler<Req, Res>(
+  fn: (request: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>,
+): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    let result: Res | Promise<Res>;
+    try {
+      result = fn(call.request, call);
+    } catch (error) {
+      callback(toStatusError(error), null);
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => callback(null, value),
+      (error: unknown) => callback(toStatusError(error), null),
+    );
+  };
+}
