@@ -112,9 +112,10 @@ export class ShardRuntime {
       shard,
       store,
       clock,
-      hooks: this.#hooks,
       wal: this.#log,
     });
+    // No listener without hooks: a write then pays one length check for the event.
+    if (this.#hooks.active) engine.onCommitted(this.#hooks.onCommitted);
     this.#engine = engine;
     const started = performance.now();
     let records = 0;

@@ -3,7 +3,6 @@ import t, { type Test } from 'tap';
 import type { AofRecord } from '../../src/aof/types.js';
 import { HybridLogicalClock, type Version } from '../../src/clock/hlc.js';
 import { ErrorCodes, LallyError } from '../../src/errors.js';
-import { HookRunner } from '../../src/hooks/hook-runner.js';
 import { Doorbell } from '../../src/ring/doorbell.js';
 import { Inbox } from '../../src/ring/inbox.js';
 import { Outbox } from '../../src/ring/outbox.js';
@@ -89,7 +88,6 @@ function buildCluster(
       shard,
       store,
       clock: new HybridLogicalClock(shard + 1, () => NOW),
-      hooks: new HookRunner([], silent),
       wal: opts.wal?.(shard),
     });
     const links = Array.from({ length: shards }, (_, to) =>
@@ -315,7 +313,6 @@ t.test('no link to the owner: an internal error at once', async (t) => {
     shard: 0,
     store,
     clock: new HybridLogicalClock(1),
-    hooks: new HookRunner([], silent),
     wal: undefined,
   });
   const router = new ShardRouter({ engine, shard: 0, shards: 2, links: [undefined], logger: silent });
@@ -690,7 +687,6 @@ function ringPair(
         shard,
         store: new ShardStore(),
         clock: new HybridLogicalClock(shard + 1, () => NOW),
-        hooks: new HookRunner([], silent),
         wal: undefined,
       }),
   );
