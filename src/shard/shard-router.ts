@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import type { Version } from '../clock/hlc.js';
 import { type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.js';
 import { shardOfKey } from '../hash/key-hash.js';
-import { RateLimitedLogs } from '../log/rate-limited.js';
+import type { HopLink } from '../hop/hop-link.js';
 import {
   emptyHopHeader,
   HOP_HEADER_BYTES,
@@ -14,22 +13,19 @@ import {
   hopVersion,
   readHopHeader,
   Utf8Scratch,
-} from './hop-messages.js';
+} from '../hop/hop-messages.js';
+import {
+  type KeyValueService,
+  type LocalQuorums,
+  localQuorums,
+  type OpCallback,
+  type OpKind,
+  type OpResult,
+  type Quorum,
+} from '../kv/key-value-service.js';
+import { RateLimitedLogs } from '../log/rate-limited.js';
 import { PendingTable } from './pending-table.js';
 import type { ShardEngine, WriteResult } from './shard-engine.js';
-
-/** One direction of a thread pair, as the router needs it (an Outbox over a ring implements it). */
-export interface HopLink {
-  /** Queues one request made of up to three parts; false when the link cannot take it (back-pressure). */
-  send(first: Uint8Array, second?: Uint8Array, third?: Uint8Array): boolean;
-  /**
-   * Queues one answer: never refused while the link is open (false only once it is closed). A link
-   * without it sends answers with `send`.
-   */
-  sendAnswer?(first: Uint8Array, second?: Uint8Array): boolean;
-  /** Bytes of answers queued outside the ring, which the answer budget bounds (0 when absent). */
-  readonly answerBacklogBytes?: number;
-}
 
 /** Defaults of the router's bounds (docs/rings.md, "Hops: bounds and deadlines"). */
 export const HOP_DEFAULTS = {
@@ -43,32 +39,17 @@ export const HOP_DEFAULTS = {
 /** Deadline checks per hop timeout: a hop times out between 1 and 1 + 1/TICKS timeouts after it left. */
 const TICKS_PER_TIMEOUT = 8;
 
-export type OpKind = 'get' | 'put' | 'remove';
-
-/** The answer to one key operation, wherever it ran. */
-export interface OpResult {
-  /** GET: found; PUT: applied; REMOVE: a live value was removed. */
-  readonly found: boolean;
-  /** GET: the value; REMOVE: the removed value; PUT: undefined. */
-  readonly value: string | undefined;
-  /**
-   * The version of the stored entry (a local read passes the entry itself, which the next write to
-   * the key updates in place: read it in the callback, do not keep it).
-   */
-  readonly version: Version | undefined;
-  readonly error: LallyError | undefined;
-}
-
-export type OpCallback = (result: OpResult) => void;
-
 const EMPTY = new Uint8Array(0);
 
-function missing(): OpResult {
-  return { found: false, value: undefined, version: undefined, error: undefined };
+/** Answers of the admin hops (STATS): no replica count applies. */
+const NO_QUORUM: Quorum = Object.freeze({ required: 1, achieved: 1 });
+
+function missing(quorum: Quorum): OpResult {
+  return { found: false, value: undefined, version: undefined, error: undefined, quorum };
 }
 
-function failed(error: LallyError): OpResult {
-  return { found: false, value: undefined, version: undefined, error };
+function failed(error: LallyError, quorum: Quorum = NO_QUORUM): OpResult {
+  return { found: false, value: undefined, version: undefined, error, quorum };
 }
 
 function asLallyError(error: unknown): LallyError {
@@ -82,9 +63,11 @@ function asLallyError(error: unknown): LallyError {
 /**
  * Sends each key operation to the shard that owns the key: inline when that is this shard, otherwise
  * over the link to the owner, matching the answer to the request by id. It also serves the requests
- * that other shards send here. Callbacks for local operations may run synchronously.
+ * that other shards send here. Callbacks for local operations may run synchronously. It is the single
+ * node's KeyValueService: every answer is this node's own, so its quorum has achieved = 1 (a quorum
+ * configured above 1 is then answered `partial`, as upstream answers when peers do not).
  */
-export class ShardRouter {
+export class ShardRouter implements KeyValueService {
   readonly shard: number;
   readonly shards: number;
   readonly #engine: ShardEngine;
@@ -99,6 +82,7 @@ export class ShardRouter {
   readonly #maxInFlight: number;
   readonly #answerBudget: number;
   readonly #timeoutMs: number;
+  readonly #quorums: LocalQuorums;
   /** The deadline clock: advanced by a timer, read per request (no clock call on the hot path). */
   #tick = 0;
   readonly #ticker: NodeJS.Timeout;
@@ -126,6 +110,9 @@ export class ShardRouter {
     hopTimeoutMs?: number;
     maxInFlightPerShard?: number;
     answerBudgetBytes?: number;
+    /** The configured read and write quorums, for the answers' `quorum.required` (default 1). */
+    readQuorum?: number;
+    writeQuorum?: number;
   }) {
     this.#engine = opts.engine;
     this.shard = opts.shard;
@@ -139,6 +126,7 @@ export class ShardRouter {
     this.#maxInFlight = opts.maxInFlightPerShard ?? HOP_DEFAULTS.maxInFlightPerShard;
     this.#answerBudget = opts.answerBudgetBytes ?? HOP_DEFAULTS.answerBudgetBytes;
     this.#timeoutMs = opts.hopTimeoutMs ?? HOP_DEFAULTS.timeoutMs;
+    this.#quorums = localQuorums(opts.readQuorum, opts.writeQuorum);
     this.#ticker = setInterval(this.#onTick, Math.max(1, Math.ceil(this.#timeoutMs / TICKS_PER_TIMEOUT)));
     this.#ticker.unref();
   }
@@ -254,12 +242,13 @@ export class ShardRouter {
         const entry = this.#engine.get(key);
         callback(
           entry === undefined
-            ? missing()
+            ? missing(this.#quorums.read)
             : {
                 found: true,
                 value: entry.value,
                 version: entry, // an Entry is a Version: no copy
                 error: undefined,
+                quorum: this.#quorums.read,
               },
         );
         return;
@@ -267,13 +256,13 @@ export class ShardRouter {
       const outcome = op === 'put' ? this.#engine.put(key, value ?? '') : this.#engine.remove(key);
       if (outcome instanceof Promise) {
         outcome.then(
-          (result) => callback(writeResult(op, result)),
+          (result) => callback(writeResult(op, result, this.#quorums.write)),
           (error: unknown) => {
             callback(this.#failure(error, op, key, 'write failed'));
           },
         );
       } else {
-        callback(writeResult(op, outcome));
+        callback(writeResult(op, outcome, this.#quorums.write));
       }
     } catch (error) {
       callback(this.#failure(error, op, key, 'operation failed'));
@@ -292,7 +281,7 @@ export class ShardRouter {
         ? { code: lally.code, error: lally.message, op, key }
         : { code: lally.code, err: error, op, key };
     this.#failureLog.log('error', lally.code, fields, msg);
-    return failed(lally);
+    return failed(lally, op === 'get' ? this.#quorums.read : this.#quorums.write);
   }
 
   /** Handles one message from shard `from`: a request to serve, or the answer to one of ours. */
@@ -310,17 +299,20 @@ export class ShardRouter {
         return;
       }
       this.#inFlight[from]!--;
-      callback(decodeResult(message, header));
+      const quorum = header.answering === HopKind.GET ? this.#quorums.read : this.#quorums.write;
+      callback(decodeResult(message, header, quorum));
       return;
     }
     this.counters.hopsIn++;
     const requestId = header.requestId;
-    if (header.kind === HopKind.STATS) {
-      this.#answer(from, requestId, {
+    const kind = header.kind;
+    if (kind === HopKind.STATS) {
+      this.#answer(from, kind, requestId, {
         found: true,
         value: this.statsProvider(),
         version: undefined,
         error: undefined,
+        quorum: NO_QUORUM,
       });
       return;
     }
@@ -336,6 +328,7 @@ export class ShardRouter {
       this.#logger.error({ from, kind: header.kind }, 'unknown hop message kind');
       this.#answer(
         from,
+        kind,
         requestId,
         failed(new LallyError(ErrorCodes.INTERNAL, `unknown hop kind ${header.kind}`)),
       );
@@ -344,7 +337,9 @@ export class ShardRouter {
     const key = hopKey(message, header);
     if (op === 'put') {
       // A PUT's answer is a header: it needs no budget.
-      this.#runLocal(op, key, hopValue(message, header), (result) => this.#answer(from, requestId, result));
+      this.#runLocal(op, key, hopValue(message, header), (result) =>
+        this.#answer(from, kind, requestId, result),
+      );
       return;
     }
     // A GET's or REMOVE's answer carries a value. Answers are never refused by the link, so their
@@ -355,6 +350,7 @@ export class ShardRouter {
       this.counters.answersBusy++;
       this.#answer(
         from,
+        kind,
         requestId,
         failed(
           new LallyError(
@@ -366,7 +362,7 @@ export class ShardRouter {
       return;
     }
     if (op === 'get') {
-      this.#runLocal(op, key, undefined, (result) => this.#answer(from, requestId, result));
+      this.#runLocal(op, key, undefined, (result) => this.#answer(from, kind, requestId, result));
       return;
     }
     // A REMOVE answers with the removed value once its write is durable: reserve its bytes until
@@ -375,14 +371,15 @@ export class ShardRouter {
     this.#answerReserved[from]! += reserved;
     this.#runLocal(op, key, undefined, (result) => {
       this.#answerReserved[from]! -= reserved;
-      this.#answer(from, requestId, result);
+      this.#answer(from, kind, requestId, result);
     });
   }
 
   /** Supplies this shard's figures for a STATS request (set by the runtime). */
   statsProvider: () => string = () => '{}';
 
-  #answer(to: number, requestId: number, result: OpResult): void {
+  /** Sends the answer to request `requestId` (of kind `answering`) back to thread `to`. */
+  #answer(to: number, answering: number, requestId: number, result: OpResult): void {
     const link = this.#links[to];
     let status: HopStatus = result.found ? HopStatus.OK : HopStatus.MISSING;
     let valueBytes: Uint8Array = EMPTY;
@@ -399,6 +396,7 @@ export class ShardRouter {
       result.version,
       0,
       valueBytes.length,
+      answering,
     );
     // An answer must never be lost: the requester is waiting for it. The link never refuses an answer
     // while open; it refuses only once closed (the node is stopping, and the requester's deadline or
@@ -409,7 +407,7 @@ export class ShardRouter {
     } catch (error) {
       // A value that can never fit the ring (stored under a larger max_value_bytes): say so instead.
       if (result.error !== undefined) throw error;
-      this.#answer(to, requestId, failed(asLallyError(error)));
+      this.#answer(to, answering, requestId, failed(asLallyError(error)));
       return;
     }
     if (!sent) {
@@ -429,27 +427,34 @@ export class ShardRouter {
   }
 }
 
-function writeResult(op: OpKind, result: WriteResult): OpResult {
-  if (op === 'put') return { found: true, value: undefined, version: result.version, error: undefined };
+function writeResult(op: OpKind, result: WriteResult, quorum: Quorum): OpResult {
+  if (op === 'put') {
+    return { found: true, value: undefined, version: result.version, error: undefined, quorum };
+  }
   return {
     found: result.previous !== undefined,
     value: result.previous,
     version: result.version,
     error: undefined,
+    quorum,
   };
 }
 
-function decodeResult(message: Uint8Array, header: ReturnType<typeof readHopHeader>): OpResult {
+function decodeResult(
+  message: Uint8Array,
+  header: ReturnType<typeof readHopHeader>,
+  quorum: Quorum,
+): OpResult {
   if (header.status === HopStatus.ERROR) {
     const text = hopValue(message, header);
     const newline = text.indexOf('\n');
     const code = newline < 0 ? text : text.slice(0, newline);
     const detail = newline < 0 ? 'failed in another shard' : text.slice(newline + 1);
-    return failed(new LallyError(isErrorCode(code) ? code : ErrorCodes.INTERNAL, detail));
+    return failed(new LallyError(isErrorCode(code) ? code : ErrorCodes.INTERNAL, detail), quorum);
   }
   const version =
     header.wall === 0 && header.counter === 0 && header.node === 0 ? undefined : hopVersion(header);
   const value =
     header.valueLength > 0 || header.status === HopStatus.OK ? hopValue(message, header) : undefined;
-  return { found: header.status === HopStatus.OK, value, version, error: undefined };
+  return { found: header.status === HopStatus.OK, value, version, error: undefined, quorum };
 }

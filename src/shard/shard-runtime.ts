@@ -134,13 +134,13 @@ export class ShardRuntime {
       links: transport.links,
       logger: this.#logger,
       hopTimeoutMs: config.hopTimeoutMs,
+      readQuorum: config.readQuorum,
+      writeQuorum: config.writeQuorum,
     });
     this.#router = router;
     const http = new HttpApi({
-      router,
+      service: router,
       limits: config,
-      readQuorum: config.readQuorum,
-      writeQuorum: config.writeQuorum,
       logger: this.#logger,
       nodes: () => [],
       stats: (callback) => this.#gatherStats(callback),

@@ -5,7 +5,8 @@
  *   offset size field
  *        0    1 kind          (HopKind)
  *        1    1 status        (HopStatus, responses only)
- *        2    2 reserved
+ *        2    1 answering     (the HopKind of the request a RESULT answers; 0 in requests)
+ *        3    1 reserved
  *        4    4 requestId     (u32, chosen by the sender of a request, echoed by the response)
  *        8    4 wallLow       (u32, version wall-clock ms modulo 2^32)
  *       12    4 wallHigh      (u32, version wall-clock ms divided by 2^32)
@@ -46,6 +47,8 @@ export type HopStatus = (typeof HopStatus)[keyof typeof HopStatus];
 export interface HopHeader {
   kind: number;
   status: number;
+  /** In a RESULT: the kind of the request it answers (the requester picks the answer's shape by it). */
+  answering: number;
   requestId: number;
   wall: number;
   counter: number;
@@ -69,11 +72,13 @@ export class HopHeaderWriter {
     version: Version | undefined,
     keyLength: number,
     valueLength: number,
+    answering = 0,
   ): Uint8Array {
     const view = this.#view;
     view.setUint8(0, kind);
     view.setUint8(1, status);
-    view.setUint16(2, 0, true);
+    view.setUint8(2, answering);
+    view.setUint8(3, 0);
     view.setUint32(4, requestId, true);
     const wall = version ? version.wall : 0;
     view.setUint32(8, wall % TWO_TO_32, true);
@@ -94,6 +99,7 @@ function u32(bytes: Uint8Array, at: number): number {
 export function readHopHeader(message: Uint8Array, into: HopHeader): HopHeader {
   into.kind = message[0]!;
   into.status = message[1]!;
+  into.answering = message[2]!;
   into.requestId = u32(message, 4);
   into.wall = u32(message, 12) * TWO_TO_32 + u32(message, 8);
   into.counter = u32(message, 16);
@@ -104,7 +110,17 @@ export function readHopHeader(message: Uint8Array, into: HopHeader): HopHeader {
 }
 
 export function emptyHopHeader(): HopHeader {
-  return { kind: 0, status: 0, requestId: 0, wall: 0, counter: 0, node: 0, keyLength: 0, valueLength: 0 };
+  return {
+    kind: 0,
+    status: 0,
+    answering: 0,
+    requestId: 0,
+    wall: 0,
+    counter: 0,
+    node: 0,
+    keyLength: 0,
+    valueLength: 0,
+  };
 }
 
 /** UTF-8 text of a message's key. Works on views over SharedArrayBuffer (TextDecoder does not). */

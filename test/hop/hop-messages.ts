@@ -11,7 +11,7 @@ import {
   hopVersion,
   readHopHeader,
   utf8Bytes,
-} from '../../src/shard/hop-messages.js';
+} from '../../src/hop/hop-messages.js';
 
 const MAX_U32 = 0xffffffff;
 
@@ -40,6 +40,7 @@ t.test('constants', async (t) => {
   t.same(emptyHopHeader(), {
     kind: 0,
     status: 0,
+    answering: 0,
     requestId: 0,
     wall: 0,
     counter: 0,
@@ -82,7 +83,7 @@ t.test('header round trip for every field', async (t) => {
     const header = readHopHeader(bytes, emptyHopHeader());
     t.same(
       header,
-      { kind, status, requestId, ...version, keyLength, valueLength },
+      { kind, status, answering: 0, requestId, ...version, keyLength, valueLength },
       `kind ${kind} request ${requestId}`,
     );
     t.same(hopVersion(header), version);
@@ -99,10 +100,10 @@ t.test('the byte layout is little-endian at the documented offsets', async (t) =
     0x100,
     0x020001,
   );
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   t.equal(bytes[0], 2, 'kind at 0');
   t.equal(bytes[1], 1, 'status at 1');
-  t.equal(view.getUint16(2, true), 0, 'reserved is zero');
+  t.equal(bytes[2], 0, 'answering at 2: zero in a request');
+  t.equal(bytes[3], 0, 'reserved is zero');
   t.same([...bytes.subarray(4, 8)], [1, 2, 3, 4], 'requestId little-endian at 4');
   // wall = 0x0504030201 * 256 + 0x88 = 0x050403020188: low u32 at 8, high u32 at 12.
   t.same([...bytes.subarray(8, 12)], [0x88, 0x01, 0x02, 0x03], 'wall low u32 at 8');
@@ -111,6 +112,11 @@ t.test('the byte layout is little-endian at the documented offsets', async (t) =
   t.same([...bytes.subarray(20, 24)], [0x44, 0x33, 0x22, 0x11], 'node at 20');
   t.same([...bytes.subarray(24, 28)], [0x00, 0x01, 0x00, 0x00], 'keyLength at 24');
   t.same([...bytes.subarray(28, 32)], [0x01, 0x00, 0x02, 0x00], 'valueLength at 28');
+  const answer = writer.write(HopKind.RESULT, HopStatus.OK, 1, undefined, 0, 0, HopKind.REMOVE);
+  t.equal(answer[2], HopKind.REMOVE, 'a RESULT names the kind it answers at 2');
+  t.equal(readHopHeader(answer, emptyHopHeader()).answering, HopKind.REMOVE);
+  writer.write(HopKind.GET, HopStatus.OK, 2, undefined, 0, 0);
+  t.equal(writer.bytes[2], 0, 'the reused buffer does not leak the last answering kind');
 });
 
 t.test('writing without a version zeroes it', async (t) => {
@@ -122,6 +128,7 @@ t.test('writing without a version zeroes it', async (t) => {
   t.same(header, {
     kind: 1,
     status: 0,
+    answering: 0,
     requestId: 10,
     wall: 0,
     counter: 0,
@@ -140,6 +147,7 @@ t.test('readHopHeader fills and returns the given object', async (t) => {
   t.same(into, {
     kind: 2,
     status: 2,
+    answering: 0,
     requestId: 4,
     wall: 5,
     counter: 6,
@@ -177,6 +185,7 @@ t.test('hopKey and hopValue on a SharedArrayBuffer view at a non-zero offset', a
     t.same(decoded, {
       kind: HopKind.PUT,
       status: HopStatus.OK,
+      answering: 0,
       requestId: 77,
       wall,
       counter: 3,
