@@ -1,10 +1,14 @@
 import type { Logger } from 'pino';
+import type { Version } from '../clock/hlc.js';
 import { type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.js';
 import { shardOfKey } from '../hash/key-hash.js';
 import type { HopLink } from '../hop/hop-link.js';
 import {
+  decodeSnapshotRequest,
   emptyHopHeader,
   HOP_HEADER_BYTES,
+  HopFlag,
+  type HopHeader,
   HopHeaderWriter,
   HopKind,
   HopStatus,
@@ -26,6 +30,7 @@ import {
 import { RateLimitedLogs } from '../log/rate-limited.js';
 import { PendingTable } from './pending-table.js';
 import type { ShardEngine, WriteResult } from './shard-engine.js';
+import { SnapshotSessions } from './snapshot-sessions.js';
 
 /** Defaults of the router's bounds (docs/rings.md, "Hops: bounds and deadlines"). */
 export const HOP_DEFAULTS = {
@@ -83,6 +88,7 @@ export class ShardRouter implements KeyValueService {
   readonly #answerBudget: number;
   readonly #timeoutMs: number;
   readonly #quorums: LocalQuorums;
+  readonly #snapshots: SnapshotSessions;
   /** The deadline clock: advanced by a timer, read per request (no clock call on the hot path). */
   #tick = 0;
   readonly #ticker: NodeJS.Timeout;
@@ -127,6 +133,7 @@ export class ShardRouter implements KeyValueService {
     this.#answerBudget = opts.answerBudgetBytes ?? HOP_DEFAULTS.answerBudgetBytes;
     this.#timeoutMs = opts.hopTimeoutMs ?? HOP_DEFAULTS.timeoutMs;
     this.#quorums = localQuorums(opts.readQuorum, opts.writeQuorum);
+    this.#snapshots = new SnapshotSessions(opts.engine.store);
     this.#ticker = setInterval(this.#onTick, Math.max(1, Math.ceil(this.#timeoutMs / TICKS_PER_TIMEOUT)));
     this.#ticker.unref();
   }
@@ -316,6 +323,16 @@ export class ShardRouter implements KeyValueService {
       });
       return;
     }
+    if (kind === HopKind.APPLY) {
+      this.#serveApply(from, requestId, message, header);
+      return;
+    }
+    if (kind === HopKind.READ_ENTRY || kind === HopKind.SNAPSHOT) {
+      if (this.#overAnswerBudget(from, kind, requestId)) return;
+      if (kind === HopKind.READ_ENTRY) this.#serveReadEntry(from, requestId, hopKey(message, header));
+      else this.#serveSnapshot(from, requestId, message, header);
+      return;
+    }
     const op: OpKind | undefined =
       header.kind === HopKind.GET
         ? 'get'
@@ -345,22 +362,7 @@ export class ShardRouter implements KeyValueService {
     // A GET's or REMOVE's answer carries a value. Answers are never refused by the link, so their
     // memory is bounded here: past the budget of answer bytes queued towards `from`, the request is
     // answered BUSY without running (a REMOVE that is refused did not happen).
-    const backlog = (this.#links[from]?.answerBacklogBytes ?? 0) + this.#answerReserved[from]!;
-    if (backlog >= this.#answerBudget) {
-      this.counters.answersBusy++;
-      this.#answer(
-        from,
-        kind,
-        requestId,
-        failed(
-          new LallyError(
-            ErrorCodes.BUSY,
-            `shard ${this.shard} has ${backlog} bytes of answers queued for shard ${from}; retry`,
-          ),
-        ),
-      );
-      return;
-    }
+    if (this.#overAnswerBudget(from, kind, requestId)) return;
     if (op === 'get') {
       this.#runLocal(op, key, undefined, (result) => this.#answer(from, kind, requestId, result));
       return;
@@ -375,12 +377,93 @@ export class ShardRouter implements KeyValueService {
     });
   }
 
+  /** Answers BUSY (and says so) when the answers queued towards `from` are over the budget. */
+  #overAnswerBudget(from: number, kind: number, requestId: number): boolean {
+    const backlog = (this.#links[from]?.answerBacklogBytes ?? 0) + this.#answerReserved[from]!;
+    if (backlog < this.#answerBudget) return false;
+    this.counters.answersBusy++;
+    this.#answer(
+      from,
+      kind,
+      requestId,
+      failed(
+        new LallyError(
+          ErrorCodes.BUSY,
+          `shard ${this.shard} has ${backlog} bytes of answers queued for shard ${from}; retry`,
+        ),
+      ),
+    );
+    return true;
+  }
+
+  /** APPLY: a peer's record, applied unless it loses last-writer-wins (answer OK: applied, MISSING: not). */
+  #serveApply(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
+    const tombstone = (header.flags & HopFlag.TOMBSTONE) !== 0;
+    const key = hopKey(message, header);
+    const answer = (applied: boolean) =>
+      this.#sendAnswer(
+        from,
+        HopKind.APPLY,
+        requestId,
+        applied ? HopStatus.OK : HopStatus.MISSING,
+        undefined,
+        0,
+        EMPTY,
+      );
+    const fail = (error: unknown) =>
+      this.#answer(
+        from,
+        HopKind.APPLY,
+        requestId,
+        this.#failure(error, 'put', key, 'replicated write failed'),
+      );
+    try {
+      const outcome = this.#engine.applyReplicated({
+        op: tombstone ? 'REMOVE' : 'ADD',
+        key,
+        value: tombstone ? '' : hopValue(message, header),
+        version: hopVersion(header),
+      });
+      if (outcome instanceof Promise) outcome.then(answer, fail);
+      else answer(outcome);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  /** READ_ENTRY: the entry with its version and tombstone (repair and reads at R > 1 need both). */
+  #serveReadEntry(from: number, requestId: number, key: string): void {
+    const entry = this.#engine.store.getWithTombstone(key);
+    if (entry === undefined) {
+      this.#sendAnswer(from, HopKind.READ_ENTRY, requestId, HopStatus.MISSING, undefined, 0, EMPTY);
+      return;
+    }
+    const flags = entry.tombstone ? HopFlag.TOMBSTONE : 0;
+    const value = this.#valueScratch.encode(entry.value);
+    this.#sendAnswer(from, HopKind.READ_ENTRY, requestId, HopStatus.OK, entry, flags, value);
+  }
+
+  /** SNAPSHOT: one bounded page of this shard's entries (src/shard/snapshot-sessions.ts). */
+  #serveSnapshot(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
+    const request = decodeSnapshotRequest(message, header);
+    if (request === undefined) {
+      this.#answer(
+        from,
+        HopKind.SNAPSHOT,
+        requestId,
+        failed(new LallyError(ErrorCodes.INTERNAL, 'a SNAPSHOT request without a valid cursor')),
+      );
+      return;
+    }
+    const page = this.#snapshots.page(request.cursor, request.maxBytes);
+    this.#sendAnswer(from, HopKind.SNAPSHOT, requestId, HopStatus.OK, undefined, 0, page);
+  }
+
   /** Supplies this shard's figures for a STATS request (set by the runtime). */
   statsProvider: () => string = () => '{}';
 
   /** Sends the answer to request `requestId` (of kind `answering`) back to thread `to`. */
   #answer(to: number, answering: number, requestId: number, result: OpResult): void {
-    const link = this.#links[to];
     let status: HopStatus = result.found ? HopStatus.OK : HopStatus.MISSING;
     let valueBytes: Uint8Array = EMPTY;
     if (result.error !== undefined) {
@@ -389,14 +472,28 @@ export class ShardRouter implements KeyValueService {
     } else if (result.value !== undefined) {
       valueBytes = this.#valueScratch.encode(result.value);
     }
+    this.#sendAnswer(to, answering, requestId, status, result.version, 0, valueBytes);
+  }
+
+  #sendAnswer(
+    to: number,
+    answering: number,
+    requestId: number,
+    status: HopStatus,
+    version: Version | undefined,
+    flags: number,
+    valueBytes: Uint8Array,
+  ): void {
+    const link = this.#links[to];
     const header = this.#header.write(
       HopKind.RESULT,
       status,
       requestId,
-      result.version,
+      version,
       0,
       valueBytes.length,
       answering,
+      flags,
     );
     // An answer must never be lost: the requester is waiting for it. The link never refuses an answer
     // while open; it refuses only once closed (the node is stopping, and the requester's deadline or
@@ -406,7 +503,7 @@ export class ShardRouter implements KeyValueService {
       sent = link !== undefined && (link.sendAnswer?.(header, valueBytes) ?? link.send(header, valueBytes));
     } catch (error) {
       // A value that can never fit the ring (stored under a larger max_value_bytes): say so instead.
-      if (result.error !== undefined) throw error;
+      if (status === HopStatus.ERROR) throw error;
       this.#answer(to, answering, requestId, failed(asLallyError(error)));
       return;
     }
