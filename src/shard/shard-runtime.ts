@@ -167,7 +167,7 @@ export class ShardRuntime {
     const collected: ShardStats[] = [this.#ownStats()];
     const missing: number[] = [];
     let waiting = shards - 1;
-    const finish = () => callback(JSON.stringify(combineStats(collected, missing)));
+    const finish = () => callback(JSON.stringify(combineStats(collected, missing, this.#deps.data.nodeId)));
     if (waiting === 0) {
       finish();
       return;
