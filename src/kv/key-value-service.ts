@@ -29,7 +29,7 @@ export interface OpResult {
    */
   readonly version: Version | undefined;
   readonly error: LallyError | undefined;
-  /** The replicas the operation needed and reached (a failed operation carries it too). */
+  /** The replicas the operation needed and reached (a failed one: achieved 0; its error is the answer). */
   readonly quorum: Quorum;
 }
 

@@ -53,8 +53,11 @@ function missing(quorum: Quorum): OpResult {
   return { found: false, value: undefined, version: undefined, error: undefined, quorum };
 }
 
-function failed(error: LallyError, quorum: Quorum = NO_QUORUM): OpResult {
-  return { found: false, value: undefined, version: undefined, error, quorum };
+/** A failed operation reached no replica (the HTTP layer answers its error, not a quorum). */
+const NOT_REACHED: Quorum = Object.freeze({ required: 1, achieved: 0 });
+
+function failed(error: LallyError): OpResult {
+  return { found: false, value: undefined, version: undefined, error, quorum: NOT_REACHED };
 }
 
 function asLallyError(error: unknown): LallyError {
@@ -288,7 +291,7 @@ export class ShardRouter implements KeyValueService {
         ? { code: lally.code, error: lally.message, op, key }
         : { code: lally.code, err: error, op, key };
     this.#failureLog.log('error', lally.code, fields, msg);
-    return failed(lally, op === 'get' ? this.#quorums.read : this.#quorums.write);
+    return failed(lally);
   }
 
   /** Handles one message from shard `from`: a request to serve, or the answer to one of ours. */
@@ -547,7 +550,7 @@ function decodeResult(
     const newline = text.indexOf('\n');
     const code = newline < 0 ? text : text.slice(0, newline);
     const detail = newline < 0 ? 'failed in another shard' : text.slice(newline + 1);
-    return failed(new LallyError(isErrorCode(code) ? code : ErrorCodes.INTERNAL, detail), quorum);
+    return failed(new LallyError(isErrorCode(code) ? code : ErrorCodes.INTERNAL, detail));
   }
   const version =
     header.wall === 0 && header.counter === 0 && header.node === 0 ? undefined : hopVersion(header);
