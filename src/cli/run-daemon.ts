@@ -44,6 +44,8 @@ export async function runDaemon(config: LallyConfig, warnings: readonly string[]
     logger.info(
       {
         version: await readVersion(),
+        nodeId: info.nodeId,
+        nodeIdCreated: info.nodeIdCreated,
         http: `http://${config.host}:${info.httpPort}`,
         grpcPort: config.grpcPort,
         shards: info.shards,
@@ -53,7 +55,7 @@ export async function runDaemon(config: LallyConfig, warnings: readonly string[]
         replayedRecords: info.records,
         replayMs: info.replayMs,
       },
-      `lally listening on http://${config.host}:${info.httpPort} with ${info.shards} shards`,
+      `lally listening on http://${config.host}:${info.httpPort} with ${info.shards} shards (node ${info.nodeId})`,
     );
   } catch (error) {
     const code = error instanceof LallyError ? error.code : undefined;

@@ -162,6 +162,20 @@ function checkTogether(
       `http_port: must differ from grpc_port, both are ${values.httpPort} (${from('httpPort', 'http_port')}, ${from('grpcPort', 'grpc_port')})`,
     );
   }
+  const factor = values.replicationFactor;
+  if (typeof factor === 'number') {
+    for (const [key, name] of [
+      ['readQuorum', 'read_quorum'],
+      ['writeQuorum', 'write_quorum'],
+    ] as const) {
+      const quorum = values[key];
+      if (typeof quorum === 'number' && quorum > factor) {
+        errors.push(
+          `${name}: ${quorum} is above replication_factor ${factor}: a key has only ${factor} replicas to answer (${from(key, name)}, ${from('replicationFactor', 'replication_factor')})`,
+        );
+      }
+    }
+  }
   const body = values.maxBodyBytes;
   const value = values.maxValueBytes;
   if (typeof body === 'number' && typeof value === 'number' && body < value) {

@@ -265,6 +265,37 @@ const TABLE = [
     defaultText: '1',
     description: 'Nodes (this one included) that must acknowledge a write.',
   },
+  {
+    key: 'replicationFactor',
+    flag: 'replication-factor',
+    yaml: 'replication_factor',
+    env: 'LALLY_REPLICATION_FACTOR',
+    group: 'Cluster',
+    kind: 'integer',
+    placeholder: '<n>',
+    min: 1,
+    max: 1024,
+    optional: true,
+    default: undefined,
+    defaultText: 'none (every node holds every key, as upstream)',
+    description:
+      'Replicas of each key: the first N distinct live nodes clockwise from the key on the hash ring. read_quorum and write_quorum may not exceed it.',
+  },
+  {
+    key: 'advertise',
+    flag: 'advertise',
+    yaml: 'advertise',
+    env: 'LALLY_ADVERTISE',
+    group: 'Cluster',
+    kind: 'string',
+    placeholder: '<host:port>',
+    optional: true,
+    default: undefined,
+    defaultText: 'the bind host with grpc_port; with a wildcard host, the address the seed sees',
+    description:
+      "The gRPC host:port peers dial to reach this node. Unset: host:grpc_port when host is a specific address; when host is a wildcard (0.0.0.0, ::), the address the seed saw this node's connection come from, with this node's grpc_port, decided at join.",
+    check: (v) => (v === undefined || (typeof v === 'string' && isHostPort(v)) ? undefined : 'host:port'),
+  },
   // Storage
   {
     key: 'dataDir',

@@ -17,6 +17,10 @@ export interface LallyConfig {
   readonly grpcPort: number;
   readonly readQuorum: number;
   readonly writeQuorum: number;
+  /** Replicas of each key; undefined: every node holds every key (as upstream). */
+  readonly replicationFactor: number | undefined;
+  /** The gRPC `host:port` peers dial; undefined: see `advertisedAddress` (src/config/advertise.ts). */
+  readonly advertise: string | undefined;
   /** Number of shard worker threads. */
   readonly shards: number;
   readonly dataDir: string;

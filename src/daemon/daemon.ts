@@ -2,11 +2,13 @@ import type { Server } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PreparedDataDir } from '../aof/data-dir.js';
+import { loadNodeIdentity, type NodeIdentity } from '../cluster/node-identity.js';
 import type { LallyConfig } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
-import { hashKey } from '../hash/key-hash.js';
 import { loadNativeUws } from '../http/uws-native.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from '../shard/control-messages.js';
+import { RingTransport } from '../shard/ring-transport.js';
+import { MainEndpoint } from './main-endpoint.js';
 import { assertPortFree } from './port-check.js';
 import { lockHttpPort } from './port-lock.js';
 import { foreignListeners } from './port-owners.js';
@@ -25,6 +27,10 @@ export interface DaemonInfo {
   readonly shards: number;
   readonly records: number;
   readonly replayMs: number;
+  /** The node id (8 hex digits): random, kept in the data dir (see src/cluster/node-identity.ts). */
+  readonly nodeId: string;
+  /** Whether the id was made by this start (first start, or a node without AOF). */
+  readonly nodeIdCreated: boolean;
 }
 
 type ShardState =
@@ -48,11 +54,6 @@ interface ShardHandle {
   listenSent: boolean;
 }
 
-/** A stable 32-bit node id: the version tiebreak, derived from the node's gRPC identity. */
-export function nodeIdOf(config: LallyConfig): number {
-  return hashKey(`${config.host}:${config.grpcPort}`);
-}
-
 /**
  * The main thread of a node: prepares the data directory, allocates the rings, starts one worker per
  * shard, puts them on the HTTP port, supervises them and shuts them down in order. The cluster
@@ -65,6 +66,9 @@ export class Daemon {
   readonly #waiters = new Set<(message: ShardToMain) => void>();
   #dataDir: PreparedDataDir | undefined;
   #portLock: Server | undefined;
+  #identity: NodeIdentity | undefined;
+  #mainTransport: RingTransport | undefined;
+  #endpoint: MainEndpoint | undefined;
   #stopping: Promise<void> | undefined;
   #failure: LallyError | undefined;
   readonly #exited: Promise<number>;
@@ -76,6 +80,19 @@ export class Daemon {
     this.#exited = new Promise((resolve) => {
       this.#resolveExited = resolve;
     });
+  }
+
+  /** The node's identity, once started. */
+  get identity(): NodeIdentity | undefined {
+    return this.#identity;
+  }
+
+  /**
+   * The main thread's end of the rings to every shard (APPLY, READ_ENTRY, SNAPSHOT hops), once the
+   * shards started: the cluster's replication, repair and transfer use it.
+   */
+  get endpoint(): MainEndpoint | undefined {
+    return this.#endpoint;
   }
 
   /** Resolves with the process exit code once the daemon has stopped (0 after a clean shutdown). */
@@ -116,8 +133,22 @@ export class Daemon {
         logger: this.#logger,
       });
     }
+    // After the data dir's lock: the id file is then this node's alone. Without AOF, an id for this run.
+    const identity = await loadNodeIdentity({ dataDir: this.#dataDir?.dataDir });
+    this.#identity = identity;
+    const nodeId = identity.id;
     const rings = new ThreadRings(config.shards, ringCapacity(config.maxKeyBytes, config.maxValueBytes));
-    const nodeId = nodeIdOf(config);
+    const main = config.shards; // the main thread's id on the rings
+    this.#mainTransport = new RingTransport(main, rings.forThread(main));
+    this.#endpoint = new MainEndpoint({
+      self: main,
+      shards: config.shards,
+      links: this.#mainTransport.links,
+      logger: this.#logger,
+      hopTimeoutMs: config.hopTimeoutMs,
+    });
+    const endpoint = this.#endpoint;
+    this.#mainTransport.start((from, message) => endpoint.receive(from, message));
     for (let id = 0; id < config.shards; id++) {
       const data: ShardWorkerData = {
         shard: id,
@@ -138,7 +169,14 @@ export class Daemon {
     const first = await this.#listen(this.#shards[0]!, config.httpPort);
     await Promise.all(this.#shards.slice(1).map((s) => this.#listen(s, first)));
     await this.#assertPortOwned(first);
-    return { httpPort: first, shards: config.shards, records, replayMs };
+    return {
+      httpPort: first,
+      shards: config.shards,
+      records,
+      replayMs,
+      nodeId: identity.hex,
+      nodeIdCreated: identity.created,
+    };
   }
 
   /**
@@ -200,10 +238,16 @@ export class Daemon {
   }
 
   #allExited(): void {
+    // No shard is left to answer the main thread: fail what waits, and stop its inbox (it keeps the
+    // process alive while open).
+    this.#endpoint?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
+    this.#endpoint?.close();
+    const inboxClosed = Promise.resolve(this.#mainTransport?.close()).catch(() => undefined);
+    this.#mainTransport = undefined;
     // Every shard has let go of the port: another node may have it now.
     this.#portLock?.close();
     this.#portLock = undefined;
-    void (this.#dataDir?.release() ?? Promise.resolve()).finally(() =>
+    void Promise.all([inboxClosed, this.#dataDir?.release()]).finally(() =>
       this.#resolveExited(this.#failure ? 1 : 0),
     );
   }

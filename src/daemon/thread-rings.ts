@@ -1,7 +1,7 @@
+import { HOP_HEADER_BYTES } from '../hop/hop-messages.js';
 import { Doorbell } from '../ring/doorbell.js';
 import { SpscRing } from '../ring/spsc-ring.js';
 import type { ShardRings } from '../shard/control-messages.js';
-import { HOP_HEADER_BYTES } from '../shard/hop-messages.js';
 
 const MIN_RING_BYTES = 1 << 20;
 

@@ -1,8 +1,9 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
-import type { Version } from '../clock/hlc.js';
+import { type Version, versionToRfc3339 } from '../clock/hlc.js';
 import { ErrorCodes, LallyError } from '../errors.js';
+import type { CommittedWrite, WriteOrigin } from '../shard/committed-write.js';
 
 /** A write as hooks see it. `name` and the field names follow upstream's hook operations. */
 export interface HookOperation {
@@ -15,6 +16,8 @@ export interface HookOperation {
   readonly version: Version;
   /** The shard (worker thread) that owns the key and runs the hook. */
   readonly shard: number;
+  /** 'client' for a write made on this node, 'peer' for one another node made and replicated here. */
+  readonly origin: WriteOrigin;
 }
 
 export interface HookContext {
@@ -57,9 +60,11 @@ export async function loadHookModule(path: string, baseDir: string): Promise<Lal
 }
 
 /**
- * Runs every registered hook for every write of one shard, in registration order. A hook that throws (or
- * whose promise rejects) is logged with its name; the write goes on. Hooks are called before the write
- * is applied and acknowledged, but their promises are not awaited: a slow hook must not hold writes.
+ * Runs every registered hook for every committed write of one shard, in registration order: it
+ * subscribes `onCommitted` to the engine's committed-write event, so a hook only ever sees a write the
+ * AOF took and the store applied. A hook that throws (or whose promise rejects) is logged with its
+ * name; the write goes on. Hooks run before the write is acknowledged, but their promises are not
+ * awaited: a slow hook must not hold writes.
  */
 export class HookRunner {
   readonly #hooks: readonly LallyHook[];
@@ -98,6 +103,19 @@ export class HookRunner {
   get names(): string[] {
     return this.#hooks.map((hook) => hook.name);
   }
+
+  /** The engine's committed-write listener (bound, so it can be passed as is). */
+  readonly onCommitted = (write: CommittedWrite): void => {
+    this.run({
+      name: write.op,
+      key: write.key,
+      value: write.op === 'ADD' ? write.value : undefined,
+      timestamp: versionToRfc3339(write.version),
+      version: write.version,
+      shard: write.shard,
+      origin: write.origin,
+    });
+  };
 
   run(op: HookOperation): void {
     for (const hook of this.#hooks) {

@@ -1,5 +1,5 @@
 import { versionToRfc3339 } from '../clock/hlc.js';
-import type { OpResult } from '../shard/shard-router.js';
+import type { OpResult } from '../kv/key-value-service.js';
 import type { BatchOp } from './request-parsing.js';
 
 /** The RFC 3339 timestamp of an operation's result: the wall part of its version. */

@@ -14,7 +14,7 @@
  *   happened is reported as such.
  */
 import { ErrorCodes, LallyError } from '../errors.js';
-import type { OpCallback, OpKind, OpResult } from '../shard/shard-router.js';
+import type { OpCallback, OpKind, OpResult, Quorum } from '../kv/key-value-service.js';
 import { batchItemJson } from './batch-json.js';
 import type { BatchOp } from './request-parsing.js';
 
@@ -33,6 +33,9 @@ export const BATCH_DEFAULTS = { maxActive: 2, maxWaiting: 256, maxWaitMs: 5000, 
 export function defaultBatchBudget(maxValueBytes: number): number {
   return Math.max(64 * 1024 * 1024, 4 * maxValueBytes);
 }
+
+/** The quorum of a batch item refused before it ran: no replica was asked. */
+const NOT_RUN: Quorum = Object.freeze({ required: 1, achieved: 0 });
 
 type Execute = (op: OpKind, key: string, value: string | undefined, callback: OpCallback) => void;
 
@@ -208,6 +211,7 @@ export class BatchRunner {
       found: false,
       value: undefined,
       version: undefined,
+      quorum: NOT_RUN,
       error: new LallyError(
         ErrorCodes.BUSY,
         `the answers this shard is assembling for batches reached their budget (${this.#limits.budgetBytes} bytes); retry`,

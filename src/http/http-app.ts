@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
-import type { OpKind, OpResult, ShardRouter } from '../shard/shard-router.js';
+import type { KeyValueService, OpKind, OpResult } from '../kv/key-value-service.js';
 import { timestampOf } from './batch-json.js';
 import { BATCH_DEFAULTS, BatchRunner, defaultBatchBudget } from './batch-runner.js';
 import { readBody, withFramingChecks } from './body-reader.js';
@@ -19,10 +19,9 @@ import { errorAnswer, errorJson, Messages, statusLine } from './responses.js';
 import type { UwsModule } from './uws-native.js';
 
 export interface HttpAppOptions {
-  readonly router: ShardRouter;
+  /** The data: the shard router on a single node; the cluster's coordinator later. */
+  readonly service: KeyValueService;
   readonly limits: RequestLimits;
-  readonly readQuorum: number;
-  readonly writeQuorum: number;
   readonly logger: Logger;
   /** Budget of the batch answers one shard assembles at once (src/http/batch-runner.ts). */
   readonly batchAnswerBudgetBytes?: number;
@@ -48,8 +47,9 @@ interface Pending {
 
 /**
  * The HTTP API of one shard: upstream's routes (/add, /get, /remove, /nodes, /greet), REST routes under
- * /kv/, /batch and /stats. Every shard serves all of them on the same port; the router sends each key
- * to its owner. See docs/api.md.
+ * /kv/, /batch and /stats. Every shard serves all of them on the same port; the key-value service
+ * (the shard router, which sends each key to its owner) runs the operations, and its results say
+ * which quorum they reached. See docs/api.md.
  */
 export class HttpApi {
   readonly #opts: HttpAppOptions;
@@ -69,9 +69,9 @@ export class HttpApi {
 
   constructor(opts: HttpAppOptions) {
     this.#opts = opts;
-    this.#json = new KvJson(opts.readQuorum, opts.writeQuorum);
+    this.#json = new KvJson();
     this.#batches = new BatchRunner(
-      (op, key, value, callback) => opts.router.execute(op, key, value, callback),
+      (op, key, value, callback) => opts.service.execute(op, key, value, callback),
       {
         ...BATCH_DEFAULTS,
         budgetBytes: opts.batchAnswerBudgetBytes ?? defaultBatchBudget(opts.limits.maxValueBytes),
@@ -219,7 +219,7 @@ export class HttpApi {
     let deferred: Pending | undefined = pending;
     let sync = true;
     let settled = false;
-    this.#opts.router.execute(op, key, value, (result) => {
+    this.#opts.service.execute(op, key, value, (result) => {
       settled = true;
       if (deferred !== undefined && !this.#finish(deferred)) return;
       if (result.error !== undefined) {
@@ -239,9 +239,13 @@ export class HttpApi {
 
   #answerJson(op: OpKind, key: string, sentValue: string | undefined, result: OpResult): string {
     const json = this.#json;
-    if (op === 'get') return json.get(key, result.found ? result.value : undefined, timestampOf(result));
-    if (op === 'put') return json.put(key, sentValue ?? '', timestampOf(result) ?? '');
+    const quorum = result.quorum;
+    if (op === 'get') {
+      return json.get(quorum, key, result.found ? result.value : undefined, timestampOf(result));
+    }
+    if (op === 'put') return json.put(quorum, key, sentValue ?? '', timestampOf(result) ?? '');
     return json.remove(
+      quorum,
       key,
       result.found ? result.value : undefined,
       result.found ? timestampOf(result) : undefined,
@@ -311,7 +315,7 @@ export class HttpApi {
         (result) =>
           echo
             ? this.#answerJson('put', key, value, result)
-            : this.#json.putWithoutValue(key, timestampOf(result) ?? ''),
+            : this.#json.putWithoutValue(result.quorum, key, timestampOf(result) ?? ''),
         always200,
       );
     });

@@ -5,58 +5,78 @@
  * key's JSON-escaped text: JSON escaping of the message text around it would not change it (the
  * message templates contain no character that needs escaping).
  */
+import type { Quorum } from '../kv/key-value-service.js';
 import { Messages } from './responses.js';
 
-function quorumFragment(required: number, achieved: number): string {
+/** `{"status":...,"key":` and `,"quorum":{...},"message":`: the constant parts around an answer. */
+interface QuorumText {
+  readonly head: string;
+  readonly tail: string;
+}
+
+function quorumText(quorum: Quorum): QuorumText {
+  const { required, achieved } = quorum;
   const status = achieved >= required ? 'success' : 'partial';
-  return `{"status":"${status}","key":`;
+  return {
+    head: `{"status":"${status}","key":`,
+    tail: `,"quorum":{"required":${required},"achieved":${achieved}},"message":`,
+  };
 }
 
-/** `"quorum":{...},"message":` and the opening of the message, shared by every answer of one kind. */
-function tail(required: number, achieved: number): string {
-  return `,"quorum":{"required":${required},"achieved":${achieved}},"message":`;
-}
-
+/**
+ * The builders take the quorum each result carries. The texts around it are cached per quorum: the
+ * single node hands out two quorum objects for ever (an identity check finds them); a cluster's
+ * results have few distinct (required, achieved) pairs (a small map finds them).
+ */
 export class KvJson {
-  readonly #readHead: string;
-  readonly #readTail: string;
-  readonly #writeHead: string;
-  readonly #writeTail: string;
+  #lastQuorum: Quorum | undefined;
+  #lastText: QuorumText = quorumText({ required: 1, achieved: 1 });
+  readonly #texts = new Map<number, QuorumText>();
 
-  constructor(readQuorum: number, writeQuorum: number, achieved = 1) {
-    this.#readHead = quorumFragment(readQuorum, achieved);
-    this.#readTail = tail(readQuorum, achieved);
-    this.#writeHead = quorumFragment(writeQuorum, achieved);
-    this.#writeTail = tail(writeQuorum, achieved);
+  #text(quorum: Quorum): QuorumText {
+    if (quorum === this.#lastQuorum) return this.#lastText;
+    const id = quorum.required * 0x10000 + quorum.achieved;
+    let text = this.#texts.get(id);
+    if (text === undefined) {
+      text = quorumText(quorum);
+      if (this.#texts.size < 1024) this.#texts.set(id, text);
+    }
+    this.#lastQuorum = quorum;
+    this.#lastText = text;
+    return text;
   }
 
   /** GET: found (value and timestamp given) or missing (both undefined). */
-  get(key: string, value: string | undefined, timestamp: string | undefined): string {
+  get(quorum: Quorum, key: string, value: string | undefined, timestamp: string | undefined): string {
+    const { head, tail } = this.#text(quorum);
     const quotedKey = JSON.stringify(key);
     // The messages embed the key: reuse its escaped form instead of escaping the message again.
     const escapedKey = quotedKey.slice(1, -1);
     if (value === undefined) {
-      return `${this.#readHead}${quotedKey},"value":null,"timestamp":null${this.#readTail}"${Messages.missing(escapedKey)}"}`;
+      return `${head}${quotedKey},"value":null,"timestamp":null${tail}"${Messages.missing(escapedKey)}"}`;
     }
-    return `${this.#readHead}${quotedKey},"value":${JSON.stringify(value)},"timestamp":"${timestamp}"${this.#readTail}"${Messages.fetched(escapedKey)}"}`;
+    return `${head}${quotedKey},"value":${JSON.stringify(value)},"timestamp":"${timestamp}"${tail}"${Messages.fetched(escapedKey)}"}`;
   }
 
-  put(key: string, value: string, timestamp: string): string {
-    return `${this.#writeHead}${JSON.stringify(key)},"value":${JSON.stringify(value)},"timestamp":"${timestamp}"${this.#writeTail}"${Messages.added()}"}`;
+  put(quorum: Quorum, key: string, value: string, timestamp: string): string {
+    const { head, tail } = this.#text(quorum);
+    return `${head}${JSON.stringify(key)},"value":${JSON.stringify(value)},"timestamp":"${timestamp}"${tail}"${Messages.added()}"}`;
   }
 
   /** A REST PUT's answer without the value echoed back: the upstream shape less `value`. */
-  putWithoutValue(key: string, timestamp: string): string {
-    return `${this.#writeHead}${JSON.stringify(key)},"timestamp":"${timestamp}"${this.#writeTail}"${Messages.added()}"}`;
+  putWithoutValue(quorum: Quorum, key: string, timestamp: string): string {
+    const { head, tail } = this.#text(quorum);
+    return `${head}${JSON.stringify(key)},"timestamp":"${timestamp}"${tail}"${Messages.added()}"}`;
   }
 
   /** REMOVE: the removed value and the delete's timestamp, or undefined for both when nothing was live. */
-  remove(key: string, value: string | undefined, timestamp: string | undefined): string {
+  remove(quorum: Quorum, key: string, value: string | undefined, timestamp: string | undefined): string {
+    const { head, tail } = this.#text(quorum);
     const quotedKey = JSON.stringify(key);
     const escapedKey = quotedKey.slice(1, -1);
     if (value === undefined) {
-      return `${this.#writeHead}${quotedKey},"value":null,"timestamp":null${this.#writeTail}"${Messages.removeMissing(escapedKey)}"}`;
+      return `${head}${quotedKey},"value":null,"timestamp":null${tail}"${Messages.removeMissing(escapedKey)}"}`;
     }
-    return `${this.#writeHead}${quotedKey},"value":${JSON.stringify(value)},"timestamp":"${timestamp}"${this.#writeTail}"${Messages.removed(escapedKey)}"}`;
+    return `${head}${quotedKey},"value":${JSON.stringify(value)},"timestamp":"${timestamp}"${tail}"${Messages.removed(escapedKey)}"}`;
   }
 }

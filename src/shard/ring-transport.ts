@@ -1,7 +1,7 @@
+import type { HopLink } from '../hop/hop-link.js';
 import { Inbox } from '../ring/inbox.js';
 import { Outbox } from '../ring/outbox.js';
 import type { ShardRings } from './control-messages.js';
-import type { HopLink } from './shard-router.js';
 import type { ShardTransport } from './shard-transport.js';
 
 /** Adapts an Outbox (one ring plus the target's doorbell) to the router's link. */

@@ -1,7 +1,8 @@
 import type { AofRecord } from '../aof/types.js';
-import { type HybridLogicalClock, type Version, versionToRfc3339 } from '../clock/hlc.js';
-import type { HookRunner } from '../hooks/hook-runner.js';
-import type { Entry, ShardStore } from '../store/shard-store.js';
+import type { HybridLogicalClock, Version } from '../clock/hlc.js';
+import { supersedes } from '../clock/last-writer-wins.js';
+import type { Entry, ShardStore, WriteOutcome } from '../store/shard-store.js';
+import type { CommittedWriteListener, WriteOrigin } from './committed-write.js';
 
 /** What the engine needs of the shard's AOF (src/aof/shard-aof.ts implements it). */
 export interface WriteAheadLog {
@@ -27,11 +28,12 @@ export interface EngineCounters {
 
 /**
  * The data path of one shard: versions every local write with the shard's clock, appends it to the
- * AOF, then passes it to the hooks and applies it to the store. A write's result is ready at once unless
+ * AOF, applies it to the store, then emits one committed-write event (hooks and, later, the
+ * replication feed listen; see onCommitted). A write's result is ready at once unless
  * the AOF syncs each write (fsync always), in which case it resolves once the record is on disk.
  *
  * Order. The AOF refuses a record while its disk fails (append throws), before anything changed (no
- * hook sees a refused write). With
+ * listener sees a refused write). With
  * fsync always the store is changed only once the record is synced: a write whose sync fails is
  * answered with the error and was never visible. The alternative, applying at once and undoing on a
  * failed sync, would have to restore the previous entry exactly while later writes to the same key
@@ -47,21 +49,33 @@ export class ShardEngine {
   readonly shard: number;
   readonly store: ShardStore;
   readonly clock: HybridLogicalClock;
-  readonly #hooks: HookRunner;
+  /** Listeners that threw (they are meant to catch their own errors, as the hook runner does). */
+  listenerFailures = 0;
   readonly #wal: WriteAheadLog | undefined;
+  /** A plain array, not an EventEmitter: with nobody listening a write pays one length check. */
+  #listeners: CommittedWriteListener[] = [];
 
   constructor(opts: {
     shard: number;
     store: ShardStore;
     clock: HybridLogicalClock;
-    hooks: HookRunner;
     wal: WriteAheadLog | undefined;
   }) {
     this.shard = opts.shard;
     this.store = opts.store;
     this.clock = opts.clock;
-    this.#hooks = opts.hooks;
     this.#wal = opts.wal;
+  }
+
+  /**
+   * Calls `listener` after every committed write, in commit order, synchronously, before the write is
+   * answered. Returns a function that unsubscribes it. Writes replayed from the AOF are not emitted.
+   */
+  onCommitted(listener: CommittedWriteListener): () => void {
+    this.#listeners = [...this.#listeners, listener];
+    return () => {
+      this.#listeners = this.#listeners.filter((other) => other !== listener);
+    };
   }
 
   get(key: string): Entry | undefined {
@@ -85,26 +99,70 @@ export class ShardEngine {
     const version = this.clock.tick();
     const wal = this.#wal;
     wal?.append({ op, key, value, version });
-    if (wal?.waitsForSync === true) return wal.flushed().then(() => this.#apply(op, key, value, version));
-    const result = this.#apply(op, key, value, version);
+    if (wal?.waitsForSync === true) {
+      return wal.flushed().then(() => ({
+        version,
+        previous: this.#commit(op, key, value, version, 'client').previous,
+      }));
+    }
+    const result = { version, previous: this.#commit(op, key, value, version, 'client').previous };
     const wait = wal?.backlogged?.();
     return wait === undefined ? result : wait.then(() => result);
   }
 
-  /** Commits a write the AOF took: hooks first (they see it before readers do), then the store. */
-  #apply(op: 'ADD' | 'REMOVE', key: string, value: string, version: Version): WriteResult {
-    if (this.#hooks.active) {
-      this.#hooks.run({
-        name: op,
-        key,
-        value: op === 'ADD' ? value : undefined,
-        timestamp: versionToRfc3339(version),
-        version,
-        shard: this.shard,
-      });
+  /**
+   * Applies a write a peer made (replication, repair, a join's transfer). It is a write like any
+   * other (AOF, store, clock, committed-write event marked `peer`) unless it loses last-writer-wins
+   * against what the store holds, in which case nothing at all happens. Resolves to whether it
+   * applied. With fsync always, a local write newer than it may commit during its sync: it then
+   * loses at the store and is not emitted (its AOF record replays to the same loss).
+   */
+  applyReplicated(record: AofRecord): boolean | Promise<boolean> {
+    const { op, key, version } = record;
+    const value = op === 'ADD' ? record.value : '';
+    if (!this.#wins(key, op === 'REMOVE', value, version)) return false;
+    this.clock.observe(version);
+    const wal = this.#wal;
+    wal?.append(value === record.value ? record : { op, key, value, version });
+    if (wal?.waitsForSync === true) {
+      return wal.flushed().then(() => this.#commit(op, key, value, version, 'peer').applied);
     }
+    const applied = this.#commit(op, key, value, version, 'peer').applied;
+    const wait = wal?.backlogged?.();
+    return wait === undefined ? applied : wait.then(() => applied);
+  }
+
+  #wins(key: string, tombstone: boolean, value: string, version: Version): boolean {
+    const current = this.store.getWithTombstone(key);
+    return (
+      current === undefined ||
+      supersedes(version, tombstone, value, current, current.tombstone, current.value)
+    );
+  }
+
+  /** Applies a write the AOF took to the store, then tells the listeners. */
+  #commit(
+    op: 'ADD' | 'REMOVE',
+    key: string,
+    value: string,
+    version: Version,
+    origin: WriteOrigin,
+  ): WriteOutcome {
     const outcome = op === 'ADD' ? this.store.put(key, value, version) : this.store.remove(key, version);
-    return { version, previous: outcome.previous };
+    if (outcome.applied && this.#listeners.length !== 0) this.#emit(op, key, value, version, origin);
+    return outcome;
+  }
+
+  #emit(op: 'ADD' | 'REMOVE', key: string, value: string, version: Version, origin: WriteOrigin): void {
+    const write = { op, key, value, version, origin, shard: this.shard };
+    for (const listener of this.#listeners) {
+      try {
+        listener(write);
+      } catch {
+        // The write is committed and must be answered as such; a listener's failure is its own.
+        this.listenerFailures++;
+      }
+    }
   }
 
   /** Applies a record read back from the AOF: last writer wins, and the clock moves above it. */

@@ -2,10 +2,13 @@ import type { Logger } from 'pino';
 import type { Version } from '../clock/hlc.js';
 import { type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.js';
 import { shardOfKey } from '../hash/key-hash.js';
-import { RateLimitedLogs } from '../log/rate-limited.js';
+import type { HopLink } from '../hop/hop-link.js';
 import {
+  decodeSnapshotRequest,
   emptyHopHeader,
   HOP_HEADER_BYTES,
+  HopFlag,
+  type HopHeader,
   HopHeaderWriter,
   HopKind,
   HopStatus,
@@ -14,22 +17,20 @@ import {
   hopVersion,
   readHopHeader,
   Utf8Scratch,
-} from './hop-messages.js';
+} from '../hop/hop-messages.js';
+import {
+  type KeyValueService,
+  type LocalQuorums,
+  localQuorums,
+  type OpCallback,
+  type OpKind,
+  type OpResult,
+  type Quorum,
+} from '../kv/key-value-service.js';
+import { RateLimitedLogs } from '../log/rate-limited.js';
 import { PendingTable } from './pending-table.js';
 import type { ShardEngine, WriteResult } from './shard-engine.js';
-
-/** One direction of a thread pair, as the router needs it (an Outbox over a ring implements it). */
-export interface HopLink {
-  /** Queues one request made of up to three parts; false when the link cannot take it (back-pressure). */
-  send(first: Uint8Array, second?: Uint8Array, third?: Uint8Array): boolean;
-  /**
-   * Queues one answer: never refused while the link is open (false only once it is closed). A link
-   * without it sends answers with `send`.
-   */
-  sendAnswer?(first: Uint8Array, second?: Uint8Array): boolean;
-  /** Bytes of answers queued outside the ring, which the answer budget bounds (0 when absent). */
-  readonly answerBacklogBytes?: number;
-}
+import { SnapshotSessions } from './snapshot-sessions.js';
 
 /** Defaults of the router's bounds (docs/rings.md, "Hops: bounds and deadlines"). */
 export const HOP_DEFAULTS = {
@@ -43,32 +44,20 @@ export const HOP_DEFAULTS = {
 /** Deadline checks per hop timeout: a hop times out between 1 and 1 + 1/TICKS timeouts after it left. */
 const TICKS_PER_TIMEOUT = 8;
 
-export type OpKind = 'get' | 'put' | 'remove';
-
-/** The answer to one key operation, wherever it ran. */
-export interface OpResult {
-  /** GET: found; PUT: applied; REMOVE: a live value was removed. */
-  readonly found: boolean;
-  /** GET: the value; REMOVE: the removed value; PUT: undefined. */
-  readonly value: string | undefined;
-  /**
-   * The version of the stored entry (a local read passes the entry itself, which the next write to
-   * the key updates in place: read it in the callback, do not keep it).
-   */
-  readonly version: Version | undefined;
-  readonly error: LallyError | undefined;
-}
-
-export type OpCallback = (result: OpResult) => void;
-
 const EMPTY = new Uint8Array(0);
 
-function missing(): OpResult {
-  return { found: false, value: undefined, version: undefined, error: undefined };
+/** Answers of the admin hops (STATS): no replica count applies. */
+const NO_QUORUM: Quorum = Object.freeze({ required: 1, achieved: 1 });
+
+function missing(quorum: Quorum): OpResult {
+  return { found: false, value: undefined, version: undefined, error: undefined, quorum };
 }
 
+/** A failed operation reached no replica (the HTTP layer answers its error, not a quorum). */
+const NOT_REACHED: Quorum = Object.freeze({ required: 1, achieved: 0 });
+
 function failed(error: LallyError): OpResult {
-  return { found: false, value: undefined, version: undefined, error };
+  return { found: false, value: undefined, version: undefined, error, quorum: NOT_REACHED };
 }
 
 function asLallyError(error: unknown): LallyError {
@@ -82,9 +71,11 @@ function asLallyError(error: unknown): LallyError {
 /**
  * Sends each key operation to the shard that owns the key: inline when that is this shard, otherwise
  * over the link to the owner, matching the answer to the request by id. It also serves the requests
- * that other shards send here. Callbacks for local operations may run synchronously.
+ * that other shards send here. Callbacks for local operations may run synchronously. It is the single
+ * node's KeyValueService: every answer is this node's own, so its quorum has achieved = 1 (a quorum
+ * configured above 1 is then answered `partial`, as upstream answers when peers do not).
  */
-export class ShardRouter {
+export class ShardRouter implements KeyValueService {
   readonly shard: number;
   readonly shards: number;
   readonly #engine: ShardEngine;
@@ -99,6 +90,8 @@ export class ShardRouter {
   readonly #maxInFlight: number;
   readonly #answerBudget: number;
   readonly #timeoutMs: number;
+  readonly #quorums: LocalQuorums;
+  readonly #snapshots: SnapshotSessions;
   /** The deadline clock: advanced by a timer, read per request (no clock call on the hot path). */
   #tick = 0;
   readonly #ticker: NodeJS.Timeout;
@@ -126,6 +119,9 @@ export class ShardRouter {
     hopTimeoutMs?: number;
     maxInFlightPerShard?: number;
     answerBudgetBytes?: number;
+    /** The configured read and write quorums, for the answers' `quorum.required` (default 1). */
+    readQuorum?: number;
+    writeQuorum?: number;
   }) {
     this.#engine = opts.engine;
     this.shard = opts.shard;
@@ -139,6 +135,8 @@ export class ShardRouter {
     this.#maxInFlight = opts.maxInFlightPerShard ?? HOP_DEFAULTS.maxInFlightPerShard;
     this.#answerBudget = opts.answerBudgetBytes ?? HOP_DEFAULTS.answerBudgetBytes;
     this.#timeoutMs = opts.hopTimeoutMs ?? HOP_DEFAULTS.timeoutMs;
+    this.#quorums = localQuorums(opts.readQuorum, opts.writeQuorum);
+    this.#snapshots = new SnapshotSessions(opts.engine.store);
     this.#ticker = setInterval(this.#onTick, Math.max(1, Math.ceil(this.#timeoutMs / TICKS_PER_TIMEOUT)));
     this.#ticker.unref();
   }
@@ -254,12 +252,13 @@ export class ShardRouter {
         const entry = this.#engine.get(key);
         callback(
           entry === undefined
-            ? missing()
+            ? missing(this.#quorums.read)
             : {
                 found: true,
                 value: entry.value,
                 version: entry, // an Entry is a Version: no copy
                 error: undefined,
+                quorum: this.#quorums.read,
               },
         );
         return;
@@ -267,13 +266,13 @@ export class ShardRouter {
       const outcome = op === 'put' ? this.#engine.put(key, value ?? '') : this.#engine.remove(key);
       if (outcome instanceof Promise) {
         outcome.then(
-          (result) => callback(writeResult(op, result)),
+          (result) => callback(writeResult(op, result, this.#quorums.write)),
           (error: unknown) => {
             callback(this.#failure(error, op, key, 'write failed'));
           },
         );
       } else {
-        callback(writeResult(op, outcome));
+        callback(writeResult(op, outcome, this.#quorums.write));
       }
     } catch (error) {
       callback(this.#failure(error, op, key, 'operation failed'));
@@ -310,18 +309,31 @@ export class ShardRouter {
         return;
       }
       this.#inFlight[from]!--;
-      callback(decodeResult(message, header));
+      const quorum = header.answering === HopKind.GET ? this.#quorums.read : this.#quorums.write;
+      callback(decodeResult(message, header, quorum));
       return;
     }
     this.counters.hopsIn++;
     const requestId = header.requestId;
-    if (header.kind === HopKind.STATS) {
-      this.#answer(from, requestId, {
+    const kind = header.kind;
+    if (kind === HopKind.STATS) {
+      this.#answer(from, kind, requestId, {
         found: true,
         value: this.statsProvider(),
         version: undefined,
         error: undefined,
+        quorum: NO_QUORUM,
       });
+      return;
+    }
+    if (kind === HopKind.APPLY) {
+      this.#serveApply(from, requestId, message, header);
+      return;
+    }
+    if (kind === HopKind.READ_ENTRY || kind === HopKind.SNAPSHOT) {
+      if (this.#overAnswerBudget(from, kind, requestId)) return;
+      if (kind === HopKind.READ_ENTRY) this.#serveReadEntry(from, requestId, hopKey(message, header));
+      else this.#serveSnapshot(from, requestId, message, header);
       return;
     }
     const op: OpKind | undefined =
@@ -336,6 +348,7 @@ export class ShardRouter {
       this.#logger.error({ from, kind: header.kind }, 'unknown hop message kind');
       this.#answer(
         from,
+        kind,
         requestId,
         failed(new LallyError(ErrorCodes.INTERNAL, `unknown hop kind ${header.kind}`)),
       );
@@ -344,29 +357,17 @@ export class ShardRouter {
     const key = hopKey(message, header);
     if (op === 'put') {
       // A PUT's answer is a header: it needs no budget.
-      this.#runLocal(op, key, hopValue(message, header), (result) => this.#answer(from, requestId, result));
+      this.#runLocal(op, key, hopValue(message, header), (result) =>
+        this.#answer(from, kind, requestId, result),
+      );
       return;
     }
     // A GET's or REMOVE's answer carries a value. Answers are never refused by the link, so their
     // memory is bounded here: past the budget of answer bytes queued towards `from`, the request is
     // answered BUSY without running (a REMOVE that is refused did not happen).
-    const backlog = (this.#links[from]?.answerBacklogBytes ?? 0) + this.#answerReserved[from]!;
-    if (backlog >= this.#answerBudget) {
-      this.counters.answersBusy++;
-      this.#answer(
-        from,
-        requestId,
-        failed(
-          new LallyError(
-            ErrorCodes.BUSY,
-            `shard ${this.shard} has ${backlog} bytes of answers queued for shard ${from}; retry`,
-          ),
-        ),
-      );
-      return;
-    }
+    if (this.#overAnswerBudget(from, kind, requestId)) return;
     if (op === 'get') {
-      this.#runLocal(op, key, undefined, (result) => this.#answer(from, requestId, result));
+      this.#runLocal(op, key, undefined, (result) => this.#answer(from, kind, requestId, result));
       return;
     }
     // A REMOVE answers with the removed value once its write is durable: reserve its bytes until
@@ -375,15 +376,97 @@ export class ShardRouter {
     this.#answerReserved[from]! += reserved;
     this.#runLocal(op, key, undefined, (result) => {
       this.#answerReserved[from]! -= reserved;
-      this.#answer(from, requestId, result);
+      this.#answer(from, kind, requestId, result);
     });
+  }
+
+  /** Answers BUSY (and says so) when the answers queued towards `from` are over the budget. */
+  #overAnswerBudget(from: number, kind: number, requestId: number): boolean {
+    const backlog = (this.#links[from]?.answerBacklogBytes ?? 0) + this.#answerReserved[from]!;
+    if (backlog < this.#answerBudget) return false;
+    this.counters.answersBusy++;
+    this.#answer(
+      from,
+      kind,
+      requestId,
+      failed(
+        new LallyError(
+          ErrorCodes.BUSY,
+          `shard ${this.shard} has ${backlog} bytes of answers queued for shard ${from}; retry`,
+        ),
+      ),
+    );
+    return true;
+  }
+
+  /** APPLY: a peer's record, applied unless it loses last-writer-wins (answer OK: applied, MISSING: not). */
+  #serveApply(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
+    const tombstone = (header.flags & HopFlag.TOMBSTONE) !== 0;
+    const key = hopKey(message, header);
+    const answer = (applied: boolean) =>
+      this.#sendAnswer(
+        from,
+        HopKind.APPLY,
+        requestId,
+        applied ? HopStatus.OK : HopStatus.MISSING,
+        undefined,
+        0,
+        EMPTY,
+      );
+    const fail = (error: unknown) =>
+      this.#answer(
+        from,
+        HopKind.APPLY,
+        requestId,
+        this.#failure(error, 'put', key, 'replicated write failed'),
+      );
+    try {
+      const outcome = this.#engine.applyReplicated({
+        op: tombstone ? 'REMOVE' : 'ADD',
+        key,
+        value: tombstone ? '' : hopValue(message, header),
+        version: hopVersion(header),
+      });
+      if (outcome instanceof Promise) outcome.then(answer, fail);
+      else answer(outcome);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  /** READ_ENTRY: the entry with its version and tombstone (repair and reads at R > 1 need both). */
+  #serveReadEntry(from: number, requestId: number, key: string): void {
+    const entry = this.#engine.store.getWithTombstone(key);
+    if (entry === undefined) {
+      this.#sendAnswer(from, HopKind.READ_ENTRY, requestId, HopStatus.MISSING, undefined, 0, EMPTY);
+      return;
+    }
+    const flags = entry.tombstone ? HopFlag.TOMBSTONE : 0;
+    const value = this.#valueScratch.encode(entry.value);
+    this.#sendAnswer(from, HopKind.READ_ENTRY, requestId, HopStatus.OK, entry, flags, value);
+  }
+
+  /** SNAPSHOT: one bounded page of this shard's entries (src/shard/snapshot-sessions.ts). */
+  #serveSnapshot(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
+    const request = decodeSnapshotRequest(message, header);
+    if (request === undefined) {
+      this.#answer(
+        from,
+        HopKind.SNAPSHOT,
+        requestId,
+        failed(new LallyError(ErrorCodes.INTERNAL, 'a SNAPSHOT request without a valid cursor')),
+      );
+      return;
+    }
+    const page = this.#snapshots.page(request.cursor, request.maxBytes);
+    this.#sendAnswer(from, HopKind.SNAPSHOT, requestId, HopStatus.OK, undefined, 0, page);
   }
 
   /** Supplies this shard's figures for a STATS request (set by the runtime). */
   statsProvider: () => string = () => '{}';
 
-  #answer(to: number, requestId: number, result: OpResult): void {
-    const link = this.#links[to];
+  /** Sends the answer to request `requestId` (of kind `answering`) back to thread `to`. */
+  #answer(to: number, answering: number, requestId: number, result: OpResult): void {
     let status: HopStatus = result.found ? HopStatus.OK : HopStatus.MISSING;
     let valueBytes: Uint8Array = EMPTY;
     if (result.error !== undefined) {
@@ -392,13 +475,28 @@ export class ShardRouter {
     } else if (result.value !== undefined) {
       valueBytes = this.#valueScratch.encode(result.value);
     }
+    this.#sendAnswer(to, answering, requestId, status, result.version, 0, valueBytes);
+  }
+
+  #sendAnswer(
+    to: number,
+    answering: number,
+    requestId: number,
+    status: HopStatus,
+    version: Version | undefined,
+    flags: number,
+    valueBytes: Uint8Array,
+  ): void {
+    const link = this.#links[to];
     const header = this.#header.write(
       HopKind.RESULT,
       status,
       requestId,
-      result.version,
+      version,
       0,
       valueBytes.length,
+      answering,
+      flags,
     );
     // An answer must never be lost: the requester is waiting for it. The link never refuses an answer
     // while open; it refuses only once closed (the node is stopping, and the requester's deadline or
@@ -408,8 +506,8 @@ export class ShardRouter {
       sent = link !== undefined && (link.sendAnswer?.(header, valueBytes) ?? link.send(header, valueBytes));
     } catch (error) {
       // A value that can never fit the ring (stored under a larger max_value_bytes): say so instead.
-      if (result.error !== undefined) throw error;
-      this.#answer(to, requestId, failed(asLallyError(error)));
+      if (status === HopStatus.ERROR) throw error;
+      this.#answer(to, answering, requestId, failed(asLallyError(error)));
       return;
     }
     if (!sent) {
@@ -429,17 +527,24 @@ export class ShardRouter {
   }
 }
 
-function writeResult(op: OpKind, result: WriteResult): OpResult {
-  if (op === 'put') return { found: true, value: undefined, version: result.version, error: undefined };
+function writeResult(op: OpKind, result: WriteResult, quorum: Quorum): OpResult {
+  if (op === 'put') {
+    return { found: true, value: undefined, version: result.version, error: undefined, quorum };
+  }
   return {
     found: result.previous !== undefined,
     value: result.previous,
     version: result.version,
     error: undefined,
+    quorum,
   };
 }
 
-function decodeResult(message: Uint8Array, header: ReturnType<typeof readHopHeader>): OpResult {
+function decodeResult(
+  message: Uint8Array,
+  header: ReturnType<typeof readHopHeader>,
+  quorum: Quorum,
+): OpResult {
   if (header.status === HopStatus.ERROR) {
     const text = hopValue(message, header);
     const newline = text.indexOf('\n');
@@ -451,5 +556,5 @@ function decodeResult(message: Uint8Array, header: ReturnType<typeof readHopHead
     header.wall === 0 && header.counter === 0 && header.node === 0 ? undefined : hopVersion(header);
   const value =
     header.valueLength > 0 || header.status === HopStatus.OK ? hopValue(message, header) : undefined;
-  return { found: header.status === HopStatus.OK, value, version, error: undefined };
+  return { found: header.status === HopStatus.OK, value, version, error: undefined, quorum };
 }

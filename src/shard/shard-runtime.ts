@@ -112,9 +112,10 @@ export class ShardRuntime {
       shard,
       store,
       clock,
-      hooks: this.#hooks,
       wal: this.#log,
     });
+    // No listener without hooks: a write then pays one length check for the event.
+    if (this.#hooks.active) engine.onCommitted(this.#hooks.onCommitted);
     this.#engine = engine;
     const started = performance.now();
     let records = 0;
@@ -133,13 +134,13 @@ export class ShardRuntime {
       links: transport.links,
       logger: this.#logger,
       hopTimeoutMs: config.hopTimeoutMs,
+      readQuorum: config.readQuorum,
+      writeQuorum: config.writeQuorum,
     });
     this.#router = router;
     const http = new HttpApi({
-      router,
+      service: router,
       limits: config,
-      readQuorum: config.readQuorum,
-      writeQuorum: config.writeQuorum,
       logger: this.#logger,
       nodes: () => [],
       stats: (callback) => this.#gatherStats(callback),
@@ -166,7 +167,7 @@ export class ShardRuntime {
     const collected: ShardStats[] = [this.#ownStats()];
     const missing: number[] = [];
     let waiting = shards - 1;
-    const finish = () => callback(JSON.stringify(combineStats(collected, missing)));
+    const finish = () => callback(JSON.stringify(combineStats(collected, missing, this.#deps.data.nodeId)));
     if (waiting === 0) {
       finish();
       return;

@@ -67,17 +67,20 @@ export function collectShardStats(
 
 export interface NodeStats {
   status: 'success';
+  /** The node id as 8 hex digits (the version tiebreak; unique per node). */
+  nodeId?: string;
   shards: ShardStats[];
   totals: { keys: number; tombstones: number; gets: number; puts: number; removes: number; hops: number };
   missingShards: number[];
 }
 
 /** Combines the shards' figures (those that answered) into the node's. */
-export function combineStats(shards: ShardStats[], missingShards: number[]): NodeStats {
+export function combineStats(shards: ShardStats[], missingShards: number[], nodeId?: number): NodeStats {
   const sorted = [...shards].sort((a, b) => a.id - b.id);
   const sum = (pick: (s: ShardStats) => number) => sorted.reduce((total, s) => total + pick(s), 0);
   return {
     status: 'success',
+    ...(nodeId === undefined ? {} : { nodeId: (nodeId >>> 0).toString(16).padStart(8, '0') }),
     shards: sorted,
     totals: {
       keys: sum((s) => s.keys),

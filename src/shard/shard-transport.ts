@@ -1,4 +1,4 @@
-import type { HopLink } from './shard-router.js';
+import type { HopLink } from '../hop/hop-link.js';
 
 /** A shard's connections to the other threads: where it sends, and how it hears. */
 export interface ShardTransport {

@@ -41,6 +41,8 @@ const SAMPLES: Record<keyof LallyConfig, { raw: string; value: (dir: string) => 
   seedNode: { raw: '10.0.0.1:50071', value: () => '10.0.0.1:50071' },
   readQuorum: { raw: '2', value: () => 2 },
   writeQuorum: { raw: '3', value: () => 3 },
+  replicationFactor: { raw: '3', value: () => 3 },
+  advertise: { raw: 'node-a.example:50099', value: () => 'node-a.example:50099' },
   dataDir: { raw: 'store', value: (dir) => join(dir, 'store') },
   fresh: { raw: 'true', value: () => true },
   replayLog: { raw: 'old.aof', value: (dir) => join(dir, 'old.aof') },
@@ -460,4 +462,36 @@ t.test('--help and --version answer with text, whatever else is on the line', as
   const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
   t.same(await load(['--version'], cwd), { kind: 'version', text: `lally ${pkg.version}` });
   t.same(await load(['-V'], cwd), { kind: 'version', text: `lally ${pkg.version}` });
+});
+
+t.test('a quorum above the replication factor is a configuration error', async (t) => {
+  const errors = expectErrors(
+    t,
+    await loadConfig(
+      ['--config', '', '--replication-factor', '2', '--write-quorum', '3', '--read-quorum', '3'],
+      {},
+      process.cwd(),
+    ),
+  );
+  t.match(errors.join('\n'), /read_quorum: 3 is above replication_factor 2/);
+  t.match(errors.join('\n'), /write_quorum: 3 is above replication_factor 2/);
+  const fine = await loadConfig(
+    ['--config', '', '--replication-factor', '3', '--write-quorum', '3', '--read-quorum', '2'],
+    {},
+    process.cwd(),
+  );
+  t.equal(fine.kind, 'run');
+  const unset = await loadConfig(['--config', '', '--write-quorum', '5'], {}, process.cwd());
+  t.equal(unset.kind, 'run', 'no factor: every node holds every key, any quorum goes');
+  if (unset.kind === 'run') {
+    t.equal(unset.config.replicationFactor, undefined);
+    t.equal(unset.config.advertise, undefined);
+  }
+});
+
+t.test('advertise must be host:port', async (t) => {
+  for (const bad of ['node-a', 'node-a:0', 'node-a:99999', ':50071']) {
+    const errors = expectErrors(t, await loadConfig(['--config', '', '--advertise', bad], {}, process.cwd()));
+    t.match(errors.join('\n'), /advertise/, bad);
+  }
 });

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { ringCapacity, ThreadRings } from '../../src/daemon/thread-rings.js';
+import { HOP_HEADER_BYTES } from '../../src/hop/hop-messages.js';
 import { Doorbell } from '../../src/ring/doorbell.js';
 import { SpscRing } from '../../src/ring/spsc-ring.js';
-import { HOP_HEADER_BYTES } from '../../src/shard/hop-messages.js';
 
 const MIB = 1 << 20;
 

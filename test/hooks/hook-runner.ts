@@ -41,6 +41,7 @@ function op(key: string, name: 'ADD' | 'REMOVE' = 'ADD'): HookOperation {
     timestamp: '2024-12-30T10:15:00.123Z',
     version: { wall: Date.UTC(2024, 11, 30, 10, 15, 0, 123), counter: 0, node: 1 },
     shard: 1,
+    origin: 'client',
   };
 }
 

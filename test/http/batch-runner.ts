@@ -2,7 +2,7 @@ import t from 'tap';
 import { ErrorCodes } from '../../src/errors.js';
 import { BatchRunner, defaultBatchBudget } from '../../src/http/batch-runner.js';
 import type { BatchOp } from '../../src/http/request-parsing.js';
-import type { OpCallback, OpKind, OpResult } from '../../src/shard/shard-router.js';
+import type { OpCallback, OpKind, OpResult } from '../../src/kv/key-value-service.js';
 
 interface Call {
   op: OpKind;
@@ -24,6 +24,7 @@ const found = (value: string): OpResult => ({
   value,
   version: { wall: 1, counter: 0, node: 1 },
   error: undefined,
+  quorum: { required: 1, achieved: 1 },
 });
 
 const gets = (n: number, prefix = 'k'): BatchOp[] =>
@@ -92,7 +93,13 @@ t.test('past the budget, GETs are answered BUSY without running; writes are alwa
       executed.push(key);
       callback(
         op === 'put'
-          ? { found: true, value: undefined, version: { wall: 1, counter: 0, node: 1 }, error: undefined }
+          ? {
+              found: true,
+              value: undefined,
+              version: { wall: 1, counter: 0, node: 1 },
+              error: undefined,
+              quorum: { required: 1, achieved: 1 },
+            }
           : found(v ?? value),
       );
     },

@@ -4,10 +4,11 @@ import t, { type Test } from 'tap';
 import type { AofRecord } from '../../src/aof/types.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { LallyConfig } from '../../src/config/types.js';
+import type { HopLink } from '../../src/hop/hop-link.js';
 import { GREETING } from '../../src/http/http-app.js';
 import { wantsRawValue } from '../../src/http/query-flags.js';
 import type { MainToShard, ShardToMain } from '../../src/shard/control-messages.js';
-import type { HopLink, ShardRouter } from '../../src/shard/shard-router.js';
+import type { ShardRouter } from '../../src/shard/shard-router.js';
 import { type ShardLog, ShardRuntime } from '../../src/shard/shard-runtime.js';
 import type { ShardTransport } from '../../src/shard/shard-transport.js';
 import { request } from '../fixtures/http-client.js';
@@ -916,4 +917,39 @@ t.test('two shards on this thread: keys owned by the other shard hop and come ba
     [1, 1],
     'the transports are closed',
   );
+});
+
+t.test('quorums above what one node reaches answer partial with the truthful counts', async (t) => {
+  const config = { ...(await testConfig()), readQuorum: 2, writeQuorum: 3 };
+  const transports = [new MemoryTransport(0), new MemoryTransport(1)];
+  const shards = [
+    await startShard(t, { config, shard: 0, shards: 2, transport: transports[0]! }),
+    await startShard(t, { config, shard: 1, shards: 2, transport: transports[1]! }),
+  ];
+  transports[0]!.links[1]!.target = shards[1]!.runtime.router;
+  transports[1]!.links[0]!.target = shards[0]!.runtime.router;
+  const router0 = shards[0]!.runtime.router!;
+  const keys: string[] = [];
+  for (let i = 0; keys.length < 2; i++) if (router0.ownerOf(`q${i}`) === keys.length) keys.push(`q${i}`);
+  const read = { required: 2, achieved: 1 };
+  const write = { required: 3, achieved: 1 };
+  const url = shards[0]!.url;
+  for (const key of keys) {
+    const where = router0.ownerOf(key) === 0 ? 'local' : 'hopped';
+    const put = (await request(`${url}/kv/${key}`, { method: 'PUT', body: 'v' })).json();
+    t.match(put, { status: 'partial', quorum: write }, `REST PUT, ${where}`);
+    const added = (
+      await request(`${url}/add`, { method: 'POST', body: JSON.stringify({ key, value: 'w' }) })
+    ).json();
+    t.match(added, { status: 'partial', value: 'w', quorum: write }, `upstream /add, ${where}`);
+    const got = (await request(`${url}/kv/${key}`)).json();
+    t.match(got, { status: 'partial', value: 'w', quorum: read }, `REST GET, ${where}`);
+    const missing = (
+      await request(`${url}/get`, { method: 'POST', body: JSON.stringify({ key: `${key}-none` }) })
+    ).json();
+    t.match(missing, { status: 'partial', value: null, quorum: read }, `a missing key, ${where}`);
+    const removed = (await request(`${url}/kv/${key}`, { method: 'DELETE' })).json();
+    t.match(removed, { status: 'partial', value: 'w', quorum: write }, `REST DELETE, ${where}`);
+  }
+  for (const shard of shards) await stopShard(t, shard);
 });

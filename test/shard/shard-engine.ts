@@ -3,6 +3,7 @@ import t from 'tap';
 import type { AofRecord } from '../../src/aof/types.js';
 import { compareVersions, HybridLogicalClock, type Version } from '../../src/clock/hlc.js';
 import { type HookOperation, HookRunner } from '../../src/hooks/hook-runner.js';
+import type { CommittedWrite } from '../../src/shard/committed-write.js';
 import { ShardEngine, type WriteAheadLog, type WriteResult } from '../../src/shard/shard-engine.js';
 import { ShardStore } from '../../src/store/shard-store.js';
 
@@ -33,13 +34,8 @@ class ManualWal implements WriteAheadLog {
 function build(opts: { hooks?: HookRunner; wal?: WriteAheadLog; shard?: number } = {}) {
   const store = new ShardStore();
   const time = manualClock(9);
-  const engine = new ShardEngine({
-    shard: opts.shard ?? 3,
-    store,
-    clock: time.clock,
-    hooks: opts.hooks ?? new HookRunner([], silent),
-    wal: opts.wal,
-  });
+  const engine = new ShardEngine({ shard: opts.shard ?? 3, store, clock: time.clock, wal: opts.wal });
+  if (opts.hooks !== undefined) engine.onCommitted(opts.hooks.onCommitted);
   return { engine, store, time };
 }
 
@@ -96,7 +92,7 @@ t.test('get and counters', async (t) => {
   t.equal(engine.shard, 3);
 });
 
-t.test('hooks see every write before the store is updated', async (t) => {
+t.test('hooks see every committed write once the store has it', async (t) => {
   const seen: { op: HookOperation; stored: string | undefined; tombstone: boolean | undefined }[] = [];
   let store: ShardStore | undefined;
   const hooks = new HookRunner(
@@ -130,9 +126,10 @@ t.test('hooks see every write before the store is updated', async (t) => {
         timestamp: '2024-12-30T10:15:00.123Z',
         version: put1.version,
         shard: 2,
+        origin: 'client',
       },
-      stored: undefined,
-      tombstone: undefined,
+      stored: 'first ✓',
+      tombstone: false,
     },
     {
       op: {
@@ -142,8 +139,9 @@ t.test('hooks see every write before the store is updated', async (t) => {
         timestamp: '2024-12-30T10:15:01.123Z',
         version: put2.version,
         shard: 2,
+        origin: 'client',
       },
-      stored: 'first ✓',
+      stored: '',
       tombstone: false,
     },
     {
@@ -154,9 +152,10 @@ t.test('hooks see every write before the store is updated', async (t) => {
         timestamp: '2024-12-30T10:15:01.123Z',
         version: removed.version,
         shard: 2,
+        origin: 'client',
       },
-      stored: '',
-      tombstone: false,
+      stored: undefined,
+      tombstone: true,
     },
   ]);
   t.ok('value' in seen[2]!.op, 'REMOVE carries value: undefined');
@@ -348,3 +347,198 @@ t.test('a log that is backlogged holds the acknowledgment until it has caught up
   await pending;
   t.ok(answered);
 });
+
+/** An engine with a listener that records every committed write. */
+function watched(opts: { wal?: WriteAheadLog } = {}) {
+  const built = build(opts);
+  const events: CommittedWrite[] = [];
+  built.engine.onCommitted((write) => void events.push(write));
+  return { ...built, events };
+}
+
+t.test('one committed-write event per write, after the store has it; unsubscribe stops it', async (t) => {
+  const { engine, store, events } = watched();
+  let storedWhenEmitted: string | undefined;
+  const stop = engine.onCommitted((write) => {
+    storedWhenEmitted = store.get(write.key)?.value;
+  });
+  const put = now(engine.put('k', 'v'));
+  t.equal(storedWhenEmitted, 'v', 'the event comes after the store applied the write');
+  const removed = now(engine.remove('k'));
+  t.same(events, [
+    { op: 'ADD', key: 'k', value: 'v', version: put.version, origin: 'client', shard: 3 },
+    { op: 'REMOVE', key: 'k', value: '', version: removed.version, origin: 'client', shard: 3 },
+  ]);
+  stop();
+  storedWhenEmitted = 'unchanged';
+  now(engine.put('k', 'w'));
+  t.equal(storedWhenEmitted, 'unchanged', 'an unsubscribed listener is not called');
+  t.equal(events.length, 3, 'the other listener still is');
+});
+
+t.test('a listener that throws does not fail the committed write', async (t) => {
+  const { engine, store, events } = watched();
+  engine.onCommitted(() => {
+    throw new Error('listener bug');
+  });
+  t.doesNotThrow(() => engine.put('k', 'v'));
+  t.equal(store.get('k')?.value, 'v');
+  t.equal(engine.listenerFailures, 1);
+  t.equal(events.length, 1);
+});
+
+t.test(
+  'a write the AOF refuses emits no event; with fsync always the event waits for the sync',
+  async (t) => {
+    const refusing: WriteAheadLog = {
+      waitsForSync: false,
+      append() {
+        throw Object.assign(new Error('AOF write failed'), { code: 'LALLY_ERR_AOF_IO' });
+      },
+      flushed: () => Promise.resolve(),
+    };
+    const refused = watched({ wal: refusing });
+    t.throws(() => refused.engine.put('k', 'v'));
+    t.throws(() =>
+      refused.engine.applyReplicated({
+        op: 'ADD',
+        key: 'k',
+        value: 'v',
+        version: { wall: T0, counter: 0, node: 1 },
+      }),
+    );
+    t.equal(refused.events.length, 0, 'no event for a refused write');
+
+    const wal = new ManualWal(true);
+    const synced = watched({ wal });
+    const put = synced.engine.put('k', 'v') as Promise<WriteResult>;
+    await tick();
+    t.equal(synced.events.length, 0, 'not before the sync');
+    wal.flushes[0]!();
+    await put;
+    t.equal(synced.events.length, 1, 'once synced');
+  },
+);
+
+t.test('applyReplicated: a winning record is a write like any other, marked as from a peer', async (t) => {
+  const wal = new ManualWal(false);
+  const { engine, store, events } = watched({ wal });
+  const seen: HookOperation[] = [];
+  const hooks = new HookRunner([{ name: 'probe', onOperation: (op) => void seen.push(op) }], silent);
+  engine.onCommitted(hooks.onCommitted);
+  const future: Version = { wall: T0 + 60_000, counter: 4, node: 77 };
+  const record: AofRecord = { op: 'ADD', key: 'k', value: 'from a peer', version: future };
+  t.equal(engine.applyReplicated(record), true, 'it reports that it applied');
+  t.same(wal.records, [record], 'appended to the AOF');
+  t.equal(store.get('k')?.value, 'from a peer');
+  t.same(store.get('k')?.version, future, 'the store keeps the peer version, not a new stamp');
+  t.same(events, [{ ...record, origin: 'peer', shard: 3 }]);
+  t.same(seen, [
+    {
+      name: 'ADD',
+      key: 'k',
+      value: 'from a peer',
+      timestamp: '2024-12-30T10:16:00.123Z',
+      version: future,
+      shard: 3,
+      origin: 'peer',
+    },
+  ]);
+  const next = now(engine.put('other', 'x'));
+  t.same(next.version, { wall: T0 + 60_000, counter: 5, node: 9 }, 'the clock moved above the record');
+
+  const deleted: Version = { wall: T0 + 70_000, counter: 0, node: 77 };
+  t.equal(engine.applyReplicated({ op: 'REMOVE', key: 'k', value: 'ignored', version: deleted }), true);
+  t.equal(store.getWithTombstone('k')?.tombstone, true, 'a replicated delete leaves a tombstone');
+  t.same(wal.records.at(-1), { op: 'REMOVE', key: 'k', value: '', version: deleted });
+  t.equal(seen.at(-1)?.name, 'REMOVE');
+  t.equal(seen.at(-1)?.value, undefined);
+  t.same(engine.counters, { gets: 0, hits: 0, puts: 1, removes: 0 }, 'client counters count clients');
+});
+
+t.test(
+  'applyReplicated: a losing record leaves the AOF, the store, the clock and the hooks untouched',
+  async (t) => {
+    const wal = new ManualWal(false);
+    const { engine, store, events } = watched({ wal });
+    let hooked = 0;
+    engine.onCommitted(
+      new HookRunner([{ name: 'count', onOperation: () => void hooked++ }], silent).onCommitted,
+    );
+    const local = now(engine.put('k', 'local'));
+    const appended = wal.records.length;
+    const older: Version = { wall: T0 - 1, counter: 0, node: 77 };
+    t.equal(engine.applyReplicated({ op: 'ADD', key: 'k', value: 'stale', version: older }), false);
+    t.equal(engine.applyReplicated({ op: 'REMOVE', key: 'k', value: '', version: older }), false);
+    // The same stamp with a smaller value loses the tie (supersedes breaks ties by content).
+    t.equal(engine.applyReplicated({ op: 'ADD', key: 'k', value: 'a', version: local.version }), false);
+    // Applying the same record twice: the second changes nothing.
+    const record: AofRecord = {
+      op: 'ADD',
+      key: 'r',
+      value: 'once',
+      version: { wall: T0 + 5, counter: 0, node: 77 },
+    };
+    t.equal(engine.applyReplicated(record), true);
+    t.equal(engine.applyReplicated(record), false, 'an equal record does not supersede itself');
+    t.equal(wal.records.length, appended + 1, 'no AOF record for a losing write');
+    t.equal(store.get('k')?.value, 'local');
+    t.same(store.get('k')?.version, local.version);
+    t.equal(events.length, 2, 'events for the local write and the one winning record only');
+    t.equal(hooked, 2, 'hooks saw the same two');
+    // (A losing record is never newer than the stored entry, which the clock has already seen.)
+    t.same(now(engine.put('next', 'x')).version, { wall: T0 + 5, counter: 1, node: 9 });
+  },
+);
+
+t.test(
+  'applyReplicated with fsync always: applied after the sync; overtaken during it, not emitted',
+  async (t) => {
+    const wal = new ManualWal(true);
+    const { engine, store, events } = watched({ wal });
+    const peer: AofRecord = {
+      op: 'ADD',
+      key: 'k',
+      value: 'peer',
+      version: { wall: T0, counter: 0, node: 1 },
+    };
+    const applying = engine.applyReplicated(peer);
+    t.ok(applying instanceof Promise);
+    t.equal(store.get('k'), undefined, 'not visible before its sync');
+    // A local write stamped after observing the peer record commits in the same group.
+    const local = engine.put('k', 'local') as Promise<WriteResult>;
+    wal.flushes[0]!();
+    wal.flushes[1]!();
+    t.equal(await applying, true);
+    await local;
+    t.equal(store.get('k')?.value, 'local');
+    t.same(
+      events.map((e) => [e.value, e.origin]),
+      [
+        ['peer', 'peer'],
+        ['local', 'client'],
+      ],
+    );
+
+    // A newer local write committed while the peer record was syncing: it loses at the store.
+    const wal2 = new ManualWal(true);
+    const second = watched({ wal: wal2 });
+    const replicated = second.engine.applyReplicated({
+      op: 'ADD',
+      key: 'k',
+      value: 'peer',
+      version: { wall: T0 - 10, counter: 0, node: 1 },
+    }) as Promise<boolean>;
+    const put = second.engine.put('k', 'local') as Promise<WriteResult>;
+    wal2.flushes[1]!();
+    await put;
+    wal2.flushes[0]!();
+    t.equal(await replicated, false, 'overtaken by a newer write during its sync');
+    t.equal(second.store.get('k')?.value, 'local');
+    t.same(
+      second.events.map((e) => e.value),
+      ['local'],
+      'only the write that applied is emitted',
+    );
+  },
+);

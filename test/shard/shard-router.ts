@@ -3,11 +3,7 @@ import t, { type Test } from 'tap';
 import type { AofRecord } from '../../src/aof/types.js';
 import { HybridLogicalClock, type Version } from '../../src/clock/hlc.js';
 import { ErrorCodes, LallyError } from '../../src/errors.js';
-import { HookRunner } from '../../src/hooks/hook-runner.js';
-import { Doorbell } from '../../src/ring/doorbell.js';
-import { Inbox } from '../../src/ring/inbox.js';
-import { Outbox } from '../../src/ring/outbox.js';
-import { SpscRing } from '../../src/ring/spsc-ring.js';
+import type { HopLink } from '../../src/hop/hop-link.js';
 import {
   emptyHopHeader,
   HOP_HEADER_BYTES,
@@ -16,9 +12,14 @@ import {
   HopStatus,
   hopValue,
   readHopHeader,
-} from '../../src/shard/hop-messages.js';
+} from '../../src/hop/hop-messages.js';
+import type { OpKind, OpResult } from '../../src/kv/key-value-service.js';
+import { Doorbell } from '../../src/ring/doorbell.js';
+import { Inbox } from '../../src/ring/inbox.js';
+import { Outbox } from '../../src/ring/outbox.js';
+import { SpscRing } from '../../src/ring/spsc-ring.js';
 import { ShardEngine, type WriteAheadLog } from '../../src/shard/shard-engine.js';
-import { type HopLink, type OpKind, type OpResult, ShardRouter } from '../../src/shard/shard-router.js';
+import { ShardRouter } from '../../src/shard/shard-router.js';
 
 /** The three stamp fields of a version (a local read answers with the store's entry, which has more). */
 function stampOf(version: Version | undefined): Version | undefined {
@@ -80,7 +81,12 @@ interface Node {
 
 function buildCluster(
   shards: number,
-  opts: { logger?: Logger; wal?: (shard: number) => WriteAheadLog | undefined } = {},
+  opts: {
+    logger?: Logger;
+    wal?: (shard: number) => WriteAheadLog | undefined;
+    readQuorum?: number;
+    writeQuorum?: number;
+  } = {},
 ): Node[] {
   const nodes: Node[] = [];
   for (let shard = 0; shard < shards; shard++) {
@@ -89,13 +95,20 @@ function buildCluster(
       shard,
       store,
       clock: new HybridLogicalClock(shard + 1, () => NOW),
-      hooks: new HookRunner([], silent),
       wal: opts.wal?.(shard),
     });
     const links = Array.from({ length: shards }, (_, to) =>
       to === shard ? undefined : new MemoryLink(shard, () => nodes[to]?.router),
     );
-    const router = new ShardRouter({ engine, shard, shards, links, logger: opts.logger ?? silent });
+    const router = new ShardRouter({
+      engine,
+      shard,
+      shards,
+      links,
+      logger: opts.logger ?? silent,
+      readQuorum: opts.readQuorum,
+      writeQuorum: opts.writeQuorum,
+    });
     nodes.push({ router, engine, store, links });
   }
   return nodes;
@@ -165,7 +178,13 @@ for (const shards of [2, 3]) {
         t.equal(miss.sync, local, `get ${from}->${owner}: sync only when local`);
         t.same(
           miss.result,
-          { found: false, value: undefined, version: undefined, error: undefined },
+          {
+            found: false,
+            value: undefined,
+            version: undefined,
+            error: undefined,
+            quorum: { required: 1, achieved: 1 },
+          },
           'a missing key',
         );
 
@@ -197,7 +216,13 @@ for (const shards of [2, 3]) {
         t.equal(removed.sync, local);
         t.same(
           removed.result,
-          { found: true, value, version: ownerStore.getWithTombstone(ownedKey)?.version, error: undefined },
+          {
+            found: true,
+            value,
+            version: ownerStore.getWithTombstone(ownedKey)?.version,
+            error: undefined,
+            quorum: { required: 1, achieved: 1 },
+          },
           'remove answers the previous value and the tombstone version',
         );
         t.equal(ownerStore.get(ownedKey), undefined, 'removed');
@@ -210,7 +235,13 @@ for (const shards of [2, 3]) {
         t.ok(again.result.version, 'it still answers the version of the delete');
 
         const gone = await run(node.router, 'get', ownedKey);
-        t.same(gone.result, { found: false, value: undefined, version: undefined, error: undefined });
+        t.same(gone.result, {
+          found: false,
+          value: undefined,
+          version: undefined,
+          error: undefined,
+          quorum: { required: 1, achieved: 1 },
+        });
       }
     }
     for (const node of nodes) t.equal(node.router.pendingCount, 0, 'nothing left waiting');
@@ -315,7 +346,6 @@ t.test('no link to the owner: an internal error at once', async (t) => {
     shard: 0,
     store,
     clock: new HybridLogicalClock(1),
-    hooks: new HookRunner([], silent),
     wal: undefined,
   });
   const router = new ShardRouter({ engine, shard: 0, shards: 2, links: [undefined], logger: silent });
@@ -690,7 +720,6 @@ function ringPair(
         shard,
         store: new ShardStore(),
         clock: new HybridLogicalClock(shard + 1, () => NOW),
-        hooks: new HookRunner([], silent),
         wal: undefined,
       }),
   );
@@ -867,4 +896,20 @@ t.test('a flood of failing writes logs a few lines, without stacks, counting rep
     failures.every((line) => line.err === undefined && line.code === ErrorCodes.AOF_IO),
     'code and message, no stack',
   );
+});
+
+t.test('every answer, local or hopped, carries the configured quorum with achieved 1', async (t) => {
+  const nodes = buildCluster(2, { readQuorum: 2, writeQuorum: 3 });
+  const owned = keysByOwner(nodes[0]!.router, 1, 'quorum');
+  const read = { required: 2, achieved: 1 };
+  const write = { required: 3, achieved: 1 };
+  for (const [owner, keys] of owned.entries()) {
+    const key = keys[0]!;
+    const where = owner === 0 ? 'local' : 'hopped';
+    t.same((await run(nodes[0]!.router, 'get', key)).result.quorum, read, `a miss, ${where}`);
+    t.same((await run(nodes[0]!.router, 'put', key, 'v')).result.quorum, write, `put, ${where}`);
+    t.same((await run(nodes[0]!.router, 'get', key)).result.quorum, read, `a hit, ${where}`);
+    t.same((await run(nodes[0]!.router, 'remove', key)).result.quorum, write, `remove, ${where}`);
+  }
+  for (const node of nodes) node.router.close();
 });

@@ -1,7 +1,6 @@
 import { pino } from 'pino';
 import t from 'tap';
 import { HybridLogicalClock } from '../../src/clock/hlc.js';
-import { HookRunner } from '../../src/hooks/hook-runner.js';
 import { ShardEngine } from '../../src/shard/shard-engine.js';
 import { ShardRouter } from '../../src/shard/shard-router.js';
 import { collectShardStats, combineStats, type ShardStats } from '../../src/shard/shard-stats.js';
@@ -84,7 +83,6 @@ t.test("collectShardStats reads the engine's, router's and HTTP figures", async 
     shard: 1,
     store,
     clock: new HybridLogicalClock(1),
-    hooks: new HookRunner([], silent),
     wal: undefined,
   });
   const router = new ShardRouter({

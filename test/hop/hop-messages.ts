@@ -1,7 +1,11 @@
 import t from 'tap';
 import {
+  decodeSnapshotPage,
+  decodeSnapshotRequest,
   emptyHopHeader,
+  encodeSnapshotRequest,
   HOP_HEADER_BYTES,
+  HopFlag,
   type HopHeader,
   HopHeaderWriter,
   HopKind,
@@ -10,8 +14,10 @@ import {
   hopValue,
   hopVersion,
   readHopHeader,
+  SNAPSHOT_START,
+  SnapshotPageWriter,
   utf8Bytes,
-} from '../../src/shard/hop-messages.js';
+} from '../../src/hop/hop-messages.js';
 
 const MAX_U32 = 0xffffffff;
 
@@ -35,11 +41,22 @@ function sharedMessage(
 
 t.test('constants', async (t) => {
   t.equal(HOP_HEADER_BYTES, 32);
-  t.same(HopKind, { GET: 1, PUT: 2, REMOVE: 3, STATS: 4, RESULT: 0x81 });
+  t.same(HopKind, {
+    GET: 1,
+    PUT: 2,
+    REMOVE: 3,
+    STATS: 4,
+    APPLY: 5,
+    READ_ENTRY: 6,
+    SNAPSHOT: 7,
+    RESULT: 0x81,
+  });
   t.same(HopStatus, { OK: 0, MISSING: 1, ERROR: 2 });
   t.same(emptyHopHeader(), {
     kind: 0,
     status: 0,
+    answering: 0,
+    flags: 0,
     requestId: 0,
     wall: 0,
     counter: 0,
@@ -82,7 +99,7 @@ t.test('header round trip for every field', async (t) => {
     const header = readHopHeader(bytes, emptyHopHeader());
     t.same(
       header,
-      { kind, status, requestId, ...version, keyLength, valueLength },
+      { kind, status, answering: 0, flags: 0, requestId, ...version, keyLength, valueLength },
       `kind ${kind} request ${requestId}`,
     );
     t.same(hopVersion(header), version);
@@ -99,10 +116,10 @@ t.test('the byte layout is little-endian at the documented offsets', async (t) =
     0x100,
     0x020001,
   );
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   t.equal(bytes[0], 2, 'kind at 0');
   t.equal(bytes[1], 1, 'status at 1');
-  t.equal(view.getUint16(2, true), 0, 'reserved is zero');
+  t.equal(bytes[2], 0, 'answering at 2: zero in a request');
+  t.equal(bytes[3], 0, 'reserved is zero');
   t.same([...bytes.subarray(4, 8)], [1, 2, 3, 4], 'requestId little-endian at 4');
   // wall = 0x0504030201 * 256 + 0x88 = 0x050403020188: low u32 at 8, high u32 at 12.
   t.same([...bytes.subarray(8, 12)], [0x88, 0x01, 0x02, 0x03], 'wall low u32 at 8');
@@ -111,6 +128,11 @@ t.test('the byte layout is little-endian at the documented offsets', async (t) =
   t.same([...bytes.subarray(20, 24)], [0x44, 0x33, 0x22, 0x11], 'node at 20');
   t.same([...bytes.subarray(24, 28)], [0x00, 0x01, 0x00, 0x00], 'keyLength at 24');
   t.same([...bytes.subarray(28, 32)], [0x01, 0x00, 0x02, 0x00], 'valueLength at 28');
+  const answer = writer.write(HopKind.RESULT, HopStatus.OK, 1, undefined, 0, 0, HopKind.REMOVE);
+  t.equal(answer[2], HopKind.REMOVE, 'a RESULT names the kind it answers at 2');
+  t.equal(readHopHeader(answer, emptyHopHeader()).answering, HopKind.REMOVE);
+  writer.write(HopKind.GET, HopStatus.OK, 2, undefined, 0, 0);
+  t.equal(writer.bytes[2], 0, 'the reused buffer does not leak the last answering kind');
 });
 
 t.test('writing without a version zeroes it', async (t) => {
@@ -122,6 +144,8 @@ t.test('writing without a version zeroes it', async (t) => {
   t.same(header, {
     kind: 1,
     status: 0,
+    answering: 0,
+    flags: 0,
     requestId: 10,
     wall: 0,
     counter: 0,
@@ -140,6 +164,8 @@ t.test('readHopHeader fills and returns the given object', async (t) => {
   t.same(into, {
     kind: 2,
     status: 2,
+    answering: 0,
+    flags: 0,
     requestId: 4,
     wall: 5,
     counter: 6,
@@ -177,6 +203,8 @@ t.test('hopKey and hopValue on a SharedArrayBuffer view at a non-zero offset', a
     t.same(decoded, {
       kind: HopKind.PUT,
       status: HopStatus.OK,
+      answering: 0,
+      flags: 0,
       requestId: 77,
       wall,
       counter: 3,
@@ -260,4 +288,76 @@ t.test('utf8Bytes', async (t) => {
   t.equal(utf8Bytes('').length, 0);
   const bytes = Uint8Array.of(1, 2, 3);
   t.equal(utf8Bytes(bytes), bytes, 'bytes are passed through, not copied');
+});
+
+t.test('the cluster kinds and the flags byte', async (t) => {
+  t.same([HopKind.APPLY, HopKind.READ_ENTRY, HopKind.SNAPSHOT], [5, 6, 7]);
+  const writer = new HopHeaderWriter();
+  const bytes = writer.write(
+    HopKind.APPLY,
+    HopStatus.OK,
+    3,
+    { wall: 1, counter: 2, node: 3 },
+    1,
+    0,
+    0,
+    HopFlag.TOMBSTONE,
+  );
+  t.equal(bytes[3], HopFlag.TOMBSTONE, 'flags at 3');
+  t.equal(readHopHeader(bytes, emptyHopHeader()).flags, HopFlag.TOMBSTONE);
+  writer.write(HopKind.GET, HopStatus.OK, 4, undefined, 1, 0);
+  t.equal(writer.bytes[3], 0, 'the reused buffer does not leak flags');
+});
+
+/** A SNAPSHOT-style message: header + empty key + value, in shared memory at an odd offset. */
+function snapshotMessage(kind: HopKind, value: Uint8Array): { message: Uint8Array; header: HopHeader } {
+  const header = new HopHeaderWriter().write(kind, HopStatus.OK, 1, undefined, 0, value.length);
+  const { message } = sharedMessage(header, new Uint8Array(0), value, 13);
+  return { message, header: readHopHeader(message, emptyHopHeader()) };
+}
+
+t.test('snapshot requests round-trip, positions past 2^32 included', async (t) => {
+  for (const cursor of [
+    SNAPSHOT_START,
+    { session: 7, position: 12 },
+    { session: MAX_U32, position: 2 ** 40 + 5 },
+  ]) {
+    const { message, header } = snapshotMessage(HopKind.SNAPSHOT, encodeSnapshotRequest(cursor, 65536));
+    t.same(decodeSnapshotRequest(message, header), { cursor, maxBytes: 65536 });
+  }
+  const { message, header } = snapshotMessage(HopKind.SNAPSHOT, new Uint8Array(3));
+  t.equal(decodeSnapshotRequest(message, header), undefined, 'a value of the wrong size is no request');
+});
+
+t.test('snapshot pages round-trip with tombstones; the bound holds after the first record', async (t) => {
+  const writer = new SnapshotPageWriter(200);
+  const records = [
+    {
+      key: 'ключ',
+      value: 'значение 🙂',
+      version: { wall: 2 ** 41 + 3, counter: 9, node: MAX_U32 },
+      tombstone: false,
+    },
+    { key: 'gone', value: '', version: { wall: 5, counter: 0, node: 1 }, tombstone: true },
+  ];
+  for (const r of records) {
+    const size = SnapshotPageWriter.recordBytes(r.key, r.value);
+    t.ok(writer.fits(size));
+    writer.add(r.key, r.value, r.version, r.tombstone);
+  }
+  t.notOk(
+    writer.fits(SnapshotPageWriter.recordBytes('k', 'v'.repeat(200))),
+    'a record past the bound does not fit',
+  );
+  const big = new SnapshotPageWriter(10);
+  t.ok(big.fits(10_000), 'the first record always fits, so a large one still moves');
+  for (const next of [{ session: 4, position: 2 ** 33 }, undefined]) {
+    const page = writer.finish(next);
+    t.equal(page.length, writer.bytes);
+    const { message, header } = snapshotMessage(HopKind.RESULT, page);
+    t.same(decodeSnapshotPage(message, header), { records, next });
+  }
+  const truncated = writer.finish(undefined).subarray(0, 30);
+  const { message, header } = snapshotMessage(HopKind.RESULT, truncated);
+  t.throws(() => decodeSnapshotPage(message, header), RangeError, 'a page that ends inside a record');
 });

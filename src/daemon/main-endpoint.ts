@@ -1,0 +1,291 @@
+import type { Logger } from 'pino';
+import type { AofRecord } from '../aof/types.js';
+import type { Version } from '../clock/hlc.js';
+import { type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.js';
+import { shardOfKey } from '../hash/key-hash.js';
+import type { HopLink } from '../hop/hop-link.js';
+import {
+  decodeSnapshotPage,
+  emptyHopHeader,
+  encodeSnapshotRequest,
+  HOP_HEADER_BYTES,
+  HopFlag,
+  type HopHeader,
+  HopHeaderWriter,
+  HopKind,
+  HopStatus,
+  hopValue,
+  hopVersion,
+  readHopHeader,
+  type SnapshotCursor,
+  type SnapshotPage,
+  Utf8Scratch,
+} from '../hop/hop-messages.js';
+import { PendingTable } from '../shard/pending-table.js';
+
+/** Defaults of the endpoint's bounds; the same deadline mechanism as the shard router's. */
+export const MAIN_ENDPOINT_DEFAULTS = {
+  timeoutMs: 5000,
+  maxInFlightPerShard: 4096,
+  /** A snapshot page asked for by default (the shard bounds it to 4 KiB..256 KiB). */
+  snapshotPageBytes: 128 * 1024,
+} as const;
+
+const TICKS_PER_TIMEOUT = 8;
+const EMPTY = new Uint8Array(0);
+
+/** A shard's entry as READ_ENTRY answers it: a tombstone is an entry (its value is ''). */
+export interface ShardEntry {
+  readonly value: string;
+  readonly version: Version;
+  readonly tombstone: boolean;
+}
+
+export type ApplyCallback = (applied: boolean, error: LallyError | undefined) => void;
+export type ReadEntryCallback = (entry: ShardEntry | undefined, error: LallyError | undefined) => void;
+export type SnapshotCallback = (page: SnapshotPage | undefined, error: LallyError | undefined) => void;
+
+/**
+ * What waits for an answer: called with the RESULT (valid only during the call) or with an error
+ * (a deadline, the link, shutdown) instead.
+ */
+type AnswerHandler = (
+  message: Uint8Array | undefined,
+  header: HopHeader,
+  error: LallyError | undefined,
+) => void;
+
+function errorOf(message: Uint8Array, header: HopHeader): LallyError {
+  const text = hopValue(message, header);
+  const newline = text.indexOf('\n');
+  const code = newline < 0 ? text : text.slice(0, newline);
+  const detail = newline < 0 ? 'failed in a shard' : text.slice(newline + 1);
+  return new LallyError(isErrorCode(code) ? code : ErrorCodes.INTERNAL, detail);
+}
+
+/**
+ * The main thread's end of the rings to every shard: it sends the hops the cluster needs (APPLY a
+ * replicated record, READ_ENTRY, SNAPSHOT pages) to the shard that owns a key, or to any shard, and
+ * matches the answers by request id. Every hop has a deadline: a shard that does not answer fails the
+ * request with LALLY_ERR_TIMEOUT (a late answer is ignored), and the hops waiting on one shard are
+ * bounded (LALLY_ERR_BUSY past the bound). Callbacks always run later, never inside the call.
+ */
+export class MainEndpoint {
+  readonly self: number;
+  readonly shards: number;
+  readonly #links: readonly (HopLink | undefined)[];
+  readonly #logger: Logger | undefined;
+  readonly #pending = new PendingTable<AnswerHandler>();
+  readonly #inFlight: Int32Array;
+  readonly #maxInFlight: number;
+  readonly #timeoutMs: number;
+  #tick = 0;
+  readonly #ticker: NodeJS.Timeout;
+  readonly #header = new HopHeaderWriter();
+  readonly #scratchHeader = emptyHopHeader();
+  readonly #keyScratch = new Utf8Scratch();
+  readonly #valueScratch = new Utf8Scratch();
+  #nextRequestId = 1;
+  readonly counters = { sent: 0, answered: 0, busy: 0, timeouts: 0, lateAnswers: 0 };
+
+  constructor(opts: {
+    /** This thread's id (the main thread is `shards`). */
+    self: number;
+    shards: number;
+    /** links[n] carries messages from the main thread to shard n. */
+    links: readonly (HopLink | undefined)[];
+    logger?: Logger;
+    hopTimeoutMs?: number;
+    maxInFlightPerShard?: number;
+  }) {
+    this.self = opts.self;
+    this.shards = opts.shards;
+    this.#links = opts.links;
+    this.#logger = opts.logger;
+    this.#inFlight = new Int32Array(Math.max(opts.links.length, opts.shards));
+    this.#maxInFlight = opts.maxInFlightPerShard ?? MAIN_ENDPOINT_DEFAULTS.maxInFlightPerShard;
+    this.#timeoutMs = opts.hopTimeoutMs ?? MAIN_ENDPOINT_DEFAULTS.timeoutMs;
+    this.#ticker = setInterval(this.#onTick, Math.max(1, Math.ceil(this.#timeoutMs / TICKS_PER_TIMEOUT)));
+    this.#ticker.unref();
+  }
+
+  ownerOf(key: string): number {
+    return this.shards === 1 ? 0 : shardOfKey(key, this.shards);
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** Applies a peer's record on the shard that owns its key: `applied` is false when it lost LWW. */
+  apply(record: AofRecord, callback: ApplyCallback): void {
+    const tombstone = record.op === 'REMOVE';
+    const keyBytes = this.#keyScratch.encode(record.key);
+    const valueBytes = tombstone ? EMPTY : this.#valueScratch.encode(record.value);
+    this.#request(
+      this.ownerOf(record.key),
+      HopKind.APPLY,
+      record.version,
+      tombstone ? HopFlag.TOMBSTONE : 0,
+      keyBytes,
+      valueBytes,
+      (message, header, error) => {
+        if (error !== undefined) callback(false, error);
+        else if (header.status === HopStatus.ERROR) callback(false, errorOf(message!, header));
+        else callback(header.status === HopStatus.OK, undefined);
+      },
+    );
+  }
+
+  /** The owning shard's entry for `key`, tombstone included; undefined when it never had the key. */
+  readEntry(key: string, callback: ReadEntryCallback): void {
+    this.#request(
+      this.ownerOf(key),
+      HopKind.READ_ENTRY,
+      undefined,
+      0,
+      this.#keyScratch.encode(key),
+      EMPTY,
+      (message, header, error) => {
+        if (error !== undefined) callback(undefined, error);
+        else if (header.status === HopStatus.ERROR) callback(undefined, errorOf(message!, header));
+        else if (header.status === HopStatus.MISSING) callback(undefined, undefined);
+        else {
+          callback(
+            {
+              value: hopValue(message!, header),
+              version: hopVersion(header),
+              tombstone: (header.flags & HopFlag.TOMBSTONE) !== 0,
+            },
+            undefined,
+          );
+        }
+      },
+    );
+  }
+
+  /**
+   * One page of shard `shard`'s entries after `cursor` (SNAPSHOT_START for the first): at most about
+   * `maxBytes` (the shard bounds it), and `next` to ask for the following one (undefined at the end).
+   */
+  snapshot(
+    shard: number,
+    cursor: SnapshotCursor,
+    callback: SnapshotCallback,
+    maxBytes: number = MAIN_ENDPOINT_DEFAULTS.snapshotPageBytes,
+  ): void {
+    this.#request(
+      shard,
+      HopKind.SNAPSHOT,
+      undefined,
+      0,
+      EMPTY,
+      encodeSnapshotRequest(cursor, maxBytes),
+      (message, header, error) => {
+        if (error !== undefined) callback(undefined, error);
+        else if (header.status === HopStatus.ERROR) callback(undefined, errorOf(message!, header));
+        else {
+          let page: SnapshotPage;
+          try {
+            page = decodeSnapshotPage(message!, header);
+          } catch (cause) {
+            callback(undefined, new LallyError(ErrorCodes.INTERNAL, `shard ${shard}: ${String(cause)}`));
+            return;
+          }
+          callback(page, undefined);
+        }
+      },
+    );
+  }
+
+  #request(
+    shard: number,
+    kind: HopKind,
+    version: Version | undefined,
+    flags: number,
+    keyBytes: Uint8Array,
+    valueBytes: Uint8Array,
+    handler: AnswerHandler,
+  ): void {
+    const fail = (error: LallyError) => queueMicrotask(() => handler(undefined, this.#scratchHeader, error));
+    const link = this.#links[shard];
+    if (link === undefined || shard === this.self) {
+      fail(new LallyError(ErrorCodes.INTERNAL, `no link from the main thread to shard ${shard}`));
+      return;
+    }
+    if (this.#inFlight[shard]! >= this.#maxInFlight) {
+      this.counters.busy++;
+      fail(new LallyError(ErrorCodes.BUSY, `shard ${shard} has ${this.#maxInFlight} hops waiting; retry`));
+      return;
+    }
+    const requestId = this.#nextRequestId;
+    this.#nextRequestId = requestId === 0xffffffff ? 1 : requestId + 1;
+    const header = this.#header.write(
+      kind,
+      HopStatus.OK,
+      requestId,
+      version,
+      keyBytes.length,
+      valueBytes.length,
+      0,
+      flags,
+    );
+    if (!link.send(header, keyBytes, valueBytes)) {
+      this.counters.busy++;
+      fail(new LallyError(ErrorCodes.BUSY, `shard ${shard} is overloaded (its ring is full); retry`));
+      return;
+    }
+    this.counters.sent++;
+    this.#inFlight[shard]!++;
+    this.#pending.add(requestId, handler, shard, this.#tick);
+  }
+
+  readonly #onTick = (): void => {
+    this.#tick++;
+    if (this.#pending.size === 0) return;
+    this.#pending.expire(this.#tick - TICKS_PER_TIMEOUT - 1, (handler, shard) => {
+      this.#inFlight[shard]!--;
+      this.counters.timeouts++;
+      handler(
+        undefined,
+        this.#scratchHeader,
+        new LallyError(
+          ErrorCodes.TIMEOUT,
+          `shard ${shard} did not answer within ${this.#timeoutMs} ms (a write may or may not have been applied)`,
+        ),
+      );
+    });
+  };
+
+  /** Handles one message from shard `from`; the main thread serves no requests, it only asks. */
+  receive(from: number, message: Uint8Array): void {
+    if (message.byteLength < HOP_HEADER_BYTES) {
+      this.#logger?.error({ from, bytes: message.byteLength }, 'dropped a truncated hop message');
+      return;
+    }
+    const header = readHopHeader(message, this.#scratchHeader);
+    if (header.kind !== HopKind.RESULT) {
+      this.#logger?.error({ from, kind: header.kind }, 'the main thread serves no hop requests');
+      return;
+    }
+    const handler = this.#pending.take(header.requestId);
+    if (handler === undefined) {
+      this.counters.lateAnswers++;
+      return;
+    }
+    this.#inFlight[from]!--;
+    this.counters.answered++;
+    handler(message, header, undefined);
+  }
+
+  /** Fails every hop still waiting (at shutdown). */
+  failPending(code: ErrorCode, message: string): void {
+    this.#inFlight.fill(0);
+    for (const handler of this.#pending.drain())
+      handler(undefined, this.#scratchHeader, new LallyError(code, message));
+  }
+
+  close(): void {
+    clearInterval(this.#ticker);
+  }
+}

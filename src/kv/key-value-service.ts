@@ -1,0 +1,58 @@
+/**
+ * What the HTTP layer needs of the data: one key operation at a time, answered by callback. The
+ * single node implements it with its shard router (src/shard/shard-router.ts); the cluster's
+ * coordinator will implement it by asking the key's replicas. Neither side imports the other.
+ */
+import type { Version } from '../clock/hlc.js';
+import type { LallyError } from '../errors.js';
+
+export type OpKind = 'get' | 'put' | 'remove';
+
+/**
+ * How many replicas an answer needed and how many gave it. `achieved < required` is a `partial`
+ * answer (the write happened where it could; upstream answers the same when peers do not answer).
+ */
+export interface Quorum {
+  readonly required: number;
+  readonly achieved: number;
+}
+
+/** The answer to one key operation, wherever it ran. */
+export interface OpResult {
+  /** GET: found; PUT: applied; REMOVE: a live value was removed. */
+  readonly found: boolean;
+  /** GET: the value; REMOVE: the removed value; PUT: undefined. */
+  readonly value: string | undefined;
+  /**
+   * The version of the stored entry (a local read passes the entry itself, which the next write to
+   * the key updates in place: read it in the callback, do not keep it).
+   */
+  readonly version: Version | undefined;
+  readonly error: LallyError | undefined;
+  /** The replicas the operation needed and reached (a failed one: achieved 0; its error is the answer). */
+  readonly quorum: Quorum;
+}
+
+export type OpCallback = (result: OpResult) => void;
+
+/**
+ * get, put and remove as one entry point (`op` says which), so the hot path makes no closure per
+ * kind; a batch is a sequence of them (src/http/batch-runner.ts bounds it). Callbacks may run
+ * synchronously (a local key) or later (a hop, a sync, a peer).
+ */
+export interface KeyValueService {
+  execute(op: OpKind, key: string, value: string | undefined, callback: OpCallback): void;
+}
+
+/** The quorums one node reaches alone: every answer is its own, so achieved is 1. */
+export interface LocalQuorums {
+  readonly read: Quorum;
+  readonly write: Quorum;
+}
+
+export function localQuorums(readQuorum = 1, writeQuorum = 1): LocalQuorums {
+  return {
+    read: Object.freeze({ required: readQuorum, achieved: 1 }),
+    write: Object.freeze({ required: writeQuorum, achieved: 1 }),
+  };
+}
