@@ -13,8 +13,9 @@
  * - disk-outage.ts: a failed write or sync (full disk, I/O error) starts an outage: cut back to a record
  *   boundary, refuse writes, retry with back-off.
  * - shard-compaction.ts: when to compact, the steps (seal, piscina job, manifest switch), the retry.
+ * - shard-files.ts: opening the shard's files, their sizes, the next increment (the seal).
  */
-import { type FileHandle, open, stat, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Version } from '../clock/hlc.js';
@@ -23,18 +24,10 @@ import { ErrorCodes, LallyError } from '../errors.js';
 import { AppendBuffer } from './append-buffer.js';
 import { diskError, writeAll } from './append-io.js';
 import { DiskOutage, type FailedStep } from './disk-outage.js';
-import {
-  createIncrement,
-  ensureLayout,
-  incrName,
-  manifestFiles,
-  type ShardManifest,
-  writeManifest,
-  writeManifestChecked,
-} from './layout.js';
-import { planShard, refusalError } from './recovery-plan.js';
+import { manifestFiles, type ShardManifest } from './layout.js';
 import type { RewriteJob, RewriteResult } from './rewrite-job.js';
 import { ShardCompaction } from './shard-compaction.js';
+import { openNextIncrement, openShardFiles, sealedBytesOf } from './shard-files.js';
 import { replayShardFiles } from './shard-replay.js';
 import type { AofRecord } from './types.js';
 
@@ -147,43 +140,7 @@ export class ShardAof {
   }
 
   static async open(o: ShardAofOptions): Promise<ShardAof> {
-    const layout = await ensureLayout(o.dataDir, o.shards);
-    if (layout.shards !== o.shards) {
-      throw new LallyError(
-        ErrorCodes.AOF_CORRUPT,
-        `${o.dataDir} holds files for ${layout.shards} shards, not ${o.shards}: prepareDataDir re-routes them first`,
-      );
-    }
-    const genDir = join(o.dataDir, layout.dir);
-    // The same plan as start-up's and `aof check`'s (recovery-plan.ts): files proven redundant go, files
-    // the manifest does not account for (or a manifest naming missing files) refuse the open.
-    const plan = await planShard(genDir, o.shard, o.shards);
-    if (plan.problems.length > 0) throw refusalError(o.dataDir, plan.problems);
-    for (const deletion of plan.deletions) await unlink(deletion.path).catch(() => undefined);
-    if (plan.deletions.length > 0) {
-      o.logger.warn(
-        { removed: plan.deletions.map((d) => ({ path: d.path, why: d.why })) },
-        'removed AOF leftovers proven redundant',
-      );
-    }
-    let manifest = plan.manifest;
-    const fresh = manifest === undefined;
-    if (manifest === undefined) {
-      // No manifest and no files of this shard at all (the plan refuses files without a manifest).
-      manifest = {
-        format: 1,
-        shard: o.shard,
-        shards: o.shards,
-        seq: 1,
-        base: null,
-        incrs: [incrName(o.shard, 1)],
-      };
-      await createIncrement(genDir, manifest.incrs[0]!, o.shard, o.shards);
-      await writeManifest(genDir, manifest);
-    }
-    // The plan checked that the file exists ('a' would otherwise recreate a lost increment, empty).
-    const active = join(genDir, manifest.incrs.at(-1)!);
-    const fh = await open(active, 'a');
+    const { genDir, manifest, fh, fresh } = await openShardFiles(o);
     const aof = new ShardAof(o, genDir, manifest, fh, fresh);
     await aof.#measure();
     aof.#startTimers();
@@ -545,42 +502,21 @@ export class ShardAof {
     void this.rewriteNow().catch(() => undefined);
   }
 
-  /**
-   * Runs inside the pump (no write in flight): new increment, manifest switch, returns the sealed files.
-   * Any step may fail (EMFILE, ENOSPC): then the new increment is removed and appends go on into the
-   * current file, which is untouched.
-   */
+  /** Runs inside the pump (no write in flight, the file synced): seals the active file, see shard-files.ts. */
   async #sealActive(): Promise<string[]> {
-    const { shard, shards } = this.#o;
     const sealed = manifestFiles(this.#manifest);
-    const seq = this.#manifest.seq + 1;
-    const name = incrName(shard, seq);
-    const path = join(this.#genDir, name);
-    const next: ShardManifest = { ...this.#manifest, seq, incrs: [...this.#manifest.incrs, name] };
-    let fh: FileHandle | undefined;
-    try {
-      await createIncrement(this.#genDir, name, shard, shards);
-      fh = await open(path, 'a');
-      await writeManifestChecked(this.#genDir, next, name);
-    } catch (err) {
-      await fh?.close().catch(() => undefined);
-      await unlink(path).catch(() => undefined);
-      throw err;
-    }
+    const next = await openNextIncrement(this.#genDir, this.#manifest, this.#o.shard, this.#o.shards);
     await this.#fh.close().catch(() => undefined); // synced above: nothing is left to lose
-    this.#fh = fh;
-    this.#manifest = next;
+    this.#fh = next.fh;
+    this.#manifest = next.manifest;
     this.#sealedBytes += this.#activeBytes;
-    this.#activeBytes = (await fh.stat()).size;
+    this.#activeBytes = (await next.fh.stat()).size;
     this.#disk.cleanUpTo(this.#activeBytes);
     return sealed;
   }
 
   async #measure(): Promise<void> {
-    const files = manifestFiles(this.#manifest);
-    let sealed = 0;
-    for (const name of files.slice(0, -1)) sealed += (await stat(join(this.#genDir, name))).size;
-    this.#sealedBytes = sealed;
+    this.#sealedBytes = await sealedBytesOf(this.#genDir, this.#manifest);
     this.#activeBytes = (await this.#fh.stat()).size;
     this.#disk.cleanUpTo(this.#activeBytes);
   }
