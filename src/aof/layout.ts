@@ -194,6 +194,25 @@ export async function writeManifest(genDir: string, manifest: ShardManifest): Pr
   await writeFileAtomic(genDir, manifestName(manifest.shard), `${JSON.stringify(manifest)}\n`);
 }
 
+/**
+ * Writes a manifest; when the write reports an error, reads the manifest back: the rename may have
+ * happened before the directory fsync failed, and then the switch did take place. `mustName` is the
+ * file the new manifest adds. Throws only when the old manifest is known to be the one on disk.
+ */
+export async function writeManifestChecked(
+  genDir: string,
+  next: ShardManifest,
+  mustName: string,
+): Promise<void> {
+  try {
+    await writeManifest(genDir, next);
+  } catch (err) {
+    const onDisk = await readManifest(genDir, next.shard).catch(() => undefined);
+    if (onDisk !== undefined && manifestFiles(onDisk).includes(mustName)) return;
+    throw err;
+  }
+}
+
 /** Creates an empty increment file (header only), synced, and syncs the directory entry. */
 export async function createIncrement(
   genDir: string,
