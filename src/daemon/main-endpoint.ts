@@ -21,7 +21,7 @@ import {
   type SnapshotPage,
   Utf8Scratch,
 } from '../hop/hop-messages.js';
-import { PendingTable } from '../shard/pending-table.js';
+import { PendingHops } from '../hop/pending-hops.js';
 
 /** Defaults of the endpoint's bounds; the same deadline mechanism as the shard router's. */
 export const MAIN_ENDPOINT_DEFAULTS = {
@@ -31,7 +31,6 @@ export const MAIN_ENDPOINT_DEFAULTS = {
   snapshotPageBytes: 128 * 1024,
 } as const;
 
-const TICKS_PER_TIMEOUT = 8;
 const EMPTY = new Uint8Array(0);
 
 /** A shard's entry as READ_ENTRY answers it: a tombstone is an entry (its value is ''). */
@@ -75,17 +74,12 @@ export class MainEndpoint {
   readonly shards: number;
   readonly #links: readonly (HopLink | undefined)[];
   readonly #logger: Logger | undefined;
-  readonly #pending = new PendingTable<AnswerHandler>();
-  readonly #inFlight: Int32Array;
-  readonly #maxInFlight: number;
-  readonly #timeoutMs: number;
-  #tick = 0;
-  readonly #ticker: NodeJS.Timeout;
+  /** Ids, the in-flight cap and the deadlines, shared with the shards' router (src/hop/pending-hops.ts). */
+  readonly #pending: PendingHops<AnswerHandler>;
   readonly #header = new HopHeaderWriter();
   readonly #scratchHeader = emptyHopHeader();
   readonly #keyScratch = new Utf8Scratch();
   readonly #valueScratch = new Utf8Scratch();
-  #nextRequestId = 1;
   readonly counters = { sent: 0, answered: 0, busy: 0, timeouts: 0, lateAnswers: 0 };
 
   constructor(opts: {
@@ -102,11 +96,15 @@ export class MainEndpoint {
     this.shards = opts.shards;
     this.#links = opts.links;
     this.#logger = opts.logger;
-    this.#inFlight = new Int32Array(Math.max(opts.links.length, opts.shards));
-    this.#maxInFlight = opts.maxInFlightPerShard ?? MAIN_ENDPOINT_DEFAULTS.maxInFlightPerShard;
-    this.#timeoutMs = opts.hopTimeoutMs ?? MAIN_ENDPOINT_DEFAULTS.timeoutMs;
-    this.#ticker = setInterval(this.#onTick, Math.max(1, Math.ceil(this.#timeoutMs / TICKS_PER_TIMEOUT)));
-    this.#ticker.unref();
+    this.#pending = new PendingHops<AnswerHandler>({
+      threads: Math.max(opts.links.length, opts.shards),
+      timeoutMs: opts.hopTimeoutMs ?? MAIN_ENDPOINT_DEFAULTS.timeoutMs,
+      maxInFlightPerThread: opts.maxInFlightPerShard ?? MAIN_ENDPOINT_DEFAULTS.maxInFlightPerShard,
+      onTimeout: (handler, _shard, error) => {
+        this.counters.timeouts++;
+        handler(undefined, this.#scratchHeader, error);
+      },
+    });
   }
 
   ownerOf(key: string): number {
@@ -213,13 +211,13 @@ export class MainEndpoint {
       fail(new LallyError(ErrorCodes.INTERNAL, `no link from the main thread to shard ${shard}`));
       return;
     }
-    if (this.#inFlight[shard]! >= this.#maxInFlight) {
+    if (this.#pending.full(shard)) {
       this.counters.busy++;
-      fail(new LallyError(ErrorCodes.BUSY, `shard ${shard} has ${this.#maxInFlight} hops waiting; retry`));
+      const waiting = this.#pending.maxInFlightPerThread;
+      fail(new LallyError(ErrorCodes.BUSY, `shard ${shard} has ${waiting} hops waiting; retry`));
       return;
     }
-    const requestId = this.#nextRequestId;
-    this.#nextRequestId = requestId === 0xffffffff ? 1 : requestId + 1;
+    const requestId = this.#pending.nextId();
     const header = this.#header.write(
       kind,
       HopStatus.OK,
@@ -236,26 +234,8 @@ export class MainEndpoint {
       return;
     }
     this.counters.sent++;
-    this.#inFlight[shard]!++;
-    this.#pending.add(requestId, handler, shard, this.#tick);
+    this.#pending.add(requestId, handler, shard);
   }
-
-  readonly #onTick = (): void => {
-    this.#tick++;
-    if (this.#pending.size === 0) return;
-    this.#pending.expire(this.#tick - TICKS_PER_TIMEOUT - 1, (handler, shard) => {
-      this.#inFlight[shard]!--;
-      this.counters.timeouts++;
-      handler(
-        undefined,
-        this.#scratchHeader,
-        new LallyError(
-          ErrorCodes.TIMEOUT,
-          `shard ${shard} did not answer within ${this.#timeoutMs} ms (a write may or may not have been applied)`,
-        ),
-      );
-    });
-  };
 
   /** Handles one message from shard `from`; the main thread serves no requests, it only asks. */
   receive(from: number, message: Uint8Array): void {
@@ -268,24 +248,22 @@ export class MainEndpoint {
       this.#logger?.error({ from, kind: header.kind }, 'the main thread serves no hop requests');
       return;
     }
-    const handler = this.#pending.take(header.requestId);
+    const handler = this.#pending.take(header.requestId, from);
     if (handler === undefined) {
       this.counters.lateAnswers++;
       return;
     }
-    this.#inFlight[from]!--;
     this.counters.answered++;
     handler(message, header, undefined);
   }
 
   /** Fails every hop still waiting (at shutdown). */
   failPending(code: ErrorCode, message: string): void {
-    this.#inFlight.fill(0);
     for (const handler of this.#pending.drain())
       handler(undefined, this.#scratchHeader, new LallyError(code, message));
   }
 
   close(): void {
-    clearInterval(this.#ticker);
+    this.#pending.close();
   }
 }

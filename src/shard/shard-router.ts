@@ -18,6 +18,7 @@ import {
   readHopHeader,
   Utf8Scratch,
 } from '../hop/hop-messages.js';
+import { PendingHops } from '../hop/pending-hops.js';
 import {
   type KeyValueService,
   type LocalQuorums,
@@ -28,7 +29,6 @@ import {
   type Quorum,
 } from '../kv/key-value-service.js';
 import { RateLimitedLogs } from '../log/rate-limited.js';
-import { PendingTable } from './pending-table.js';
 import type { ShardEngine, WriteResult } from './shard-engine.js';
 import { SnapshotSessions } from './snapshot-sessions.js';
 
@@ -40,9 +40,6 @@ export const HOP_DEFAULTS = {
   /** Answer bytes queued towards one shard past which GET and REMOVE requests are answered BUSY. */
   answerBudgetBytes: 32 * 1024 * 1024,
 } as const;
-
-/** Deadline checks per hop timeout: a hop times out between 1 and 1 + 1/TICKS timeouts after it left. */
-const TICKS_PER_TIMEOUT = 8;
 
 const EMPTY = new Uint8Array(0);
 
@@ -82,24 +79,17 @@ export class ShardRouter implements KeyValueService {
   readonly #links: readonly (HopLink | undefined)[];
   readonly #logger: Logger;
   readonly #failureLog: RateLimitedLogs;
-  readonly #pending = new PendingTable<OpCallback>();
-  /** Hops waiting on each shard (requester side), by shard id. */
-  readonly #inFlight: Int32Array;
+  /** Hops this shard waits on (requester side): ids, the in-flight cap, deadlines. */
+  readonly #pending: PendingHops<OpCallback>;
   /** Answer bytes promised to each shard by REMOVEs that are still running (owner side). */
   readonly #answerReserved: Float64Array;
-  readonly #maxInFlight: number;
   readonly #answerBudget: number;
-  readonly #timeoutMs: number;
   readonly #quorums: LocalQuorums;
   readonly #snapshots: SnapshotSessions;
-  /** The deadline clock: advanced by a timer, read per request (no clock call on the hot path). */
-  #tick = 0;
-  readonly #ticker: NodeJS.Timeout;
   readonly #header = new HopHeaderWriter();
   readonly #scratchHeader = emptyHopHeader();
   readonly #keyScratch = new Utf8Scratch();
   readonly #valueScratch = new Utf8Scratch();
-  #nextRequestId = 1;
   /**
    * hopsOut/hopsIn: requests that hopped to another shard / that other shards sent here. busy: hops
    * refused here (a full link, too many in flight); answersBusy: requests of other shards answered
@@ -130,26 +120,30 @@ export class ShardRouter implements KeyValueService {
     this.#logger = opts.logger;
     this.#failureLog = new RateLimitedLogs(opts.logger);
     const threads = Math.max(opts.links.length, opts.shards + 1);
-    this.#inFlight = new Int32Array(threads);
+    this.#pending = new PendingHops<OpCallback>({
+      threads,
+      timeoutMs: opts.hopTimeoutMs ?? HOP_DEFAULTS.timeoutMs,
+      maxInFlightPerThread: opts.maxInFlightPerShard ?? HOP_DEFAULTS.maxInFlightPerShard,
+      onTimeout: (callback, _owner, error) => {
+        this.counters.timeouts++;
+        callback(failed(error));
+      },
+    });
     this.#answerReserved = new Float64Array(threads);
-    this.#maxInFlight = opts.maxInFlightPerShard ?? HOP_DEFAULTS.maxInFlightPerShard;
     this.#answerBudget = opts.answerBudgetBytes ?? HOP_DEFAULTS.answerBudgetBytes;
-    this.#timeoutMs = opts.hopTimeoutMs ?? HOP_DEFAULTS.timeoutMs;
     this.#quorums = localQuorums(opts.readQuorum, opts.writeQuorum);
     this.#snapshots = new SnapshotSessions(opts.engine.store);
-    this.#ticker = setInterval(this.#onTick, Math.max(1, Math.ceil(this.#timeoutMs / TICKS_PER_TIMEOUT)));
-    this.#ticker.unref();
   }
 
   /** Stops the deadline timer (the thread may exit without it: it is unref'd) and logs held-back lines. */
   close(): void {
-    clearInterval(this.#ticker);
+    this.#pending.close();
     this.#failureLog.flush();
   }
 
   /** Hops waiting for shard `owner`. */
   inFlightTo(owner: number): number {
-    return this.#inFlight[owner] ?? 0;
+    return this.#pending.inFlightTo(owner);
   }
 
   get pendingCount(): number {
@@ -194,20 +188,19 @@ export class ShardRouter implements KeyValueService {
       );
       return;
     }
-    if (this.#inFlight[owner]! >= this.#maxInFlight) {
+    if (this.#pending.full(owner)) {
       this.counters.busy++;
       callback(
         failed(
           new LallyError(
             ErrorCodes.BUSY,
-            `shard ${owner} is overloaded (${this.#maxInFlight} requests wait for it); retry`,
+            `shard ${owner} is overloaded (${this.#pending.maxInFlightPerThread} requests wait for it); retry`,
           ),
         ),
       );
       return;
     }
-    const requestId = this.#nextRequestId;
-    this.#nextRequestId = requestId === 0xffffffff ? 1 : requestId + 1;
+    const requestId = this.#pending.nextId();
     const header = this.#header.write(
       kind,
       HopStatus.OK,
@@ -224,27 +217,8 @@ export class ShardRouter implements KeyValueService {
       return;
     }
     this.counters.hopsOut++;
-    this.#inFlight[owner]!++;
-    this.#pending.add(requestId, callback, owner, this.#tick);
+    this.#pending.add(requestId, callback, owner);
   }
-
-  /** Fails the hops that passed their deadline; their answers, if they ever come, are ignored. */
-  readonly #onTick = (): void => {
-    this.#tick++;
-    if (this.#pending.size === 0) return;
-    this.#pending.expire(this.#tick - TICKS_PER_TIMEOUT - 1, (callback, owner) => {
-      this.#inFlight[owner]!--;
-      this.counters.timeouts++;
-      callback(
-        failed(
-          new LallyError(
-            ErrorCodes.TIMEOUT,
-            `shard ${owner} did not answer within ${this.#timeoutMs} ms (a write may or may not have been applied)`,
-          ),
-        ),
-      );
-    });
-  };
 
   #runLocal(op: OpKind, key: string, value: string | undefined, callback: OpCallback): void {
     try {
@@ -302,13 +276,12 @@ export class ShardRouter implements KeyValueService {
     }
     const header = readHopHeader(message, this.#scratchHeader);
     if (header.kind === HopKind.RESULT) {
-      const callback = this.#pending.take(header.requestId);
+      const callback = this.#pending.take(header.requestId, from);
       if (callback === undefined) {
         // Its hop timed out (or the node is shutting down and failed it): the caller has its answer.
         this.counters.lateAnswers++;
         return;
       }
-      this.#inFlight[from]!--;
       const quorum = header.answering === HopKind.GET ? this.#quorums.read : this.#quorums.write;
       callback(decodeResult(message, header, quorum));
       return;
@@ -522,7 +495,6 @@ export class ShardRouter implements KeyValueService {
 
   /** Fails every request still waiting for another shard (at shutdown). */
   failPending(code: ErrorCode, message: string): void {
-    this.#inFlight.fill(0);
     for (const callback of this.#pending.drain()) callback(failed(new LallyError(code, message)));
   }
 }

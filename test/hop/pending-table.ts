@@ -1,5 +1,5 @@
 import t from 'tap';
-import { PendingTable } from '../../src/shard/pending-table.js';
+import { PendingTable } from '../../src/hop/pending-table.js';
 
 t.test('add and take by id, in any order', async (t) => {
   const table = new PendingTable<string>(4);
