@@ -92,6 +92,12 @@ export function readBody(
     onError(tooLarge(length, maxBytes));
     return;
   }
+  if (length === 0) {
+    // No body to wait for. uWS 20.30 never calls onData for a `Content-Length: 0` request whose head
+    // arrived in more than one TCP read, so waiting for it left the request unanswered for ever.
+    onBody(new Uint8Array(0));
+    return;
+  }
   // Allocated only when the body comes in more than one chunk (sized by Content-Length when known):
   // a body in a single chunk, the common case, is handed over without a copy.
   let buffer: Uint8Array | undefined;
