@@ -1,6 +1,7 @@
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { HybridLogicalClock } from '../clock/hlc.js';
+import type { MemberView } from '../cluster/cluster-node.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { HookRunner } from '../hooks/hook-runner.js';
 import { AcceptGuard } from '../http/accept-guard.js';
@@ -59,6 +60,8 @@ export class ShardRuntime {
   #engine: ShardEngine | undefined;
   #router: ShardRouter | undefined;
   #http: HttpApi | undefined;
+  /** The member table as the main thread last sent it (GET /nodes, GET /cluster). */
+  #members: readonly MemberView[] = [];
   #app: TemplatedApp | undefined;
   #listenSocket: us_listen_socket | undefined;
   #log: ShardLog | undefined;
@@ -142,7 +145,8 @@ export class ShardRuntime {
       service: router,
       limits: config,
       logger: this.#logger,
-      nodes: () => [],
+      nodes: () => this.#members.filter((m) => !m.self && m.state === 'alive').map((m) => m.address),
+      cluster: () => this.#members,
       stats: (callback) => this.#gatherStats(callback),
     });
     this.#http = http;
@@ -192,6 +196,9 @@ export class ShardRuntime {
         return;
       case 'close':
         await this.#close();
+        return;
+      case 'members':
+        this.#members = message.members;
         return;
     }
   }
