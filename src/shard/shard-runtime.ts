@@ -145,7 +145,11 @@ export class ShardRuntime {
       service: router,
       limits: config,
       logger: this.#logger,
-      nodes: () => this.#members.filter((m) => !m.self && m.state === 'alive').map((m) => m.address),
+      // A suspect may still refute: it stays listed until it is declared dead (or leaves).
+      nodes: () =>
+        this.#members
+          .filter((m) => !m.self && (m.state === 'alive' || m.state === 'suspect'))
+          .map((m) => m.address),
       cluster: () => this.#members,
       stats: (callback) => this.#gatherStats(callback),
     });
