@@ -33,17 +33,14 @@ export interface MemberView {
 }
 
 export interface ClusterNodeOptions {
-  readonly config: Pick<LallyConfig, 'host' | 'grpcPort' | 'advertise' | 'seedNode' | 'shutdownTimeoutMs'>;
+  readonly config: Pick<LallyConfig, 'host' | 'grpcPort' | 'advertise' | 'seedNode' | 'joinTimeoutMs'>;
   readonly identity: NodeIdentity;
   /** Where members.json lives; undefined (no AOF): nothing is remembered. */
   readonly dataDir: string | undefined;
   readonly logger: Logger;
   readonly onChange: (members: readonly MemberView[]) => void;
-  /** How long a join through the seed is retried before the start fails. */
-  readonly joinTimeoutMs?: number;
 }
 
-const JOIN_TIMEOUT_MS = 15_000;
 const JOIN_CALL_TIMEOUT_MS = 2000;
 const MEMBER_FILE_DEBOUNCE_MS = 200;
 /** last heard changes with every probe: the shards get a fresh view this often even without changes. */
@@ -209,7 +206,7 @@ export class ClusterNode {
   }
 
   async #joinSeed(seed: string, address: string | undefined, incarnation: number): Promise<JoinAnswer> {
-    const deadline = Date.now() + (this.#opts.joinTimeoutMs ?? JOIN_TIMEOUT_MS);
+    const deadline = Date.now() + this.#opts.config.joinTimeoutMs;
     const backoff = new Backoff({ maxMs: 2000 });
     let last: unknown;
     for (;;) {
