@@ -145,11 +145,9 @@ export class ShardRuntime {
       service: router,
       limits: config,
       logger: this.#logger,
-      // A suspect may still refute: it stays listed until it is declared dead (or leaves).
-      nodes: () =>
-        this.#members
-          .filter((m) => !m.self && (m.state === 'alive' || m.state === 'suspect'))
-          .map((m) => m.address),
+      // Alive only, as upstream lists the peers it can reach: a suspect drops out at once (it comes
+      // back if it refutes), so a killed node leaves the list within about 2 s (cluster-design.md).
+      nodes: () => this.#members.filter((m) => !m.self && m.state === 'alive').map((m) => m.address),
       cluster: () => this.#members,
       stats: (callback) => this.#gatherStats(callback),
     });
