@@ -33,7 +33,10 @@ export interface MemberView {
 }
 
 export interface ClusterNodeOptions {
-  readonly config: Pick<LallyConfig, 'host' | 'grpcPort' | 'advertise' | 'seedNode' | 'joinTimeoutMs'>;
+  readonly config: Pick<
+    LallyConfig,
+    'host' | 'grpcPort' | 'advertise' | 'seedNode' | 'joinTimeoutMs' | 'shutdownTimeoutMs'
+  >;
   readonly identity: NodeIdentity;
   /** Where members.json lives; undefined (no AOF): nothing is remembered. */
   readonly dataDir: string | undefined;
@@ -135,7 +138,16 @@ export class ClusterNode {
     }
     // A wildcard host with nobody to ask: loopback is the one address sure to reach this node.
     address ??= joinHostPort('127.0.0.1', this.#port);
-    const swim = new SwimNode({ id: identity.id, address, incarnation, transport: this.#transport });
+    if (this.#stopped) throw new LallyError(ErrorCodes.SHUTTING_DOWN, 'the node stopped while joining');
+    // The leave comes out of the shutdown's budget: at most 1 s (memberlist's), less for a short one.
+    const leaveTimeoutMs = Math.min(1000, Math.max(100, Math.floor(config.shutdownTimeoutMs * 0.1)));
+    const swim = new SwimNode({
+      id: identity.id,
+      address,
+      incarnation,
+      transport: this.#transport,
+      config: { leaveTimeoutMs },
+    });
     this.#swim = swim;
     this.#implementation = membershipImplementation(swim);
     swim.onEvent((event) => {
@@ -218,7 +230,7 @@ export class ClusterNode {
         last = error;
       }
       const delay = backoff.next();
-      if (Date.now() + delay > deadline) break;
+      if (this.#stopped || Date.now() + delay > deadline) break;
       this.#logger.warn(
         { seed, attempt: backoff.failures, err: last },
         `the seed ${seed} did not answer the join: retrying in ${delay} ms`,

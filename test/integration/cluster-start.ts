@@ -75,3 +75,17 @@ t.test('--grpc-port 0 binds a free port, logs it and advertises it', async (t) =
   );
   await node.stop();
 });
+
+t.test('SIGTERM while the join is retried stops the node without waiting out the join timeout', async (t) => {
+  const nobody = await freePort();
+  const node = await startDaemon(t, {
+    shards: 1,
+    args: ['--seed-node', `127.0.0.1:${nobody}`, '--join-timeout-ms', '60000'],
+    waitFor: /did not answer the join/,
+  });
+  const signalled = Date.now();
+  const exit = await node.stop('SIGTERM');
+  const tookMs = Date.now() - signalled;
+  t.equal(exit.signal, null, 'it exits by itself, not by the forced kill');
+  t.ok(tookMs < 8000, `and before the shutdown timeout forces it (${tookMs} ms)`);
+});
