@@ -89,3 +89,22 @@ t.test('SIGTERM while the join is retried stops the node without waiting out the
   t.equal(exit.signal, null, 'it exits by itself, not by the forced kill');
   t.ok(tookMs < 8000, `and before the shutdown timeout forces it (${tookMs} ms)`);
 });
+
+t.test(
+  'a node bound to a wildcard host without --advertise is known by the address the seed saw',
+  async (t) => {
+    const seed = await startDaemon(t, { shards: 1 });
+    const seedFields = JSON.parse(seed.lines.find((l) => l.includes('lally listening on')) ?? '{}');
+    const grpcPort = await freePort();
+    const joiner = await startDaemon(t, {
+      shards: 1,
+      args: ['--host', '0.0.0.0', '--grpc-port', String(grpcPort), '--seed-node', seedFields.address],
+    });
+    const fields = JSON.parse(joiner.lines.find((l) => l.includes('lally listening on')) ?? '{}');
+    t.equal(fields.address, `127.0.0.1:${grpcPort}`, 'the joiner advertises what the seed saw');
+    const nodes = ((await request(`${seed.url}/nodes`)).json() as { nodes: string[] }).nodes;
+    t.same(nodes, [`127.0.0.1:${grpcPort}`], 'and the seed lists it so');
+    await joiner.stop();
+    await seed.stop();
+  },
+);
