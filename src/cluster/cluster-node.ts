@@ -19,6 +19,7 @@ import { GrpcSwimTransport, type JoinAnswer } from '../rpc/swim-transport.js';
 import type { Member, MemberUpdate } from './member.js';
 import { readMemberFile, writeMemberFile } from './member-file.js';
 import type { NodeIdentity } from './node-identity.js';
+import { HashRing } from './placement.js';
 import { SwimNode } from './swim.js';
 
 /** One member as the shards serve it (GET /cluster, GET /nodes). */
@@ -30,12 +31,24 @@ export interface MemberView {
   /** Epoch ms this node last heard from the member directly; undefined if never (or itself). */
   readonly lastHeard: number | undefined;
   readonly self: boolean;
+  /**
+   * The member's share of the hash ring as one of a key's replicas (0..1; the shares sum to the
+   * replication factor, capped at the ring's size), or undefined for a member that left. Not used for
+   * routing yet: writes stay on the node that receives them.
+   */
+  readonly ringShare: number | undefined;
 }
 
 export interface ClusterNodeOptions {
   readonly config: Pick<
     LallyConfig,
-    'host' | 'grpcPort' | 'advertise' | 'seedNode' | 'joinTimeoutMs' | 'shutdownTimeoutMs'
+    | 'host'
+    | 'grpcPort'
+    | 'advertise'
+    | 'seedNode'
+    | 'joinTimeoutMs'
+    | 'shutdownTimeoutMs'
+    | 'replicationFactor'
   >;
   readonly identity: NodeIdentity;
   /** Where members.json lives; undefined (no AOF): nothing is remembered. */
@@ -62,6 +75,8 @@ export class ClusterNode {
   #fileWrite: Promise<void> = Promise.resolve();
   #refresh: NodeJS.Timeout | undefined;
   #stopped = false;
+  #ringKey = '';
+  #shares = new Map<number, number>();
 
   constructor(opts: ClusterNodeOptions) {
     this.#opts = opts;
@@ -175,14 +190,31 @@ export class ClusterNode {
     const swim = this.#swim;
     if (swim === undefined) return [];
     const self = swim.self.id;
-    return swim.members().map((m) => ({
+    const members = swim.members();
+    const shares = this.#ringShares(members);
+    return members.map((m) => ({
       id: m.hex,
       address: m.address,
       state: m.state,
       incarnation: m.incarnation,
       lastHeard: m.id === self ? undefined : m.lastHeard,
       self: m.id === self,
+      ringShare: shares.get(m.id),
     }));
+  }
+
+  /**
+   * The ring's shares, rebuilt only when its members change. A dead member stays on the ring (its keys
+   * go to the next live members); one that left is off it (cluster-design.md, placement).
+   */
+  #ringShares(members: readonly Member[]): Map<number, number> {
+    const ids = members.filter((m) => m.state !== 'left').map((m) => m.id);
+    const key = ids.join(',');
+    if (key !== this.#ringKey) {
+      this.#ringKey = key;
+      this.#shares = new HashRing(ids).ownership(this.#opts.config.replicationFactor ?? 'all');
+    }
+    return this.#shares;
   }
 
   /** Graceful leave: every member is told at once (bounded by the detector's leave timeout). */

@@ -371,6 +371,7 @@ export class HttpApi {
       self: m.self,
       last_heard: m.lastHeard === undefined ? null : new Date(m.lastHeard).toISOString(),
       last_heard_ms_ago: m.lastHeard === undefined ? null : Math.max(0, now - m.lastHeard),
+      ring_share: m.ringShare ?? null,
     }));
     this.#send(res, 200, JSON_TYPE, JSON.stringify({ status: 'success', members }));
   }

@@ -13,7 +13,7 @@ import { nodeIdToHex } from '../../src/cluster/node-identity.js';
 
 const logger = pino({ level: 'silent' });
 
-function makeNode(id: number, dataDir: string | undefined, seedNode?: string) {
+function makeNode(id: number, dataDir: string | undefined, seedNode?: string, replicationFactor?: number) {
   const views: MemberView[][] = [];
   const node = new ClusterNode({
     config: {
@@ -23,6 +23,7 @@ function makeNode(id: number, dataDir: string | undefined, seedNode?: string) {
       seedNode,
       joinTimeoutMs: 2000,
       shutdownTimeoutMs: 2000,
+      replicationFactor,
     },
     identity: { id, hex: nodeIdToHex(id), persisted: dataDir !== undefined, created: false },
     dataDir,
@@ -72,6 +73,11 @@ t.test('join, member table, member file, leave and rejoin from the file', async 
     (a.views.at(-1) ?? []).some((m) => m.id === '0000000b' && m.state === 'alive' && !m.self),
   );
   t.same(
+    b.views.at(-1)?.map((m) => m.ringShare),
+    [1, 1],
+    'without a replication factor every member holds the whole ring',
+  );
+  t.same(
     b.views.at(-1)?.map((m) => [m.id, m.state]),
     [
       ['0000000a', 'alive'],
@@ -114,15 +120,23 @@ t.test('join, member table, member file, leave and rejoin from the file', async 
   t.equal(b2.node.swim?.self.address, `127.0.0.1:${b2.node.port}`);
 });
 
-t.test('a node without a data dir writes no file and still joins', async (t) => {
-  const a = makeNode(0x1a, undefined);
-  t.teardown(() => a.node.stop(100));
-  await a.node.bind();
-  await a.node.join();
-  const b = makeNode(0x1b, undefined, `127.0.0.1:${a.node.port}`);
-  t.teardown(() => b.node.stop(100));
-  await b.node.bind();
-  await b.node.join();
-  await until('A sees B', () => (a.views.at(-1) ?? []).length === 2);
-  t.pass('joined');
-});
+t.test(
+  'a node without a data dir writes no file and still joins; ring shares follow the factor',
+  async (t) => {
+    const a = makeNode(0x1a, undefined, undefined, 1);
+    t.teardown(() => a.node.stop(100));
+    await a.node.bind();
+    await a.node.join();
+    const b = makeNode(0x1b, undefined, `127.0.0.1:${a.node.port}`, 1);
+    t.teardown(() => b.node.stop(100));
+    await b.node.bind();
+    await b.node.join();
+    await until('A sees B', () => (a.views.at(-1) ?? []).length === 2);
+    const shares = (a.views.at(-1) ?? []).map((m) => m.ringShare ?? 0);
+    t.ok(Math.abs(shares[0]! + shares[1]! - 1) < 1e-9, 'at factor 1 the shares sum to the whole ring');
+    t.ok(
+      shares.every((share) => share > 0.2 && share < 0.8),
+      `each holds part of it (${shares.join(', ')})`,
+    );
+  },
+);

@@ -14,6 +14,7 @@ interface ClusterMember {
   incarnation: number;
   self: boolean;
   last_heard: string | null;
+  ring_share: number | null;
 }
 
 /** The node's id and advertised gRPC address, from its start-up line. */
@@ -68,6 +69,10 @@ t.test('three nodes: join, failure detection, graceful leave, rejoin from the me
   t.ok(
     members.every((m) => m.state === 'alive'),
     'all alive',
+  );
+  t.ok(
+    members.every((m) => m.ring_share === 1),
+    'without --replication-factor each holds the whole ring',
   );
   t.same(
     members.filter((m) => m.self).map((m) => m.address),
