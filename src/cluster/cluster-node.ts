@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { advertisedAddress, isWildcardHost, joinHostPort } from '../config/advertise.js';
 import type { LallyConfig } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
+import type { MemberView } from '../kv/member-view.js';
 import { Backoff } from '../rpc/backoff.js';
 import { RpcServer } from '../rpc/grpc-server.js';
 import { membershipImplementation } from '../rpc/membership-service.js';
@@ -22,22 +23,7 @@ import type { NodeIdentity } from './node-identity.js';
 import { HashRing } from './placement.js';
 import { SwimNode } from './swim.js';
 
-/** One member as the shards serve it (GET /cluster, GET /nodes). */
-export interface MemberView {
-  readonly id: string;
-  readonly address: string;
-  readonly state: Member['state'];
-  readonly incarnation: number;
-  /** Epoch ms this node last heard from the member directly; undefined if never (or itself). */
-  readonly lastHeard: number | undefined;
-  readonly self: boolean;
-  /**
-   * The member's share of the hash ring as one of a key's replicas (0..1; the shares sum to the
-   * replication factor, capped at the ring's size), or undefined for a member that left. Not used for
-   * routing yet: writes stay on the node that receives them.
-   */
-  readonly ringShare: number | undefined;
-}
+export type { MemberView };
 
 export interface ClusterNodeOptions {
   readonly config: Pick<

@@ -1,8 +1,8 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import type { MemberView } from '../cluster/cluster-node.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { KeyValueService, OpKind, OpResult } from '../kv/key-value-service.js';
+import type { MemberView } from '../kv/member-view.js';
 import { timestampOf } from './batch-json.js';
 import { BATCH_DEFAULTS, BatchRunner, defaultBatchBudget } from './batch-runner.js';
 import { readBody, withFramingChecks } from './body-reader.js';

@@ -2,8 +2,9 @@
  * Lifecycle messages between the main thread and a shard worker. They are rare (start, listen,
  * shutdown), so they travel by postMessage; requests and answers never do (they use the rings).
  */
-import type { MemberView } from '../cluster/cluster-node.js';
+
 import type { LallyConfig } from '../config/types.js';
+import type { MemberView } from '../kv/member-view.js';
 
 export type MainToShard =
   | { readonly type: 'listen'; readonly port: number }

@@ -1,12 +1,12 @@
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { HybridLogicalClock } from '../clock/hlc.js';
-import type { MemberView } from '../cluster/cluster-node.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { HookRunner } from '../hooks/hook-runner.js';
 import { AcceptGuard } from '../http/accept-guard.js';
 import { createHttpApp, HttpApi } from '../http/http-app.js';
 import { loadNativeUws, type UwsModule } from '../http/uws-native.js';
+import type { MemberView } from '../kv/member-view.js';
 import { ShardStore } from '../store/shard-store.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from './control-messages.js';
 import { ShardEngine, type WriteAheadLog } from './shard-engine.js';
