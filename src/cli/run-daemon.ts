@@ -11,12 +11,6 @@ import { createLogger, flushLogger, type Logger } from '../log/logger.js';
 export async function runDaemon(config: LallyConfig, warnings: readonly string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
   for (const warning of warnings) logger.warn(warning);
-  if (config.seedNode !== undefined) {
-    logger.warn(
-      { seedNode: config.seedNode },
-      'seed_node is set, but this version does not join clusters yet: the node runs standalone',
-    );
-  }
   const daemon = new Daemon(config, logger);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -47,7 +41,9 @@ export async function runDaemon(config: LallyConfig, warnings: readonly string[]
         nodeId: info.nodeId,
         nodeIdCreated: info.nodeIdCreated,
         http: `http://${config.host}:${info.httpPort}`,
-        grpcPort: config.grpcPort,
+        grpcPort: info.grpcPort,
+        address: info.address,
+        members: info.members,
         shards: info.shards,
         dataDir: config.aof ? config.dataDir : null,
         aof: config.aof ? config.aofFsync : 'off',

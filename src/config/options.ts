@@ -158,10 +158,12 @@ const TABLE = [
     group: 'Server',
     kind: 'integer',
     placeholder: '<port>',
-    ...PORT,
+    min: 0,
+    max: 65535,
     default: 50071,
     defaultText: '50071',
-    description: 'Port of the gRPC server that peers talk to.',
+    description:
+      'Port of the gRPC server that peers talk to (0: a free port, logged at start; give the data dir explicitly then).',
   },
   {
     key: 'shards',
@@ -234,8 +236,23 @@ const TABLE = [
     default: undefined,
     defaultText: 'none (start a new cluster)',
     description:
-      "gRPC address of a member to join the cluster through (the seed's --grpc-port). Not yet acted on: this version runs standalone and says so.",
+      "gRPC address of a member to join the cluster through (the seed's --grpc-port). Unset: the node rejoins the members remembered in <data-dir>/members.json, or starts a cluster of one.",
     check: (v) => (v === undefined || (typeof v === 'string' && isHostPort(v)) ? undefined : 'host:port'),
+  },
+  {
+    key: 'joinTimeoutMs',
+    flag: 'join-timeout-ms',
+    yaml: 'join_timeout_ms',
+    env: 'LALLY_JOIN_TIMEOUT_MS',
+    group: 'Cluster',
+    kind: 'integer',
+    placeholder: '<ms>',
+    min: 0,
+    max: 3_600_000,
+    default: 15_000,
+    defaultText: '15000',
+    description:
+      'How long a join through seed_node is retried (with back-off) before the start fails with exit code 1.',
   },
   {
     key: 'readQuorum',

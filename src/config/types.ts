@@ -11,6 +11,8 @@ export interface LallyConfig {
   readonly replayLog: string | undefined;
   /** `host:port` of a seed node's gRPC endpoint, to join its cluster (upstream `seed_node`). */
   readonly seedNode: string | undefined;
+  /** How long a join through the seed is retried before the start fails. */
+  readonly joinTimeoutMs: number;
   /** Bind address for HTTP and gRPC. */
   readonly host: string;
   readonly httpPort: number;

@@ -2,6 +2,7 @@ import type { Server } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PreparedDataDir } from '../aof/data-dir.js';
+import { ClusterNode, type MemberView } from '../cluster/cluster-node.js';
 import { loadNodeIdentity, type NodeIdentity } from '../cluster/node-identity.js';
 import type { LallyConfig } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
@@ -40,6 +41,12 @@ export interface DaemonInfo {
   readonly nodeId: string;
   /** Whether the id was made by this start (first start, or a node without AOF). */
   readonly nodeIdCreated: boolean;
+  /** The bound gRPC port (--grpc-port, or the one the kernel picked for 0). */
+  readonly grpcPort: number;
+  /** The address peers know this node by. */
+  readonly address: string;
+  /** How many members this node knows, itself included, once joined. */
+  readonly members: number;
 }
 
 type ShardState =
@@ -78,6 +85,8 @@ export class Daemon {
   #identity: NodeIdentity | undefined;
   #mainTransport: RingTransport | undefined;
   #endpoint: MainEndpoint | undefined;
+  #cluster: ClusterNode | undefined;
+  #members: readonly MemberView[] = [];
   #stopping: Promise<void> | undefined;
   #failure: LallyError | undefined;
   readonly #exited: Promise<number>;
@@ -146,6 +155,15 @@ export class Daemon {
     const identity = await loadNodeIdentity({ dataDir: this.#dataDir?.dataDir });
     this.#identity = identity;
     const nodeId = identity.id;
+    // Bound early: a gRPC port in use fails the start before any shard replays its AOF.
+    this.#cluster = new ClusterNode({
+      config,
+      identity,
+      dataDir: this.#dataDir?.dataDir,
+      logger: this.#logger,
+      onChange: (members) => this.#membersChanged(members),
+    });
+    const grpcPort = await this.#cluster.bind();
     const rings = new ThreadRings(config.shards, ringCapacity(config.maxKeyBytes, config.maxValueBytes));
     const main = config.shards; // the main thread's id on the rings
     this.#mainTransport = new RingTransport(main, rings.forThread(main));
@@ -174,6 +192,8 @@ export class Daemon {
     const ready = await Promise.all(this.#shards.map((s) => this.#await(s, 'ready')));
     const records = ready.reduce((sum, m) => sum + (m.type === 'ready' ? m.records : 0), 0);
     const replayMs = ready.reduce((max, m) => Math.max(max, m.type === 'ready' ? m.replayMs : 0), 0);
+    // Joined before the HTTP port opens: a node that serves HTTP knows its cluster.
+    await this.#cluster.join();
     // The first shard binds the port (which may be 0: ephemeral); the others join that same port.
     const first = await this.#listen(this.#shards[0]!, config.httpPort);
     await Promise.all(this.#shards.slice(1).map((s) => this.#listen(s, first)));
@@ -185,6 +205,9 @@ export class Daemon {
       replayMs,
       nodeId: identity.hex,
       nodeIdCreated: identity.created,
+      grpcPort,
+      address: this.#cluster.swim?.self.address ?? '',
+      members: this.#members.length,
     };
   }
 
@@ -256,9 +279,19 @@ export class Daemon {
     // Every shard has let go of the port: another node may have it now.
     this.#portLock?.close();
     this.#portLock = undefined;
-    void Promise.all([inboxClosed, this.#dataDir?.release()]).finally(() =>
-      this.#resolveExited(this.#failure ? 1 : 0),
-    );
+    // The gRPC server and the pool, bounded; the member file is written before the data dir is let go.
+    const graceMs = Math.max(100, Math.floor(this.#config.shutdownTimeoutMs * 0.1));
+    const clusterStopped = Promise.resolve(this.#cluster?.stop(graceMs)).catch(() => undefined);
+    const released = clusterStopped.then(() => this.#dataDir?.release());
+    void Promise.all([inboxClosed, released]).finally(() => this.#resolveExited(this.#failure ? 1 : 0));
+  }
+
+  /** Every shard gets the member table on every change (GET /nodes, GET /cluster). */
+  #membersChanged(members: readonly MemberView[]): void {
+    this.#members = members;
+    for (const s of this.#shards) {
+      if (s.state !== 'closing' && s.state !== 'closed') this.#send(s, { type: 'members', members });
+    }
   }
 
   #send(handle: ShardHandle, message: MainToShard): void {
@@ -345,6 +378,8 @@ export class Daemon {
 
   async #stopInOrder(drainMs: number): Promise<void> {
     const live = () => this.#shards.filter((s) => s.state !== 'exited');
+    // Peers drop this node at once, before its shards stop answering (bounded by the leave timeout).
+    await this.#cluster?.leave().catch((error: unknown) => this.#logger.warn({ err: error }, 'leave failed'));
     const drained = live().map((s) => this.#await(s, 'drained').catch(() => undefined));
     for (const s of live()) {
       s.state = 'draining';

@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { KeyValueService, OpKind, OpResult } from '../kv/key-value-service.js';
+import type { MemberView } from '../kv/member-view.js';
 import { timestampOf } from './batch-json.js';
 import { BATCH_DEFAULTS, BatchRunner, defaultBatchBudget } from './batch-runner.js';
 import { readBody, withFramingChecks } from './body-reader.js';
@@ -27,6 +28,8 @@ export interface HttpAppOptions {
   readonly batchAnswerBudgetBytes?: number;
   /** The other members' gRPC addresses (GET /nodes). */
   nodes(): readonly string[];
+  /** Every member as this node sees it (GET /cluster). */
+  cluster(): readonly MemberView[];
   /** The whole node's figures (GET /stats), gathered from every shard. */
   stats(callback: (json: string) => void): void;
 }
@@ -86,6 +89,7 @@ export class HttpApi {
     return app
       .get('/greet', (res) => this.#send(res, 200, 'text/plain; charset=utf-8', GREETING))
       .get('/nodes', (res) => this.#nodes(res))
+      .get('/cluster', (res) => this.#cluster(res))
       .get('/stats', (res) => this.#stats(res))
       .post('/add', (res, req) =>
         this.#withBody(res, req, (body, p) => this.#upstreamOp(res, p, 'put', body, true)),
@@ -102,6 +106,7 @@ export class HttpApi {
       .post('/batch', (res, req) => this.#batch(res, req))
       .any('/greet', allow('GET'))
       .any('/nodes', allow('GET'))
+      .any('/cluster', allow('GET'))
       .any('/stats', allow('GET'))
       .any('/add', allow('POST'))
       .any('/get', allow('POST'))
@@ -354,6 +359,21 @@ export class HttpApi {
 
   #nodes(res: HttpResponse): void {
     this.#send(res, 200, JSON_TYPE, JSON.stringify({ status: 'success', nodes: this.#opts.nodes() }));
+  }
+
+  #cluster(res: HttpResponse): void {
+    const now = Date.now();
+    const members = this.#opts.cluster().map((m) => ({
+      id: m.id,
+      address: m.address,
+      state: m.state,
+      incarnation: m.incarnation,
+      self: m.self,
+      last_heard: m.lastHeard === undefined ? null : new Date(m.lastHeard).toISOString(),
+      last_heard_ms_ago: m.lastHeard === undefined ? null : Math.max(0, now - m.lastHeard),
+      ring_share: m.ringShare ?? null,
+    }));
+    this.#send(res, 200, JSON_TYPE, JSON.stringify({ status: 'success', members }));
   }
 
   #stats(res: HttpResponse): void {

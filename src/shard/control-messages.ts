@@ -2,13 +2,17 @@
  * Lifecycle messages between the main thread and a shard worker. They are rare (start, listen,
  * shutdown), so they travel by postMessage; requests and answers never do (they use the rings).
  */
+
 import type { LallyConfig } from '../config/types.js';
+import type { MemberView } from '../kv/member-view.js';
 
 export type MainToShard =
   | { readonly type: 'listen'; readonly port: number }
   /** Stop accepting; answer what was accepted, failing whatever is still waiting after `deadlineMs`. */
   | { readonly type: 'drain'; readonly deadlineMs: number }
-  | { readonly type: 'close' };
+  | { readonly type: 'close' }
+  /** The member table, on every change and once a second (src/cluster/cluster-node.ts). */
+  | { readonly type: 'members'; readonly members: readonly MemberView[] };
 
 export type ShardToMain =
   | { readonly type: 'ready'; readonly shard: number; readonly records: number; readonly replayMs: number }

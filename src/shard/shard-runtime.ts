@@ -6,6 +6,7 @@ import { HookRunner } from '../hooks/hook-runner.js';
 import { AcceptGuard } from '../http/accept-guard.js';
 import { createHttpApp, HttpApi } from '../http/http-app.js';
 import { loadNativeUws, type UwsModule } from '../http/uws-native.js';
+import type { MemberView } from '../kv/member-view.js';
 import { ShardStore } from '../store/shard-store.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from './control-messages.js';
 import { ShardEngine, type WriteAheadLog } from './shard-engine.js';
@@ -59,6 +60,8 @@ export class ShardRuntime {
   #engine: ShardEngine | undefined;
   #router: ShardRouter | undefined;
   #http: HttpApi | undefined;
+  /** The member table as the main thread last sent it (GET /nodes, GET /cluster). */
+  #members: readonly MemberView[] = [];
   #app: TemplatedApp | undefined;
   #listenSocket: us_listen_socket | undefined;
   #log: ShardLog | undefined;
@@ -142,7 +145,10 @@ export class ShardRuntime {
       service: router,
       limits: config,
       logger: this.#logger,
-      nodes: () => [],
+      // Alive only, as upstream lists the peers it can reach: a suspect drops out at once (it comes
+      // back if it refutes), so a killed node leaves the list within about 2 s (cluster-design.md).
+      nodes: () => this.#members.filter((m) => !m.self && m.state === 'alive').map((m) => m.address),
+      cluster: () => this.#members,
       stats: (callback) => this.#gatherStats(callback),
     });
     this.#http = http;
@@ -192,6 +198,9 @@ export class ShardRuntime {
         return;
       case 'close':
         await this.#close();
+        return;
+      case 'members':
+        this.#members = message.members;
         return;
     }
   }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { PROJECT_ROOT, request, runCli, startDaemon, tempDir } from '../fixtures/daemon-process.js';
+import { freePort, PROJECT_ROOT, request, runCli, startDaemon, tempDir } from '../fixtures/daemon-process.js';
 
 const HOOKS = join(PROJECT_ROOT, 'test/fixtures/hooks');
 
@@ -82,6 +82,9 @@ t.test('a hook module that is not a hook stops the start with a clear message', 
     '',
     '--http-port',
     '38999',
+    // Every node binds its gRPC port: not the default one, which a concurrent test may hold.
+    '--grpc-port',
+    String(await freePort()),
     '--hooks',
     join(HOOKS, 'not-a-hook.mjs'),
     '--host',

@@ -4,7 +4,7 @@
 import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { request, runCli, startDaemon, tempDir } from '../fixtures/daemon-process.js';
+import { freePort, request, runCli, startDaemon, tempDir } from '../fixtures/daemon-process.js';
 
 /** The newest increment file of every shard: where the next write would go. */
 async function activeFiles(dataDir: string): Promise<string[]> {
@@ -135,6 +135,8 @@ t.test('corruption in the middle of a file stops the start and points to the too
     '127.0.0.1',
     '--http-port',
     '38990',
+    '--grpc-port',
+    String(await freePort()),
     '--shards',
     '1',
     '--data-dir',

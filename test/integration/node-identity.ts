@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startDaemon, tempDir } from '../fixtures/daemon-process.js';
+import { freePort, startDaemon, tempDir } from '../fixtures/daemon-process.js';
 import { request } from '../fixtures/http-client.js';
 
 /** The node id as the start-up line and /stats give it. */
@@ -16,19 +16,21 @@ async function idsOf(daemon: {
 t.test(
   'two nodes with the default host and gRPC port get different ids; a restart keeps its id',
   async (t) => {
-    // The old id was a hash of host:grpc_port: these two nodes would have shared it.
-    const sameGrpc = ['--grpc-port', '50071'];
+    // The old id was a hash of host:grpc_port: these two nodes would have shared it. They run one
+    // after the other, since each binds its gRPC port (a free one, not the default 50071, which
+    // another test or a real node may hold).
+    const sameGrpc = ['--grpc-port', String(await freePort())];
     const dirs = [await tempDir(t), await tempDir(t)];
     const first = await startDaemon(t, { shards: 1, dataDir: dirs[0], args: sameGrpc });
-    const second = await startDaemon(t, { shards: 1, dataDir: dirs[1], args: sameGrpc });
     const a = await idsOf(first);
+    await first.stop();
+    const second = await startDaemon(t, { shards: 1, dataDir: dirs[1], args: sameGrpc });
     const b = await idsOf(second);
     t.match(a.logged, /^[0-9a-f]{8}$/, 'the start-up line names the node id');
     t.equal(a.stats, a.logged, '/stats names the same id');
     t.equal(b.stats, b.logged);
     t.not(a.logged, b.logged, 'different data dirs, different ids');
     t.equal(a.created, true, 'made on the first start');
-    await first.stop();
     await second.stop();
 
     const again = await startDaemon(t, { shards: 1, dataDir: dirs[0], args: sameGrpc });

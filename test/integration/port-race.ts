@@ -14,7 +14,7 @@ interface Launched {
   readonly exited: Promise<number | null>;
 }
 
-function launch(port: number, dataDir: string): Launched {
+function launch(port: number, dataDir: string, grpcPort: number): Launched {
   const child = spawn(
     process.execPath,
     [
@@ -25,6 +25,9 @@ function launch(port: number, dataDir: string): Launched {
       '127.0.0.1',
       '--http-port',
       String(port),
+      // Each node binds its gRPC port too: a free one, never the default a concurrent test may hold.
+      '--grpc-port',
+      String(grpcPort),
       '--shards',
       '2',
       '--data-dir',
@@ -57,7 +60,10 @@ const ROUNDS = Number(process.env.LALLY_STRESS_ROUNDS ?? 3);
 t.test('two nodes started at once on one port: one serves, the other exits 2', async (t) => {
   for (let round = 0; round < ROUNDS; round++) {
     const port = await freePort();
-    const nodes = [launch(port, await tempDir(t)), launch(port, await tempDir(t))];
+    const nodes = [
+      launch(port, await tempDir(t), await freePort()),
+      launch(port, await tempDir(t), await freePort()),
+    ];
     t.teardown(() => Promise.all(nodes.map(stop)));
     const outcomes = await Promise.all(nodes.map((node) => node.outcome));
     const serving = outcomes.filter((outcome) => outcome === 'listening').length;
@@ -76,12 +82,12 @@ t.test('two nodes started at once on one port: one serves, the other exits 2', a
 t.test('a node killed with kill -9 does not block a restart on its port', async (t) => {
   const port = await freePort();
   const dataDir = await tempDir(t);
-  const first = launch(port, dataDir);
+  const first = launch(port, dataDir, await freePort());
   t.teardown(() => stop(first));
   t.equal(await first.outcome, 'listening');
   first.child.kill('SIGKILL');
   await first.exited;
-  const second = launch(port, dataDir);
+  const second = launch(port, dataDir, await freePort());
   t.teardown(() => stop(second));
   t.equal(await second.outcome, 'listening', second.output());
   t.equal((await request(`http://127.0.0.1:${port}/greet`)).status, 200);
