@@ -10,13 +10,13 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
+import { fsyncPath } from '../fs/durable-file.js';
 import { shardOfKey } from '../hash/key-hash.js';
 import { AofFileWriter } from './file-writer.js';
 import {
   type AofLayout,
   baseName,
   createIncrement,
-  fsyncPath,
   GENERATION_MARKER,
   generationOf,
   incrName,

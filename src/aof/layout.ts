@@ -14,10 +14,10 @@
  * interrupted switch may be deleted, and which unnamed files make a start refuse, is decided in one place:
  * recovery-plan.ts.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, LallyError } from '../errors.js';
+import { fsyncPath, writeFileAtomic } from '../fs/durable-file.js';
 import { KEY_HASH_NAME } from '../hash/key-hash.js';
 import { encodeHeader } from './format.js';
 
@@ -72,29 +72,6 @@ export function parseShardFileName(name: string): ShardFileName | undefined {
 /** The files of a manifest, in replay order. */
 export function manifestFiles(manifest: ShardManifest): string[] {
   return manifest.base === null ? [...manifest.incrs] : [manifest.base, ...manifest.incrs];
-}
-
-export async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Writes a small file so that a reader sees the old content or the new one, never a mix. */
-export async function writeFileAtomic(dir: string, name: string, content: string): Promise<void> {
-  const temp = join(dir, `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(temp, 'w');
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(temp, join(dir, name));
-  await fsyncPath(dir);
 }
 
 async function readJson(path: string): Promise<unknown> {

@@ -5,9 +5,9 @@
  */
 import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { fsyncPath } from '../fs/durable-file.js';
 import { AofFileWriter } from './file-writer.js';
 import type { AofFileKind, AofHeader } from './format.js';
-import { fsyncPath } from './layout.js';
 import { type RawRecordCallback, scanAofFile } from './scan.js';
 
 export interface SkippedRange {

@@ -6,10 +6,10 @@
  * cluster. Write it on membership changes, debounced (a flapping member would otherwise cost a fsync
  * per change).
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, LallyError } from '../errors.js';
+import { writeFileAtomic } from '../fs/durable-file.js';
 import { isMemberUpdate, type MemberUpdate } from './member.js';
 import { nodeIdToHex, parseNodeIdHex } from './node-identity.js';
 
@@ -23,18 +23,8 @@ export interface MemberFile {
   readonly members: readonly MemberUpdate[];
 }
 
-async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 export async function writeMemberFile(dataDir: string, file: MemberFile): Promise<void> {
   const path = join(dataDir, MEMBER_FILE);
-  const temp = join(dataDir, `.${MEMBER_FILE}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   const body = {
     format: FORMAT,
     self: nodeIdToHex(file.self),
@@ -46,17 +36,8 @@ export async function writeMemberFile(dataDir: string, file: MemberFile): Promis
     })),
   };
   try {
-    const fh = await open(temp, 'w');
-    try {
-      await fh.writeFile(`${JSON.stringify(body)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(temp, path);
-    await fsyncPath(dataDir);
+    await writeFileAtomic(dataDir, MEMBER_FILE, `${JSON.stringify(body)}\n`);
   } catch (err) {
-    await unlink(temp).catch(() => {});
     throw new LallyError(ErrorCodes.AOF_IO, `cannot write ${path}: ${(err as Error).message}`, {
       cause: err,
     });

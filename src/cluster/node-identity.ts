@@ -11,9 +11,10 @@
  * stranger to its peers while its data still carries the old id in every version.
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, LallyError } from '../errors.js';
+import { createFileOnce } from '../fs/durable-file.js';
 
 export const NODE_ID_FILE = 'node-id';
 
@@ -80,41 +81,12 @@ export async function readNodeId(dataDir: string): Promise<number | undefined> {
   return id;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Writes the id unless a file is already there; returns the id that is on disk afterwards. */
 async function createNodeIdFile(dataDir: string, id: number): Promise<{ id: number; created: boolean }> {
   const path = join(dataDir, NODE_ID_FILE);
-  const temp = join(dataDir, `.${NODE_ID_FILE}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const fh = await open(temp, 'wx');
-    try {
-      await fh.writeFile(`${nodeIdToHex(id)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    let created = true;
-    try {
-      // link, not rename: it never replaces a file another process wrote meanwhile.
-      await link(temp, path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      created = false;
-    }
-    await unlink(temp);
-    await fsyncDir(dataDir);
-    if (created) return { id, created };
+    if (await createFileOnce(dataDir, NODE_ID_FILE, `${nodeIdToHex(id)}\n`)) return { id, created: true };
   } catch (err) {
-    await unlink(temp).catch(() => {});
-    if (err instanceof LallyError) throw err;
     throw new LallyError(ErrorCodes.AOF_IO, `cannot write ${path}: ${(err as Error).message}`, {
       cause: err,
     });
