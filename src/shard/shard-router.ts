@@ -163,10 +163,7 @@ export class ShardRouter implements KeyValueService {
     const kind = op === 'get' ? HopKind.GET : op === 'put' ? HopKind.PUT : HopKind.REMOVE;
     const keyBytes = this.#keyScratch.encode(key);
     const valueBytes = value === undefined ? EMPTY : this.#valueScratch.encode(value);
-    // A PUT's answer carries no value (an OK answer with no bytes would decode as ''): say so.
-    const answer =
-      kind === HopKind.PUT ? (result: OpResult) => callback({ ...result, value: undefined }) : callback;
-    this.#request(owner, kind, keyBytes, valueBytes, answer);
+    this.#request(owner, kind, keyBytes, valueBytes, callback);
   }
 
   /** Asks another shard for its figures (a JSON text, admin path only). */
@@ -526,7 +523,11 @@ function decodeResult(
   }
   const version =
     header.wall === 0 && header.counter === 0 && header.node === 0 ? undefined : hopVersion(header);
+  // A PUT's answer carries no value (an OK answer with no bytes would otherwise decode as ''): the
+  // answer names the kind it answers, so no wrapper per hopped PUT is needed to say so.
   const value =
-    header.valueLength > 0 || header.status === HopStatus.OK ? hopValue(message, header) : undefined;
+    header.answering !== HopKind.PUT && (header.valueLength > 0 || header.status === HopStatus.OK)
+      ? hopValue(message, header)
+      : undefined;
   return { found: header.status === HopStatus.OK, value, version, error: undefined, quorum };
 }
