@@ -15,7 +15,7 @@ import { RpcServer } from '../rpc/grpc-server.js';
 import { membershipImplementation } from '../rpc/membership-service.js';
 import { PeerPool } from '../rpc/peer-pool.js';
 import { toStatusError } from '../rpc/rpc-errors.js';
-import { MembershipService } from '../rpc/services.js';
+import { MembershipService, ReplicationService } from '../rpc/services.js';
 import { GrpcSwimTransport, type JoinAnswer } from '../rpc/swim-transport.js';
 import type { Member, MemberUpdate } from './member.js';
 import { readMemberFile, writeMemberFile } from './member-file.js';
@@ -56,6 +56,8 @@ export class ClusterNode {
   readonly #server: RpcServer;
   #swim: SwimNode | undefined;
   #implementation: UntypedServiceImplementation | undefined;
+  /** The Replication service's handlers, set by the data side of the cluster once the shards run. */
+  #replication: UntypedServiceImplementation = {};
   #port = 0;
   #fileTimer: NodeJS.Timeout | undefined;
   #fileWrite: Promise<void> = Promise.resolve();
@@ -71,6 +73,15 @@ export class ClusterNode {
     // Calls that come before the detector exists (between the bind and the join) answer UNAVAILABLE,
     // which a prober takes as no ack.
     this.#server.addService(MembershipService, this.#delegate());
+    this.#server.addService(ReplicationService, this.#replicationDelegate());
+  }
+
+  /**
+   * Serves the Replication service's methods with these handlers (keyed as in ReplicationService);
+   * a method without one answers UNAVAILABLE (a replica still starting) or UNIMPLEMENTED.
+   */
+  serveReplication(handlers: UntypedServiceImplementation): void {
+    this.#replication = { ...this.#replication, ...handlers };
   }
 
   get swim(): SwimNode | undefined {
@@ -281,6 +292,27 @@ export class ClusterNode {
         else impl(call, callback);
       };
     return Object.fromEntries(Object.keys(MembershipService).map((name) => [name, forward(name)]));
+  }
+
+  #replicationDelegate(): UntypedServiceImplementation {
+    const unavailable = new LallyError(ErrorCodes.PEER_UNAVAILABLE, 'this node does not serve its data yet');
+    const forward = (name: string) => {
+      const method = ReplicationService[name as keyof typeof ReplicationService];
+      if (!method.responseStream && !method.requestStream) {
+        return ((call, callback) => {
+          const impl = this.#replication[name] as handleUnaryCall<unknown, unknown> | undefined;
+          if (impl === undefined) callback(toStatusError(unavailable), null);
+          else impl(call, callback);
+        }) satisfies handleUnaryCall<unknown, unknown>;
+      }
+      // A streaming call: fail it with the status, as its handler would.
+      return (call: { emit(event: 'error', error: unknown): unknown }) => {
+        const impl = this.#replication[name] as ((c: unknown) => void) | undefined;
+        if (impl === undefined) call.emit('error', toStatusError(unavailable));
+        else impl(call);
+      };
+    };
+    return Object.fromEntries(Object.keys(ReplicationService).map((name) => [name, forward(name)]));
   }
 
   #changed(): void {

@@ -3,10 +3,13 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PreparedDataDir } from '../aof/data-dir.js';
 import { ClusterNode, type MemberView } from '../cluster/cluster-node.js';
+import { LocalReplica } from '../cluster/local-replica.js';
 import { loadNodeIdentity, type NodeIdentity } from '../cluster/node-identity.js';
 import type { LallyConfig } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { loadNativeUws } from '../http/uws-native.js';
+import { readHandler } from '../rpc/replica-read.js';
+import { replicateHandler } from '../rpc/replication-service.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from '../shard/control-messages.js';
 import { RingTransport } from '../shard/ring-transport.js';
 import { MainEndpoint } from './main-endpoint.js';
@@ -176,6 +179,13 @@ export class Daemon {
     });
     const endpoint = this.#endpoint;
     this.#mainTransport.start((from, message) => endpoint.receive(from, message));
+    // Peers' batches and replica reads reach the shards through the endpoint (before the join: a
+    // member that knows this node may send to it at once; the shards answer once they run).
+    const replica = new LocalReplica(endpoint);
+    this.#cluster.serveReplication({
+      replicate: replicateHandler((records) => replica.apply(records)),
+      read: readHandler((keys) => replica.lookup(keys)),
+    });
     for (let id = 0; id < config.shards; id++) {
       const data: ShardWorkerData = {
         shard: id,

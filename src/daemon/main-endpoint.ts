@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { AofRecord } from '../aof/types.js';
 import type { Version } from '../clock/hlc.js';
 import { type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.js';
-import { shardOfKey } from '../hash/key-hash.js';
+import { hashKeyBytes, shardOfKey } from '../hash/key-hash.js';
 import type { HopLink } from '../hop/hop-link.js';
 import {
   decodeSnapshotPage,
@@ -120,13 +120,28 @@ export class MainEndpoint {
     const tombstone = record.op === 'REMOVE';
     const keyBytes = this.#keyScratch.encode(record.key);
     const valueBytes = tombstone ? EMPTY : this.#valueScratch.encode(record.value);
+    this.applyBytes(keyBytes, valueBytes, record.version, tombstone, callback);
+  }
+
+  /**
+   * Applies a peer's record given as UTF-8 bytes (as it came off the wire): no decode and re-encode of
+   * the key and value on the main thread, the shard decodes them once.
+   */
+  applyBytes(
+    key: Uint8Array,
+    value: Uint8Array,
+    version: Version,
+    tombstone: boolean,
+    callback: ApplyCallback,
+  ): void {
+    const shard = this.shards === 1 ? 0 : hashKeyBytes(key) % this.shards;
     this.#request(
-      this.ownerOf(record.key),
+      shard,
       HopKind.APPLY,
-      record.version,
+      version,
       tombstone ? HopFlag.TOMBSTONE : 0,
-      keyBytes,
-      valueBytes,
+      key,
+      tombstone ? EMPTY : value,
       (message, header, error) => {
         if (error !== undefined) callback(false, error);
         else if (header.status === HopStatus.ERROR) callback(false, errorOf(message!, header));
