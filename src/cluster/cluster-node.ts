@@ -20,7 +20,7 @@ import { GrpcSwimTransport, type JoinAnswer } from '../rpc/swim-transport.js';
 import type { Member, MemberUpdate } from './member.js';
 import { readMemberFile, writeMemberFile } from './member-file.js';
 import type { NodeIdentity } from './node-identity.js';
-import { HashRing } from './placement.js';
+import { HashRing } from '../placement/placement.js';
 import { SwimNode } from './swim.js';
 
 export type { MemberView };
