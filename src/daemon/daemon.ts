@@ -197,7 +197,13 @@ export class Daemon {
       writeQuorum: config.writeQuorum,
       quorumTimeoutMs: config.quorumTimeoutMs,
       logger: this.#logger.child({ component: 'coordinator' }),
+      dropReplication: process.env.LALLY_FAULT_DROP_REPLICATION === '1',
     });
+    if (process.env.LALLY_FAULT_DROP_REPLICATION === '1') {
+      this.#logger.warn(
+        'LALLY_FAULT_DROP_REPLICATION=1: this node sends no writes to its peers (a fault for tests)',
+      );
+    }
     for (let id = 0; id < config.shards; id++) {
       const data: ShardWorkerData = {
         shard: id,
