@@ -71,47 +71,77 @@ async function cluster(
   return nodes;
 }
 
-t.test('three nodes, write quorum 3: every write reaches every node; a dead one makes it partial', async (t) => {
-  const [a, b, c] = await cluster(t, 3, () => ['--write-quorum', '3', '--quorum-timeout-ms', '800']);
-  const nodes = [a!, b!, c!];
-  for (let i = 0; i < 30; i++) {
-    const answer = await put(nodes[i % 3]!, `k${i}`, `v${i}`);
-    t.equal(answer.status, 'success', `k${i}: success`);
-    t.same(answer.quorum, { required: 3, achieved: 3 }, `k${i}: three replicas acknowledged`);
-  }
-  // Reads at read quorum 1 are local: each node answers from its own store.
-  for (const node of nodes) {
-    const values = await Promise.all(Array.from({ length: 30 }, (_, i) => get(node, `k${i}`)));
-    t.same(
-      values.map((v) => v.value),
-      Array.from({ length: 30 }, (_, i) => `v${i}`),
-      'every value is on every node',
+t.test(
+  'three nodes, write quorum 3: every write reaches every node; a dead one makes it partial',
+  async (t) => {
+    const [a, b, c] = await cluster(t, 3, () => ['--write-quorum', '3', '--quorum-timeout-ms', '800']);
+    const nodes = [a!, b!, c!];
+    for (let i = 0; i < 30; i++) {
+      const answer = await put(nodes[i % 3]!, `k${i}`, `v${i}`);
+      t.equal(answer.status, 'success', `k${i}: success`);
+      t.same(answer.quorum, { required: 3, achieved: 3 }, `k${i}: three replicas acknowledged`);
+    }
+    // Reads at read quorum 1 are local: each node answers from its own store.
+    for (const node of nodes) {
+      const values = await Promise.all(Array.from({ length: 30 }, (_, i) => get(node, `k${i}`)));
+      t.same(
+        values.map((v) => v.value),
+        Array.from({ length: 30 }, (_, i) => `v${i}`),
+        'every value is on every node',
+      );
+    }
+    const removed = await remove(b!, 'k7');
+    t.same([removed.value, removed.quorum.achieved], ['v7', 3], 'a delete reaches all three');
+    for (const node of nodes) t.equal((await get(node, 'k7')).value, null, 'and k7 is gone everywhere');
+
+    // Concurrent writes that cross shards (node b has two) and nodes.
+    const many = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => put(nodes[i % 3]!, `c${i}`, `x${i}`.repeat(1 + (i % 50)))),
     );
-  }
-  const removed = await remove(b!, 'k7');
-  t.same([removed.value, removed.quorum.achieved], ['v7', 3], 'a delete reaches all three');
-  for (const node of nodes) t.equal((await get(node, 'k7')).value, null, 'and k7 is gone everywhere');
+    t.ok(
+      many.every((m) => m.status === 'success' && m.quorum.achieved === 3),
+      '200 concurrent writes: all acknowledged by three',
+    );
+    t.equal(await storedKeys(c!), await storedKeys(a!), 'the nodes hold as many keys');
 
-  // Concurrent writes that cross shards (node b has two) and nodes.
-  const many = await Promise.all(
-    Array.from({ length: 200 }, (_, i) => put(nodes[i % 3]!, `c${i}`, `x${i}`.repeat(1 + (i % 50)))),
-  );
-  t.ok(
-    many.every((m) => m.status === 'success' && m.quorum.achieved === 3),
-    '200 concurrent writes: all acknowledged by three',
-  );
-  t.equal(await storedKeys(c!), await storedKeys(a!), 'the nodes hold as many keys');
+    const batchOn = async (node: DaemonProcess, ops: unknown[]) =>
+      (await request(`${node.url}/batch`, { method: 'POST', body: JSON.stringify({ ops }) })).json() as {
+        status: string;
+        results: { status: string; quorum: { required: number; achieved: number } }[];
+      };
+    const batch = await batchOn(b!, [
+      { op: 'put', key: 'b1', value: 'one' },
+      { op: 'remove', key: 'k1' },
+      { op: 'get', key: 'b1' },
+    ]);
+    t.equal(batch.status, 'success', 'a batch meets its quorums');
+    t.same(
+      batch.results.map((r) => [r.status, r.quorum.required, r.quorum.achieved]),
+      [
+        ['success', 3, 3],
+        ['success', 3, 3],
+        ['success', 1, 1],
+      ],
+      'each item carries its quorum, as the REST routes do',
+    );
 
-  // kill -9 C: the writes answer partial with the two that acknowledged, within the quorum timeout.
-  await c!.stop('SIGKILL');
-  const started = Date.now();
-  const partial = await put(a!, 'after', 'kill');
-  const took = Date.now() - started;
-  t.equal(partial.status, 'partial', 'a write with a replica dead is partial');
-  t.same(partial.quorum, { required: 3, achieved: 2 }, 'with the two live replicas counted');
-  t.ok(took < 3000, `and answered within the quorum timeout (${took} ms)`);
-  t.equal((await get(b!, 'after')).value, 'kill', 'the live replicas have it');
-});
+    // kill -9 C: the writes answer partial with the two that acknowledged, within the quorum timeout.
+    await c!.stop('SIGKILL');
+    const afterKill = await batchOn(a!, [{ op: 'put', key: 'b2', value: 'two' }]);
+    t.same(
+      [afterKill.status, afterKill.results[0]!.status, afterKill.results[0]!.quorum.achieved],
+      ['partial', 'partial', 2],
+      'a batch write with a replica dead is partial, and so is the batch',
+    );
+    const started = Date.now();
+    const partial = await put(a!, 'after', 'kill');
+    const took = Date.now() - started;
+    t.equal(partial.status, 'partial', 'a write with a replica dead is partial');
+    t.same(partial.quorum, { required: 3, achieved: 2 }, 'with the two live replicas counted');
+    t.ok(took < 3000, `and answered within the quorum timeout (${took} ms)`);
+    t.equal((await get(b!, 'after')).value, 'kill', 'the live replicas have it');
+  },
+);
 
 t.test('read repair: a read at quorum 3 returns the newest and repairs stale replicas', async (t) => {
   // C sends nothing to its peers: its writes stay on it alone, the others go stale.
