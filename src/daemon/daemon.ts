@@ -319,8 +319,11 @@ export class Daemon {
   #membersChanged(members: readonly MemberView[]): void {
     this.#members = members;
     this.#coordinator?.membersChanged();
+    const stats = members.length > 1 ? this.#coordinator?.stats() : undefined;
     for (const s of this.#shards) {
-      if (s.state !== 'closing' && s.state !== 'closed') this.#send(s, { type: 'members', members });
+      if (s.state === 'closing' || s.state === 'closed') continue;
+      this.#send(s, { type: 'members', members });
+      if (stats !== undefined) this.#send(s, { type: 'replication', stats });
     }
   }
 
