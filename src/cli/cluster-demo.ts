@@ -8,7 +8,7 @@
  * keep running, as a cluster would: Ctrl-C still stops them, and the exit code is then 1.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -45,6 +45,8 @@ interface NodeProcess {
   readonly index: number;
   readonly child: ChildProcess;
   readonly logFile: string;
+  /** Where this run's lines start in the log file. */
+  readonly logFrom: number;
   readonly exited: Promise<Exit>;
   exit: Exit | undefined;
 }
@@ -67,9 +69,14 @@ function exitText(exit: Exit): string {
   return exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.code}`;
 }
 
-async function logLines(file: string): Promise<string[]> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.split('\n').filter((line) => line.length > 0);
+/** The lines written from byte `from` on: a kept data dir's log goes on from its last run. */
+async function logLines(file: string, from: number): Promise<string[]> {
+  const bytes = await readFile(file).catch(() => Buffer.alloc(0));
+  return bytes
+    .subarray(from)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.length > 0);
 }
 
 class LocalCluster {
@@ -124,18 +131,19 @@ class LocalCluster {
     const plan = nodePlan(this.#options, this.#base, index, seed, httpPort);
     await mkdir(plan.dataDir, { recursive: true });
     const out = openSync(plan.logFile, 'a');
+    const logFrom = fstatSync(out).size;
     const child = spawn(process.execPath, ['--import', GUARD_URL, CLI_PATH, ...plan.args], {
       stdio: ['pipe', out, out],
       detached: true,
     });
     closeSync(out);
     const exited = new Promise<Exit>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-    const node: NodeProcess = { index, child, logFile: plan.logFile, exited, exit: undefined };
+    const node: NodeProcess = { index, child, logFile: plan.logFile, logFrom, exited, exit: undefined };
     this.#nodes.push(node);
     this.#reports.push(exited.then((exit) => this.#exited(node, exit)));
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
-      const ready = (await logLines(plan.logFile)).map(parseReadyLine).find((r) => r !== undefined);
+      const ready = (await logLines(plan.logFile, logFrom)).map(parseReadyLine).find((r) => r !== undefined);
       if (ready !== undefined && child.pid !== undefined) {
         return { index, pid: child.pid, logFile: plan.logFile, ...ready };
       }
@@ -166,7 +174,7 @@ class LocalCluster {
   }
 
   async #report(node: NodeProcess, what: string): Promise<void> {
-    const last = (await logLines(node.logFile)).slice(-LAST_LINES).map(readableLogLine);
+    const last = (await logLines(node.logFile, node.logFrom)).slice(-LAST_LINES).map(readableLogLine);
     this.#io.stderr.write(
       `lally cluster-demo: node-${node.index} (pid ${node.child.pid}) ${what}; its last log lines (${node.logFile}):\n`,
     );
@@ -258,12 +266,17 @@ export async function runClusterDemo(argv: readonly string[], io: ClusterDemoIo)
   const forced = new Promise<void>((r) => {
     forceStop = r;
   });
+  let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
+    // The same Ctrl-C can arrive twice (from the terminal and forwarded by `npm run`): only a later one
+    // forces.
+    if (cluster.stopping && Date.now() - firstSignalAt < 500) return;
     if (cluster.stopping) {
       io.stderr.write(`lally cluster-demo: second ${signal}: killing the nodes\n`);
       forceStop();
       return;
     }
+    firstSignalAt = Date.now();
     io.stderr.write(`lally cluster-demo: ${signal}: stopping the nodes\n`);
     cluster.requestStop();
   };

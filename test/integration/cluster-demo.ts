@@ -4,7 +4,7 @@
  * and the others are kept; a demo killed with SIGKILL takes its nodes with it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { CLI, PROJECT_ROOT, request, runCli, tempDir } from '../fixtures/daemon-process.js';
 
@@ -124,6 +124,14 @@ t.test('a bad --nodes is refused with exit 2', async (t) => {
 
 t.test('a node that dies is reported; a killed demo takes the others with it', async (t) => {
   const dir = await tempDir(t);
+  // A kept data dir's log goes on from the last run, whose start-up line must not be taken for this one.
+  const stale = {
+    msg: 'lally listening on',
+    nodeId: 'stale',
+    http: 'http://127.0.0.1:1',
+    address: '127.0.0.1:1',
+  };
+  writeFileSync(`${dir}/node-1.log`, `${JSON.stringify(stale)}\n`);
   const demo = await startDemo(t, [
     '--nodes',
     '2',
@@ -136,6 +144,7 @@ t.test('a node that dies is reported; a killed demo takes the others with it', a
     '1',
   ]);
   const [one, two] = demo.nodes as [DemoNode, DemoNode];
+  t.not(one.id, 'stale', "node 1's start-up line is this run's");
   process.kill(two.pid, 'SIGKILL');
   await within(5000, 'the demo reports the dead node', () => demo.stderr().includes('node-2'));
   await within(1000, 'with its exit', () =>
