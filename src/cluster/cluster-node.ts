@@ -11,6 +11,7 @@ import type { LallyConfig } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { MemberView } from '../kv/member-view.js';
 import { Backoff } from '../rpc/backoff.js';
+import { routeGrpcLogs } from '../rpc/grpc-logging.js';
 import { RpcServer } from '../rpc/grpc-server.js';
 import { membershipImplementation } from '../rpc/membership-service.js';
 import { PeerPool } from '../rpc/peer-pool.js';
@@ -99,6 +100,8 @@ export class ClusterNode {
 
   /** Binds the gRPC port (a port in use is a config error: exit 2). */
   async bind(): Promise<number> {
+    // grpc-js's own diagnostics join the daemon's log lines instead of going to stderr.
+    routeGrpcLogs(this.#opts.logger);
     this.#port = await this.#server.listen();
     this.#logger.info({ grpc: joinHostPort(this.#opts.config.host, this.#port) }, 'gRPC server bound');
     return this.#port;
