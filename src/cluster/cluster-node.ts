@@ -70,6 +70,8 @@ export class ClusterNode {
   constructor(opts: ClusterNodeOptions) {
     this.#opts = opts;
     this.#logger = opts.logger.child({ component: 'membership' });
+    // grpc-js's own diagnostics join the daemon's log lines instead of going to stderr.
+    routeGrpcLogs(opts.logger);
     this.#server = new RpcServer({ host: opts.config.host, port: opts.config.grpcPort });
     // Calls that come before the detector exists (between the bind and the join) answer UNAVAILABLE,
     // which a prober takes as no ack.
@@ -100,8 +102,6 @@ export class ClusterNode {
 
   /** Binds the gRPC port (a port in use is a config error: exit 2). */
   async bind(): Promise<number> {
-    // grpc-js's own diagnostics join the daemon's log lines instead of going to stderr.
-    routeGrpcLogs(this.#opts.logger);
     this.#port = await this.#server.listen();
     this.#logger.info({ grpc: joinHostPort(this.#opts.config.host, this.#port) }, 'gRPC server bound');
     return this.#port;
