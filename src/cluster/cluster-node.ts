@@ -14,6 +14,7 @@ import type { HashRing } from '../placement/placement.js';
 import { Topology } from '../placement/topology.js';
 import { Backoff } from '../rpc/backoff.js';
 import { peerSettingsFor } from '../rpc/channel-options.js';
+import { routeGrpcLogs } from '../rpc/grpc-logging.js';
 import { RpcServer } from '../rpc/grpc-server.js';
 import { membershipImplementation } from '../rpc/membership-service.js';
 import { PeerPool } from '../rpc/peer-pool.js';
@@ -75,6 +76,8 @@ export class ClusterNode {
   constructor(opts: ClusterNodeOptions) {
     this.#opts = opts;
     this.#logger = opts.logger.child({ component: 'membership' });
+    // grpc-js's own diagnostics join the daemon's log lines instead of going to stderr.
+    routeGrpcLogs(opts.logger);
     const settings = peerSettingsFor(opts.config.maxKeyBytes, opts.config.maxValueBytes);
     this.#pool = new PeerPool(settings);
     this.#transport = new GrpcSwimTransport(this.#pool);
