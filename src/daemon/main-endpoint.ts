@@ -5,6 +5,7 @@ import { type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.j
 import { hashKeyBytes, shardOfKey } from '../hash/key-hash.js';
 import type { HopLink } from '../hop/hop-link.js';
 import {
+  decodeAppliedCount,
   decodeSnapshotPage,
   emptyHopHeader,
   encodeSnapshotRequest,
@@ -138,9 +139,8 @@ export class MainEndpoint {
     tombstone: boolean,
     callback: ApplyCallback,
   ): void {
-    const shard = this.shards === 1 ? 0 : hashKeyBytes(key) % this.shards;
     this.#request(
-      shard,
+      this.ownerOfBytes(key),
       HopKind.APPLY,
       version,
       tombstone ? HopFlag.TOMBSTONE : 0,
@@ -152,6 +152,32 @@ export class MainEndpoint {
         else callback(header.status === HopStatus.OK, undefined);
       },
     );
+  }
+
+  /**
+   * Applies a page of peers' records (encodeRecordPage) on shard `shard`, which owns every one of
+   * them; `applied` counts those that won last-writer-wins.
+   */
+  applyBatch(
+    shard: number,
+    page: Uint8Array,
+    callback: (applied: number, error: LallyError | undefined) => void,
+  ): void {
+    this.#request(shard, HopKind.APPLY_BATCH, undefined, 0, EMPTY, page, (message, header, error) => {
+      if (error !== undefined) callback(0, error);
+      else if (header.status === HopStatus.ERROR) callback(0, errorOf(message!, header));
+      else {
+        const applied = decodeAppliedCount(message!, header);
+        if (applied === undefined)
+          callback(0, new LallyError(ErrorCodes.INTERNAL, `shard ${shard}: a malformed APPLY_BATCH answer`));
+        else callback(applied, undefined);
+      }
+    });
+  }
+
+  /** The shard that owns a key given as UTF-8 bytes. */
+  ownerOfBytes(key: Uint8Array): number {
+    return this.shards === 1 ? 0 : hashKeyBytes(key) % this.shards;
   }
 
   /** The owning shard's entry for `key`, tombstone included; undefined when it never had the key. */

@@ -5,8 +5,10 @@ import { shardOfKey } from '../hash/key-hash.js';
 import type { HopLink } from '../hop/hop-link.js';
 import {
   achievedOf,
+  decodeSnapshotPage,
   decodeSnapshotRequest,
   emptyHopHeader,
+  encodeAppliedCount,
   HOP_HEADER_BYTES,
   HopFlag,
   type HopHeader,
@@ -340,6 +342,10 @@ export class ShardRouter implements KeyValueService {
       this.#serveApply(from, requestId, message, header);
       return;
     }
+    if (kind === HopKind.APPLY_BATCH) {
+      this.#serveApplyBatch(from, requestId, message, header);
+      return;
+    }
     if (kind === HopKind.READ_ENTRY || kind === HopKind.SNAPSHOT) {
       if (this.#overAnswerBudget(from, kind, requestId)) return;
       if (kind === HopKind.READ_ENTRY) this.#serveReadEntry(from, requestId, hopKey(message, header));
@@ -439,6 +445,55 @@ export class ShardRouter implements KeyValueService {
       });
       if (outcome instanceof Promise) outcome.then(answer, fail);
       else answer(outcome);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  /**
+   * APPLY_BATCH: many peers' records, each applied unless it loses last-writer-wins; answered with the
+   * count applied once all are durable. A failure fails the whole batch (the sender sends it again:
+   * applying a record twice changes nothing the second time).
+   */
+  #serveApplyBatch(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
+    const fail = (error: unknown) =>
+      this.#answer(
+        from,
+        HopKind.APPLY_BATCH,
+        requestId,
+        this.#failure(error, 'put', '', 'replicated batch failed'),
+      );
+    const answer = (applied: number) =>
+      this.#sendAnswer(
+        from,
+        HopKind.APPLY_BATCH,
+        requestId,
+        HopStatus.OK,
+        undefined,
+        0,
+        encodeAppliedCount(applied),
+      );
+    try {
+      const { records } = decodeSnapshotPage(message, header);
+      let applied = 0;
+      let waits: Promise<boolean>[] | undefined;
+      for (const r of records) {
+        const outcome = this.#engine.applyReplicated({
+          op: r.tombstone ? 'REMOVE' : 'ADD',
+          key: r.key,
+          value: r.tombstone ? '' : r.value,
+          version: r.version,
+        });
+        if (outcome instanceof Promise) (waits ??= []).push(outcome);
+        else if (outcome) applied++;
+      }
+      if (waits === undefined) answer(applied);
+      else {
+        Promise.all(waits).then((results) => {
+          for (const won of results) if (won) applied++;
+          answer(applied);
+        }, fail);
+      }
     } catch (error) {
       fail(error);
     }
