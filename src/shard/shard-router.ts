@@ -5,13 +5,8 @@ import { shardOfKey } from '../hash/key-hash.js';
 import type { HopLink } from '../hop/hop-link.js';
 import {
   achievedOf,
-  decodeSnapshotPage,
-  decodeSnapshotRequest,
   emptyHopHeader,
-  encodeAppliedCount,
   HOP_HEADER_BYTES,
-  HopFlag,
-  type HopHeader,
   HopHeaderWriter,
   HopKind,
   HopStatus,
@@ -33,8 +28,8 @@ import {
   type Quorum,
 } from '../kv/key-value-service.js';
 import { RateLimitedLogs } from '../log/rate-limited.js';
+import { ReplicaRequests } from './replica-requests.js';
 import type { ShardEngine, WriteResult } from './shard-engine.js';
-import { SnapshotSessions } from './snapshot-sessions.js';
 
 /** Defaults of the router's bounds (docs/rings.md, "Hops: bounds and deadlines"). */
 export const HOP_DEFAULTS = {
@@ -98,7 +93,8 @@ export class ShardRouter implements KeyValueService {
   readonly #answerReserved: Float64Array;
   readonly #answerBudget: number;
   readonly #quorums: LocalQuorums;
-  readonly #snapshots: SnapshotSessions;
+  /** Serves the main thread's replica requests (APPLY, APPLY_BATCH, READ_ENTRY, SNAPSHOT). */
+  readonly #replica: ReplicaRequests;
   readonly #header = new HopHeaderWriter();
   readonly #scratchHeader = emptyHopHeader();
   readonly #keyScratch = new Utf8Scratch();
@@ -145,7 +141,12 @@ export class ShardRouter implements KeyValueService {
     this.#answerReserved = new Float64Array(threads);
     this.#answerBudget = opts.answerBudgetBytes ?? HOP_DEFAULTS.answerBudgetBytes;
     this.#quorums = localQuorums(opts.readQuorum, opts.writeQuorum);
-    this.#snapshots = new SnapshotSessions(opts.engine.store);
+    this.#replica = new ReplicaRequests(opts.engine, {
+      send: (to, answering, requestId, status, version, flags, valueBytes) =>
+        this.#sendAnswer(to, answering, requestId, status, version, flags, valueBytes),
+      fail: (to, answering, requestId, error, key, msg) =>
+        this.#answer(to, answering, requestId, this.#failure(error, 'put', key, msg)),
+    });
   }
 
   /** Stops the deadline timer (the thread may exit without it: it is unref'd) and logs held-back lines. */
@@ -339,17 +340,17 @@ export class ShardRouter implements KeyValueService {
       return;
     }
     if (kind === HopKind.APPLY) {
-      this.#serveApply(from, requestId, message, header);
+      this.#replica.apply(from, requestId, message, header);
       return;
     }
     if (kind === HopKind.APPLY_BATCH) {
-      this.#serveApplyBatch(from, requestId, message, header);
+      this.#replica.applyBatch(from, requestId, message, header);
       return;
     }
     if (kind === HopKind.READ_ENTRY || kind === HopKind.SNAPSHOT) {
       if (this.#overAnswerBudget(from, kind, requestId)) return;
-      if (kind === HopKind.READ_ENTRY) this.#serveReadEntry(from, requestId, hopKey(message, header));
-      else this.#serveSnapshot(from, requestId, message, header);
+      if (kind === HopKind.READ_ENTRY) this.#replica.readEntry(from, requestId, hopKey(message, header));
+      else this.#replica.snapshot(from, requestId, message, header);
       return;
     }
     const op: OpKind | undefined =
@@ -413,118 +414,6 @@ export class ShardRouter implements KeyValueService {
       ),
     );
     return true;
-  }
-
-  /** APPLY: a peer's record, applied unless it loses last-writer-wins (answer OK: applied, MISSING: not). */
-  #serveApply(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
-    const tombstone = (header.flags & HopFlag.TOMBSTONE) !== 0;
-    const key = hopKey(message, header);
-    const answer = (applied: boolean) =>
-      this.#sendAnswer(
-        from,
-        HopKind.APPLY,
-        requestId,
-        applied ? HopStatus.OK : HopStatus.MISSING,
-        undefined,
-        0,
-        EMPTY,
-      );
-    const fail = (error: unknown) =>
-      this.#answer(
-        from,
-        HopKind.APPLY,
-        requestId,
-        this.#failure(error, 'put', key, 'replicated write failed'),
-      );
-    try {
-      const outcome = this.#engine.applyReplicated({
-        op: tombstone ? 'REMOVE' : 'ADD',
-        key,
-        value: tombstone ? '' : hopValue(message, header),
-        version: hopVersion(header),
-      });
-      if (outcome instanceof Promise) outcome.then(answer, fail);
-      else answer(outcome);
-    } catch (error) {
-      fail(error);
-    }
-  }
-
-  /**
-   * APPLY_BATCH: many peers' records, each applied unless it loses last-writer-wins; answered with the
-   * count applied once all are durable. A failure fails the whole batch (the sender sends it again:
-   * applying a record twice changes nothing the second time).
-   */
-  #serveApplyBatch(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
-    const fail = (error: unknown) =>
-      this.#answer(
-        from,
-        HopKind.APPLY_BATCH,
-        requestId,
-        this.#failure(error, 'put', '', 'replicated batch failed'),
-      );
-    const answer = (applied: number) =>
-      this.#sendAnswer(
-        from,
-        HopKind.APPLY_BATCH,
-        requestId,
-        HopStatus.OK,
-        undefined,
-        0,
-        encodeAppliedCount(applied),
-      );
-    try {
-      const { records } = decodeSnapshotPage(message, header);
-      let applied = 0;
-      let waits: Promise<boolean>[] | undefined;
-      for (const r of records) {
-        const outcome = this.#engine.applyReplicated({
-          op: r.tombstone ? 'REMOVE' : 'ADD',
-          key: r.key,
-          value: r.tombstone ? '' : r.value,
-          version: r.version,
-        });
-        if (outcome instanceof Promise) (waits ??= []).push(outcome);
-        else if (outcome) applied++;
-      }
-      if (waits === undefined) answer(applied);
-      else {
-        Promise.all(waits).then((results) => {
-          for (const won of results) if (won) applied++;
-          answer(applied);
-        }, fail);
-      }
-    } catch (error) {
-      fail(error);
-    }
-  }
-
-  /** READ_ENTRY: the entry with its version and tombstone (repair and reads at R > 1 need both). */
-  #serveReadEntry(from: number, requestId: number, key: string): void {
-    const entry = this.#engine.store.getWithTombstone(key);
-    if (entry === undefined) {
-      this.#sendAnswer(from, HopKind.READ_ENTRY, requestId, HopStatus.MISSING, undefined, 0, EMPTY);
-      return;
-    }
-    const flags = entry.tombstone ? HopFlag.TOMBSTONE : 0;
-    const value = this.#valueScratch.encode(entry.value);
-    this.#sendAnswer(from, HopKind.READ_ENTRY, requestId, HopStatus.OK, entry, flags, value);
-  }
-
-  /** SNAPSHOT: one bounded page of this shard's entries (src/shard/snapshot-sessions.ts). */
-  #serveSnapshot(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
-    const request = decodeSnapshotRequest(message, header);
-    if (request === undefined) {
-      this.#answer(
-        from,
-        HopKind.SNAPSHOT,
-        requestId,
-        failed(new LallyError(ErrorCodes.INTERNAL, 'a SNAPSHOT request without a valid cursor')),
-      );
-      return;
-    }
-    const page = this.#snapshots.page(request.cursor, request.maxBytes);
-    this.#sendAnswer(from, HopKind.SNAPSHOT, requestId, HopStatus.OK, undefined, 0, page);
   }
 
   /** Supplies this shard's figures for a STATS request (set by the runtime). */
