@@ -177,6 +177,15 @@ export class MainEndpoint {
     );
   }
 
+  /** Shard `shard`'s own figures (ShardStats, as JSON text): the transfers' record estimate. */
+  stats(shard: number, callback: (json: string | undefined, error: LallyError | undefined) => void): void {
+    this.#request(shard, HopKind.STATS, undefined, 0, EMPTY, EMPTY, (message, header, error) => {
+      if (error !== undefined) callback(undefined, error);
+      else if (header.status === HopStatus.ERROR) callback(undefined, errorOf(message!, header));
+      else callback(hopValue(message!, header), undefined);
+    });
+  }
+
   /**
    * One page of shard `shard`'s entries after `cursor` (SNAPSHOT_START for the first): at most about
    * `maxBytes` (the shard bounds it), and `next` to ask for the following one (undefined at the end).
