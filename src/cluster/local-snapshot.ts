@@ -40,10 +40,11 @@ export interface TransferCursor {
 const CURSOR_VERSION = 1;
 const CURSOR_BYTES = 17;
 const TWO_TO_32 = 2 ** 32;
-/** Shard pages asked for: the shards' upper bound, so that a filtered transfer reads few pages. */
+/** Shard pages asked for: the shards' upper bound, so that a transfer takes few hops. */
 const SHARD_PAGE_BYTES = 256 * 1024;
 /** Per-record bytes on the wire besides key and value (as the replication stream counts them). */
 const RECORD_OVERHEAD = 24;
+/** Shard pages kept (read ahead, or the rest of a cut one), least recently used out first. */
 const MAX_KEPT_REMAINDERS = 16;
 const EMPTY = new Uint8Array(0);
 
@@ -153,24 +154,38 @@ function shardPage(
   });
 }
 
-function toReplicaRecord(r: SnapshotRecord): ReplicaRecord {
+/**
+ * A record as the wire carries it. Records imported from an upstream log have no writer (version
+ * node 0), which the wire refuses: they travel as written by this node at their imported time (the
+ * wall and counter are kept, so last-writer-wins orders them as before against every real write).
+ */
+function toReplicaRecord(r: SnapshotRecord, nodeId: number): ReplicaRecord {
+  const v = r.version;
   return {
     key: Buffer.from(r.key, 'utf8'),
     value: r.tombstone ? EMPTY : Buffer.from(r.value, 'utf8'),
-    version: r.version,
+    version: v.node === 0 ? { wall: v.wall, counter: v.counter, node: nodeId } : v,
     tombstone: r.tombstone,
   };
 }
 
 export interface LocalPageReaderOptions {
+  /** This node's id: the writer of records that have none (imported from an upstream log). */
+  readonly nodeId: number;
   /** An estimate of the records in all shards (keys and tombstones), for `total`; none: 0 (unknown). */
   readonly countEntries?: () => Promise<number>;
 }
 
 /** A ReadPage over the node's shards (see the module comment). */
-export function localPageReader(source: ShardSnapshots, options: LocalPageReaderOptions = {}): ReadPage {
-  const kept = new Map<string, Remainder>();
+export function localPageReader(source: ShardSnapshots, options: LocalPageReaderOptions): ReadPage {
+  // Shard pages read ahead, and the rests of cut ones, by where they start.
+  const kept = new Map<string, Promise<Remainder>>();
   const keyOf = (shard: number, c: SnapshotCursor) => `${shard}/${c.session}/${c.position}`;
+  const keep = (key: string, page: Promise<Remainder>) => {
+    page.catch(() => {}); // a read-ahead nobody asks for again must not be an unhandled rejection
+    kept.set(key, page);
+    while (kept.size > MAX_KEPT_REMAINDERS) kept.delete(kept.keys().next().value as string);
+  };
   return async (query: PageQuery): Promise<SnapshotPage> => {
     const filter = new RangeFilter(query.ranges);
     const start = decodeTransferCursor(query.cursor, source.shards);
@@ -181,13 +196,16 @@ export function localPageReader(source: ShardSnapshots, options: LocalPageReader
     let full = false;
     while (shard < source.shards && !full) {
       const key = keyOf(shard, cursor);
-      const page = kept.get(key) ?? (await shardPage(source, shard, cursor));
+      const page = await (kept.get(key) ?? shardPage(source, shard, cursor));
       kept.delete(key);
+      // The shard reads its next page while this one is filtered and sent.
+      const ahead = page.next === undefined ? undefined : keyOf(shard, page.next);
+      if (ahead !== undefined && !kept.has(ahead)) keep(ahead, shardPage(source, shard, page.next!));
       let i = 0;
       for (; i < page.records.length; i++) {
         const r = page.records[i]!;
         if (!filter.holdsKey(r.key)) continue;
-        const record = toReplicaRecord(r);
+        const record = toReplicaRecord(r, options.nodeId);
         const size = record.key.length + record.value.length + RECORD_OVERHEAD;
         if (records.length >= query.maxRecords || (records.length > 0 && bytes + size > query.maxBytes)) {
           full = true;
@@ -199,8 +217,7 @@ export function localPageReader(source: ShardSnapshots, options: LocalPageReader
       if (full) {
         // Cut inside the shard page: the next page starts at its i-th entry.
         cursor = { session: page.next?.session ?? 0, position: cursor.position + i };
-        kept.set(keyOf(shard, cursor), { records: page.records.slice(i), next: page.next });
-        while (kept.size > MAX_KEPT_REMAINDERS) kept.delete(kept.keys().next().value as string);
+        keep(keyOf(shard, cursor), Promise.resolve({ records: page.records.slice(i), next: page.next }));
       } else if (page.next !== undefined) {
         cursor = page.next;
       } else {

@@ -18,6 +18,8 @@ export interface NodeTransferOptions {
   readonly cluster: ClusterNode;
   readonly endpoint: MainEndpoint;
   readonly replica: LocalReplica;
+  /** This node's id (src/cluster/node-identity.ts). */
+  readonly nodeId: number;
   readonly config: Pick<
     LallyConfig,
     'seedNode' | 'replicationFactor' | 'transferTimeoutMs' | 'shutdownTimeoutMs'
@@ -48,7 +50,10 @@ export class NodeTransfer {
   constructor(opts: NodeTransferOptions) {
     this.#opts = opts;
     this.#logger = opts.logger.child({ component: 'transfer' });
-    this.#readPage = localPageReader(opts.endpoint, { countEntries: () => countEntries(opts.endpoint) });
+    this.#readPage = localPageReader(opts.endpoint, {
+      nodeId: opts.nodeId,
+      countEntries: () => countEntries(opts.endpoint),
+    });
   }
 
   /** Serves the Snapshot rpc (joins and restarts of other members pull from it). */
@@ -97,7 +102,15 @@ export class NodeTransfer {
       return;
     }
     const missed = result.missed === 'all' ? 'all' : result.missed.length;
-    if (result.sources.length === 0 || missed !== 0) {
+    if (result.sources.length === 0) {
+      this.#logger.warn(
+        { members: known.members.filter((m) => m.id !== known.self).map((m) => m.address) },
+        'could not receive data from any member: starting WITHOUT it (availability first); ' +
+          'this node serves what it has until writes and repair bring it up to date',
+      );
+      return;
+    }
+    if (missed !== 0) {
       this.#logger.warn(
         { missedRanges: missed, from: result.sources },
         'the catch-up could not reach every holder: starting with PART of the data (availability first); ' +

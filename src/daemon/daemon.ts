@@ -194,6 +194,7 @@ export class Daemon {
       cluster: this.#cluster,
       endpoint,
       replica,
+      nodeId,
       config,
       logger: this.#logger,
     });
