@@ -10,8 +10,8 @@
  * needs no re-read.
  */
 import { ErrorCodes, LallyError } from '../errors.js';
-import { hashKey } from '../hash/key-hash.js';
-import { SNAPSHOT_START, type SnapshotCursor, type SnapshotRecord } from '../hop/hop-messages.js';
+import { hashKeyBytes } from '../hash/key-hash.js';
+import { SNAPSHOT_START, type SnapshotCursor, type SnapshotRecordBytes } from '../hop/hop-messages.js';
 import type { ReplicaRecord } from '../rpc/codec.js';
 import type { PageQuery, ReadPage, RingRange, SnapshotPage } from '../rpc/snapshot-transfer.js';
 import { placementOf, RING_SIZE } from './placement.js';
@@ -19,11 +19,11 @@ import { placementOf, RING_SIZE } from './placement.js';
 /** The part of MainEndpoint the reader uses (a fake in tests). */
 export interface ShardSnapshots {
   readonly shards: number;
-  snapshot(
+  snapshotBytes(
     shard: number,
     cursor: SnapshotCursor,
     callback: (
-      page: { records: SnapshotRecord[]; next: SnapshotCursor | undefined } | undefined,
+      page: { records: SnapshotRecordBytes[]; next: SnapshotCursor | undefined } | undefined,
       error: LallyError | undefined,
     ) => void,
     maxBytes?: number,
@@ -125,24 +125,20 @@ export class RangeFilter {
     return lo > 0 && position < this.#ends[lo - 1]!;
   }
 
-  /** Whether a key's ring position is in the ranges. */
-  holdsKey(key: string): boolean {
-    return this.all || this.contains(placementOf(hashKey(key)));
+  /** Whether a key's ring position is in the ranges (the key as UTF-8 bytes). */
+  holdsKey(key: Uint8Array): boolean {
+    return this.all || this.contains(placementOf(hashKeyBytes(key)));
   }
 }
 
 interface Remainder {
-  readonly records: SnapshotRecord[];
+  readonly records: SnapshotRecordBytes[];
   readonly next: SnapshotCursor | undefined;
 }
 
-function shardPage(
-  source: ShardSnapshots,
-  shard: number,
-  cursor: SnapshotCursor,
-): Promise<{ records: SnapshotRecord[]; next: SnapshotCursor | undefined }> {
+function shardPage(source: ShardSnapshots, shard: number, cursor: SnapshotCursor): Promise<Remainder> {
   return new Promise((resolve, reject) => {
-    source.snapshot(
+    source.snapshotBytes(
       shard,
       cursor,
       (page, error) => {
@@ -159,11 +155,12 @@ function shardPage(
  * node 0), which the wire refuses: they travel as written by this node at their imported time (the
  * wall and counter are kept, so last-writer-wins orders them as before against every real write).
  */
-function toReplicaRecord(r: SnapshotRecord, nodeId: number): ReplicaRecord {
+function toReplicaRecord(r: SnapshotRecordBytes, nodeId: number): ReplicaRecord {
+  if (r.version.node !== 0 && !(r.tombstone && r.value.length > 0)) return r;
   const v = r.version;
   return {
-    key: Buffer.from(r.key, 'utf8'),
-    value: r.tombstone ? EMPTY : Buffer.from(r.value, 'utf8'),
+    key: r.key,
+    value: r.tombstone ? EMPTY : r.value,
     version: v.node === 0 ? { wall: v.wall, counter: v.counter, node: nodeId } : v,
     tombstone: r.tombstone,
   };

@@ -6,6 +6,7 @@ import { hashKeyBytes, shardOfKey } from '../hash/key-hash.js';
 import type { HopLink } from '../hop/hop-link.js';
 import {
   decodeSnapshotPage,
+  decodeSnapshotPageBytes,
   emptyHopHeader,
   encodeSnapshotRequest,
   HOP_HEADER_BYTES,
@@ -19,6 +20,7 @@ import {
   readHopHeader,
   type SnapshotCursor,
   type SnapshotPage,
+  type SnapshotRecordBytes,
   Utf8Scratch,
 } from '../hop/hop-messages.js';
 import { PendingHops } from '../hop/pending-hops.js';
@@ -43,6 +45,10 @@ export interface ShardEntry {
 export type ApplyCallback = (applied: boolean, error: LallyError | undefined) => void;
 export type ReadEntryCallback = (entry: ShardEntry | undefined, error: LallyError | undefined) => void;
 export type SnapshotCallback = (page: SnapshotPage | undefined, error: LallyError | undefined) => void;
+export type SnapshotBytesCallback = (
+  page: { records: SnapshotRecordBytes[]; next: SnapshotCursor | undefined } | undefined,
+  error: LallyError | undefined,
+) => void;
 
 /**
  * What waits for an answer: called with the RESULT (valid only during the call) or with an error
@@ -210,6 +216,37 @@ export class MainEndpoint {
           let page: SnapshotPage;
           try {
             page = decodeSnapshotPage(message!, header);
+          } catch (cause) {
+            callback(undefined, new LallyError(ErrorCodes.INTERNAL, `shard ${shard}: ${String(cause)}`));
+            return;
+          }
+          callback(page, undefined);
+        }
+      },
+    );
+  }
+
+  /** As `snapshot`, with keys and values as bytes (views of one copy of the page): for transfers. */
+  snapshotBytes(
+    shard: number,
+    cursor: SnapshotCursor,
+    callback: SnapshotBytesCallback,
+    maxBytes: number = MAIN_ENDPOINT_DEFAULTS.snapshotPageBytes,
+  ): void {
+    this.#request(
+      shard,
+      HopKind.SNAPSHOT,
+      undefined,
+      0,
+      EMPTY,
+      encodeSnapshotRequest(cursor, maxBytes),
+      (message, header, error) => {
+        if (error !== undefined) callback(undefined, error);
+        else if (header.status === HopStatus.ERROR) callback(undefined, errorOf(message!, header));
+        else {
+          let page: ReturnType<typeof decodeSnapshotPageBytes>;
+          try {
+            page = decodeSnapshotPageBytes(message!, header);
           } catch (cause) {
             callback(undefined, new LallyError(ErrorCodes.INTERNAL, `shard ${shard}: ${String(cause)}`));
             return;

@@ -9,7 +9,7 @@ import {
 import { placementOf, RING_SIZE } from '../../src/cluster/placement.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { hashKey } from '../../src/hash/key-hash.js';
-import type { SnapshotCursor, SnapshotRecord } from '../../src/hop/hop-messages.js';
+import type { SnapshotCursor, SnapshotRecordBytes } from '../../src/hop/hop-messages.js';
 import type { PageQuery, SnapshotPage } from '../../src/rpc/snapshot-transfer.js';
 
 t.test('the transfer cursor round-trips and refuses what is not one', async (t) => {
@@ -62,12 +62,12 @@ t.test('the range filter: merged ranges, bounds, no ranges = everything', async 
 });
 
 /** Shards in memory, each a list of records, paged like SnapshotSessions (fixed records per page). */
-function fakeShards(shards: SnapshotRecord[][], perPage: number) {
+function fakeShards(shards: SnapshotRecordBytes[][], perPage: number) {
   const calls: { shard: number; cursor: SnapshotCursor }[] = [];
   let sessions = 0;
   const source: ShardSnapshots = {
     shards: shards.length,
-    snapshot(shard, cursor, callback) {
+    snapshotBytes(shard, cursor, callback) {
       calls.push({ shard, cursor });
       const all = shards[shard]!;
       const records = all.slice(cursor.position, cursor.position + perPage);
@@ -81,9 +81,9 @@ function fakeShards(shards: SnapshotRecord[][], perPage: number) {
   return { source, calls };
 }
 
-const record = (shard: number, i: number, tombstone = false): SnapshotRecord => ({
-  key: `s${shard}:k${i}`,
-  value: tombstone ? '' : `value-${shard}-${i}`,
+const record = (shard: number, i: number, tombstone = false): SnapshotRecordBytes => ({
+  key: Buffer.from(`s${shard}:k${i}`),
+  value: Buffer.from(tombstone ? '' : `value-${shard}-${i}`),
   version: { wall: 1000 + i, counter: 0, node: i % 5 === 0 ? 0 : 7 },
   tombstone,
 });
@@ -120,7 +120,7 @@ t.test(
     t.equal(first?.total, 750, 'the first page gives the expected total');
     t.same(
       seen,
-      data.flat().map((r) => r.key),
+      data.flat().map((r) => r.key.toString()),
       'every record once, shard by shard, in order',
     );
     t.equal(pages, 8, '750 records in pages of 100');
@@ -138,7 +138,7 @@ t.test(
       data
         .flat()
         .slice(100, 200)
-        .map((r) => r.key),
+        .map((r) => r.key.toString()),
       'a cursor resumes on a reader that never saw it',
     );
   },
@@ -148,7 +148,7 @@ t.test('local pages filter by ring ranges and stay bounded in bytes', async (t) 
   const data = [0, 1].map((s) => Array.from({ length: 500 }, (_, i) => record(s, i)));
   const { source } = fakeShards(data, 128);
   const ranges = [{ start: 0, end: 2 ** 31 }];
-  const inRange = data.flat().filter((r) => placementOf(hashKey(r.key)) < 2 ** 31);
+  const inRange = data.flat().filter((r) => placementOf(hashKey(r.key.toString())) < 2 ** 31);
   t.ok(inRange.length > 300 && inRange.length < 700, 'about half the keys are in the range');
   const read = localPageReader(source, { nodeId: 1 });
   const got: string[] = [];
@@ -163,7 +163,7 @@ t.test('local pages filter by ring ranges and stay bounded in bytes', async (t) 
   }
   t.same(
     got,
-    inRange.map((r) => r.key),
+    inRange.map((r) => r.key.toString()),
     'exactly the keys in the ranges, in order',
   );
 });
