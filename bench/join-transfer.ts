@@ -9,7 +9,7 @@
  * Writes bench/results/join-transfer.json (untracked) and prints the figures.
  */
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +119,23 @@ function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
+/** CPU milliseconds of each thread above 100 ms, by thread name (the shards' and the main thread's). */
+function threadCpuMs(pid: number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+      if (ms >= 100) out[`${name}#${task}`] = ms;
+    }
+  } catch {
+    // not Linux
+  }
+  return out;
+}
+
 function field(lines: string[], text: string): Record<string, unknown> | undefined {
   const line = lines.find((l) => l.includes(text));
   return line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>);
@@ -152,6 +169,7 @@ async function main(): Promise<void> {
     recordsPerSec: caught ? Math.round((Number(caught.records) / Number(caught.ms)) * 1000) : undefined,
     senderCpuMs: aCpu,
     joinerCpuMsWithStart: bCpu,
+    joinerThreadsCpuMs: threadCpuMs(b.child.pid),
     loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     bKeys: stats.totals?.keys,
     bTombstones: stats.totals?.tombstones,
