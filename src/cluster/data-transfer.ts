@@ -136,6 +136,8 @@ export async function pullFrom(
             cursor = page.cursor;
             backoff.reset();
           });
+          // Awaited before the next page or in `finally`; until then a failure must not count as unhandled.
+          applying.catch(() => {});
         }
       } finally {
         await applying.catch(() => {}); // settled before a retry reads the cursor

@@ -112,6 +112,7 @@ export async function handOff(options: HandoffOptions): Promise<HandoffResult> {
           progress.add(records.length, ack.applied, ack.superseded);
         }),
       );
+      inFlight.catch(() => {}); // awaited below, after the next page is read
       if (page.last) break;
       cursor = page.cursor;
     }

@@ -184,3 +184,36 @@ t.test('records are applied in bounded chunks; BUSY chunks are applied again', a
     { code: ErrorCodes.AOF_IO },
   );
 });
+
+t.test(
+  'a failed apply is retried from the last page applied, the next page meanwhile on its way',
+  async (t) => {
+    const queries: PageQuery[] = [];
+    const address = await source(t, reader(queries));
+    const replica = memoryReplica();
+    let calls = 0;
+    const apply = async (records: readonly ReplicaRecord[]) => {
+      calls++;
+      if (calls === 3) {
+        await new Promise((r) => setTimeout(r, 50)); // fails while the next page is being received
+        throw new LallyError(ErrorCodes.AOF_IO, 'disk hiccup');
+      }
+      return replica.apply(records);
+    };
+    const result = await catchUp({
+      self: 1,
+      members: [member(1, '127.0.0.1:1'), member(2, address)],
+      factor: undefined,
+      timeoutMs: 10_000,
+      pool: startPool(t),
+      apply,
+      logger: silent,
+      pageRecords: 1000,
+    });
+    t.equal(replica.store.size, DATA.length, 'every record arrived');
+    t.same(result.sources, [address]);
+    t.ok(queries.length >= 2, 'the transfer was asked again');
+    // Chunks of 512: the third apply is in the second page, so the first page (1000 records) is the last applied.
+    t.equal(Buffer.from(queries[1]!.cursor).readUInt32BE(0), 1000, 'from the last page applied');
+  },
+);
