@@ -10,7 +10,11 @@ import { advertisedAddress, isWildcardHost, joinHostPort } from '../config/adver
 import type { LallyConfig } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { MemberView } from '../kv/member-view.js';
+import type { HashRing } from '../placement/placement.js';
+import { Topology } from '../placement/topology.js';
 import { Backoff } from '../rpc/backoff.js';
+import { peerSettingsFor } from '../rpc/channel-options.js';
+import { routeGrpcLogs } from '../rpc/grpc-logging.js';
 import { RpcServer } from '../rpc/grpc-server.js';
 import { membershipImplementation } from '../rpc/membership-service.js';
 import { PeerPool } from '../rpc/peer-pool.js';
@@ -20,7 +24,6 @@ import { GrpcSwimTransport, type JoinAnswer } from '../rpc/swim-transport.js';
 import type { Member, MemberUpdate } from './member.js';
 import { readMemberFile, writeMemberFile } from './member-file.js';
 import type { NodeIdentity } from './node-identity.js';
-import { HashRing } from './placement.js';
 import { SwimNode } from './swim.js';
 
 export type { MemberView };
@@ -35,6 +38,8 @@ export interface ClusterNodeOptions {
     | 'joinTimeoutMs'
     | 'shutdownTimeoutMs'
     | 'replicationFactor'
+    | 'maxKeyBytes'
+    | 'maxValueBytes'
   >;
   readonly identity: NodeIdentity;
   /** Where members.json lives; undefined (no AOF): nothing is remembered. */
@@ -51,9 +56,11 @@ const REFRESH_MS = 1000;
 export class ClusterNode {
   readonly #opts: ClusterNodeOptions;
   readonly #logger: Logger;
-  readonly #pool = new PeerPool();
-  readonly #transport = new GrpcSwimTransport(this.#pool);
+  readonly #pool: PeerPool;
+  readonly #transport: GrpcSwimTransport;
   readonly #server: RpcServer;
+  /** Where keys live as this node sees the members now (the coordinator routes by it). */
+  readonly topology: Topology;
   #swim: SwimNode | undefined;
   #implementation: UntypedServiceImplementation | undefined;
   /** The Replication service's handlers, set by the data side of the cluster once the shards run. */
@@ -63,13 +70,19 @@ export class ClusterNode {
   #fileWrite: Promise<void> = Promise.resolve();
   #refresh: NodeJS.Timeout | undefined;
   #stopped = false;
-  #ringKey = '';
+  #sharesRing: HashRing | undefined;
   #shares = new Map<number, number>();
 
   constructor(opts: ClusterNodeOptions) {
     this.#opts = opts;
     this.#logger = opts.logger.child({ component: 'membership' });
-    this.#server = new RpcServer({ host: opts.config.host, port: opts.config.grpcPort });
+    // grpc-js's own diagnostics join the daemon's log lines instead of going to stderr.
+    routeGrpcLogs(opts.logger);
+    const settings = peerSettingsFor(opts.config.maxKeyBytes, opts.config.maxValueBytes);
+    this.#pool = new PeerPool(settings);
+    this.#transport = new GrpcSwimTransport(this.#pool);
+    this.#server = new RpcServer({ host: opts.config.host, port: opts.config.grpcPort, settings });
+    this.topology = new Topology(opts.identity.id, opts.config.replicationFactor);
     // Calls that come before the detector exists (between the bind and the join) answer UNAVAILABLE,
     // which a prober takes as no ack.
     this.#server.addService(MembershipService, this.#delegate());
@@ -201,15 +214,15 @@ export class ClusterNode {
   }
 
   /**
-   * The ring's shares, rebuilt only when its members change. A dead member stays on the ring (its keys
-   * go to the next live members); one that left is off it (cluster-design.md, placement).
+   * The ring's shares, computed again only when the topology rebuilt its ring (its members changed). A
+   * dead member stays on the ring (its keys go to the next live members); one that left is off it.
    */
   #ringShares(members: readonly Member[]): Map<number, number> {
-    const ids = members.filter((m) => m.state !== 'left').map((m) => m.id);
-    const key = ids.join(',');
-    if (key !== this.#ringKey) {
-      this.#ringKey = key;
-      this.#shares = new HashRing(ids).ownership(this.#opts.config.replicationFactor ?? 'all');
+    this.topology.update(members);
+    const ring = this.topology.ring;
+    if (ring !== this.#sharesRing) {
+      this.#sharesRing = ring;
+      this.#shares = ring.ownership(this.topology.factor);
     }
     return this.#shares;
   }
@@ -326,6 +339,8 @@ export class ClusterNode {
   }
 
   #publish(): void {
+    const swim = this.#swim;
+    if (swim !== undefined) this.topology.update(swim.members());
     try {
       this.#opts.onChange(this.view());
     } catch (error) {

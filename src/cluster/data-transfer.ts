@@ -9,12 +9,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
+import type { ReplicationFactor } from '../placement/placement.js';
 import { Backoff } from '../rpc/backoff.js';
 import type { ReplicaRecord } from '../rpc/codec.js';
 import type { PeerPool } from '../rpc/peer-pool.js';
 import type { ApplyResult } from '../rpc/replication-service.js';
 import { PAGE_LIMITS, snapshotPages } from '../rpc/snapshot-transfer.js';
-import type { ReplicationFactor } from './placement.js';
 import { assignSources, type PlanMember, type PullTask, planCatchUp, type Range } from './transfer-plan.js';
 import { TransferProgress } from './transfer-progress.js';
 

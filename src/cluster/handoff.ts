@@ -7,11 +7,11 @@
 import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { hashKeyBytes } from '../hash/key-hash.js';
+import { placementOf, type ReplicationFactor } from '../placement/placement.js';
 import type { ReplicaRecord } from '../rpc/codec.js';
 import type { PeerPool } from '../rpc/peer-pool.js';
 import { ReplicationStream } from '../rpc/replication-stream.js';
 import { PAGE_LIMITS, type ReadPage } from '../rpc/snapshot-transfer.js';
-import { placementOf, type ReplicationFactor } from './placement.js';
 import { type HandoffMove, type PlanMember, planHandoff } from './transfer-plan.js';
 import { TransferProgress } from './transfer-progress.js';
 

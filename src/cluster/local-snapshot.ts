@@ -12,9 +12,9 @@
 import { ErrorCodes, LallyError } from '../errors.js';
 import { hashKeyBytes } from '../hash/key-hash.js';
 import { SNAPSHOT_START, type SnapshotCursor, type SnapshotRecordBytes } from '../hop/hop-messages.js';
+import { placementOf, RING_SIZE } from '../placement/placement.js';
 import type { ReplicaRecord } from '../rpc/codec.js';
 import type { PageQuery, ReadPage, RingRange, SnapshotPage } from '../rpc/snapshot-transfer.js';
-import { placementOf, RING_SIZE } from './placement.js';
 
 /** The part of MainEndpoint the reader uses (a fake in tests). */
 export interface ShardSnapshots {

@@ -6,8 +6,9 @@
  * factor 'all' (or one at least the ring's size) every member holds every key: a catch-up takes
  * everything from one member, and a leave hands nothing over.
  */
+
+import { diffPlacement, HashRing, type ReplicationFactor, RING_SIZE } from '../placement/placement.js';
 import type { MemberState } from './member.js';
-import { diffPlacement, HashRing, type ReplicationFactor, RING_SIZE } from './placement.js';
 
 export interface PlanMember {
   readonly id: number;

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PreparedDataDir } from '../aof/data-dir.js';
 import { ClusterNode, type MemberView } from '../cluster/cluster-node.js';
+import { Coordinator } from '../cluster/coordinator.js';
 import { LocalReplica } from '../cluster/local-replica.js';
 import { loadNodeIdentity, type NodeIdentity } from '../cluster/node-identity.js';
 import { NodeTransfer } from '../cluster/node-transfer.js';
@@ -93,6 +94,7 @@ export class Daemon {
   /** Join and restart catch-up, Snapshot serving, handoff on leave (src/cluster/node-transfer.ts). */
   #transfer: NodeTransfer | undefined;
   readonly #stopSignal = new AbortController();
+  #coordinator: Coordinator | undefined;
   #members: readonly MemberView[] = [];
   #stopping: Promise<void> | undefined;
   #failure: LallyError | undefined;
@@ -199,6 +201,22 @@ export class Daemon {
       logger: this.#logger,
     });
     this.#transfer.serve();
+    this.#coordinator = new Coordinator({
+      endpoint,
+      local: replica,
+      topology: this.#cluster.topology,
+      pool: this.#cluster.pool,
+      readQuorum: config.readQuorum,
+      writeQuorum: config.writeQuorum,
+      quorumTimeoutMs: config.quorumTimeoutMs,
+      logger: this.#logger.child({ component: 'coordinator' }),
+      dropReplication: process.env.LALLY_FAULT_DROP_REPLICATION === '1',
+    });
+    if (process.env.LALLY_FAULT_DROP_REPLICATION === '1') {
+      this.#logger.warn(
+        'LALLY_FAULT_DROP_REPLICATION=1: this node sends no writes to its peers (a fault for tests)',
+      );
+    }
     for (let id = 0; id < config.shards; id++) {
       const data: ShardWorkerData = {
         shard: id,
@@ -297,6 +315,7 @@ export class Daemon {
   #allExited(): void {
     // No shard is left to answer the main thread: fail what waits, and stop its inbox (it keeps the
     // process alive while open).
+    this.#coordinator?.close();
     this.#endpoint?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
     this.#endpoint?.close();
     const inboxClosed = Promise.resolve(this.#mainTransport?.close()).catch(() => undefined);
@@ -314,8 +333,12 @@ export class Daemon {
   /** Every shard gets the member table on every change (GET /nodes, GET /cluster). */
   #membersChanged(members: readonly MemberView[]): void {
     this.#members = members;
+    this.#coordinator?.membersChanged();
+    const stats = members.length > 1 ? this.#coordinator?.stats() : undefined;
     for (const s of this.#shards) {
-      if (s.state !== 'closing' && s.state !== 'closed') this.#send(s, { type: 'members', members });
+      if (s.state === 'closing' || s.state === 'closed') continue;
+      this.#send(s, { type: 'members', members });
+      if (stats !== undefined) this.#send(s, { type: 'replication', stats });
     }
   }
 

@@ -25,6 +25,20 @@
  *               entry too: repair must see it); MISSING when the shard never had the key.
  *   SNAPSHOT    value = a snapshot request (cursor, max bytes; SNAPSHOT_REQUEST_BYTES). Answer OK with
  *               a page (encodeSnapshotPage below): the next cursor, then records with tombstones.
+ *
+ *   APPLY_BATCH many replicated records for one shard: the value is a page (the SNAPSHOT page layout,
+ *               encodeRecordPage below). Answer OK with a u32: how many won last-writer-wins and were
+ *               applied (the others changed nothing), once all are durable as the fsync policy says.
+ *
+ * The kinds a shard sends the main thread in a cluster (the coordinator, src/cluster/coordinator.ts):
+ *   REPLICATE   a client write this shard committed: version, TOMBSTONE flag, key, value. The main
+ *               thread sends it to the key's other replicas and answers OK once write_quorum - 1 of
+ *               them acknowledged it, all answered, or quorum_timeout_ms passed; the answer's flags
+ *               carry the peers' acknowledgements (`achievedOf`).
+ *   COORDINATE  an operation the main thread runs whole: a read at read_quorum > 1, or any operation
+ *               on a key this node holds no replica of. The request's `answering` byte names the
+ *               operation (GET, PUT, REMOVE); key, value. The answer is a GET's, PUT's or REMOVE's,
+ *               with the replicas that answered in its flags (`achievedOf`).
  */
 import type { Version } from '../clock/hlc.js';
 
@@ -40,6 +54,9 @@ export const HopKind = {
   APPLY: 5,
   READ_ENTRY: 6,
   SNAPSHOT: 7,
+  REPLICATE: 8,
+  COORDINATE: 9,
+  APPLY_BATCH: 10,
   RESULT: 0x81,
 } as const;
 export type HopKind = (typeof HopKind)[keyof typeof HopKind];
@@ -55,9 +72,21 @@ export const HopStatus = {
 export type HopStatus = (typeof HopStatus)[keyof typeof HopStatus];
 
 export const HopFlag = {
-  /** The record is a delete (APPLY request) or the entry is a tombstone (READ_ENTRY answer). */
+  /** The record is a delete (APPLY, REPLICATE requests) or the entry is a tombstone (READ_ENTRY answer). */
   TOMBSTONE: 1,
 } as const;
+
+/** Replica counts that fit an answer's flags (bits 1..7). */
+export const MAX_FLAG_ACHIEVED = 127;
+
+/** The flags of a REPLICATE or COORDINATE answer that reached `achieved` replicas. */
+export function achievedFlags(achieved: number): number {
+  return Math.min(achieved, MAX_FLAG_ACHIEVED) << 1;
+}
+
+export function achievedOf(flags: number): number {
+  return flags >>> 1;
+}
 
 /** A decoded message. `key` and `value` are decoded lazily by the caller from `bytes`. */
 export interface HopHeader {
@@ -371,6 +400,67 @@ export function decodeSnapshotPage(message: Uint8Array, header: HopHeader): Snap
     records.push({ key, value, version, tombstone });
   }
   return { records, next: done ? undefined : { session, position } };
+}
+
+/** A record whose key and value are UTF-8 bytes already (as it came off the wire). */
+export interface BytesRecord {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  readonly version: Version;
+  readonly tombstone: boolean;
+}
+
+/** The bytes `record` takes in a page. */
+export function pageRecordBytes(record: BytesRecord): number {
+  return SNAPSHOT_RECORD_HEAD_BYTES + record.key.length + (record.tombstone ? 0 : record.value.length);
+}
+
+/**
+ * Encodes records[start, end) as one page (the SNAPSHOT layout, marked last): the value of an
+ * APPLY_BATCH request, decoded by decodeSnapshotPage.
+ */
+export function encodeRecordPage(records: readonly BytesRecord[], start: number, end: number): Uint8Array {
+  let size = PAGE_HEAD_BYTES;
+  for (let i = start; i < end; i++) size += pageRecordBytes(records[i]!);
+  const page = Buffer.allocUnsafe(size);
+  page.fill(0, 0, 12);
+  putU32(page, 12, 1);
+  putU32(page, 16, end - start);
+  let at = PAGE_HEAD_BYTES;
+  for (let i = start; i < end; i++) {
+    const r = records[i]!;
+    page[at] = r.tombstone ? HopFlag.TOMBSTONE : 0;
+    page[at + 1] = 0;
+    page[at + 2] = 0;
+    page[at + 3] = 0;
+    putU32(page, at + 4, r.version.wall % TWO_TO_32);
+    putU32(page, at + 8, Math.floor(r.version.wall / TWO_TO_32));
+    putU32(page, at + 12, r.version.counter);
+    putU32(page, at + 16, r.version.node);
+    putU32(page, at + 20, r.key.length);
+    const value = r.tombstone ? EMPTY_BYTES : r.value;
+    putU32(page, at + 24, value.length);
+    at += SNAPSHOT_RECORD_HEAD_BYTES;
+    page.set(r.key, at);
+    at += r.key.length;
+    page.set(value, at);
+    at += value.length;
+  }
+  return page;
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+/** The u32 of an APPLY_BATCH answer: the records applied. */
+export function encodeAppliedCount(applied: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  putU32(bytes, 0, applied);
+  return bytes;
+}
+
+export function decodeAppliedCount(message: Uint8Array, header: HopHeader): number | undefined {
+  if (header.valueLength !== 4) return undefined;
+  return u32(message, HOP_HEADER_BYTES + header.keyLength);
 }
 
 /** One entry of a page as bytes (views of a copy of the page): what the wire sends, undecoded. */

@@ -4,8 +4,11 @@ import { type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.j
 import { shardOfKey } from '../hash/key-hash.js';
 import type { HopLink } from '../hop/hop-link.js';
 import {
+  achievedOf,
+  decodeSnapshotPage,
   decodeSnapshotRequest,
   emptyHopHeader,
+  encodeAppliedCount,
   HOP_HEADER_BYTES,
   HopFlag,
   type HopHeader,
@@ -15,6 +18,7 @@ import {
   hopKey,
   hopValue,
   hopVersion,
+  MAX_FLAG_ACHIEVED,
   readHopHeader,
   Utf8Scratch,
 } from '../hop/hop-messages.js';
@@ -48,6 +52,15 @@ const NO_QUORUM: Quorum = Object.freeze({ required: 1, achieved: 1 });
 
 function missing(quorum: Quorum): OpResult {
   return { found: false, value: undefined, version: undefined, error: undefined, quorum };
+}
+
+/** `{ required: 0, achieved: n }` for each count a main-thread answer can carry (no allocation per answer). */
+const REACHED: readonly Quorum[] = Array.from({ length: MAX_FLAG_ACHIEVED + 1 }, (_, achieved) =>
+  Object.freeze({ required: 0, achieved }),
+);
+
+function reached(achieved: number): Quorum {
+  return REACHED[achieved]!;
 }
 
 /** A failed operation reached no replica (the HTTP layer answers its error, not a quorum). */
@@ -171,12 +184,34 @@ export class ShardRouter implements KeyValueService {
     this.#request(shard, HopKind.STATS, EMPTY, EMPTY, (result) => callback(result.value, result.error));
   }
 
+  /**
+   * Sends a cluster request to the main thread (REPLICATE, COORDINATE; src/shard/cluster-service.ts):
+   * the same ids, in-flight cap and deadline as a hop. The answer's quorum is `{ required: 0,
+   * achieved }` with the count the main thread reached; the caller fills in what it required.
+   */
+  requestMain(
+    kind: HopKind,
+    operation: number,
+    version: Version | undefined,
+    flags: number,
+    key: string,
+    value: string | undefined,
+    callback: OpCallback,
+  ): void {
+    const keyBytes = this.#keyScratch.encode(key);
+    const valueBytes = value === undefined ? EMPTY : this.#valueScratch.encode(value);
+    this.#request(this.shards, kind, keyBytes, valueBytes, callback, version, flags, operation);
+  }
+
   #request(
     owner: number,
     kind: HopKind,
     keyBytes: Uint8Array,
     valueBytes: Uint8Array,
     callback: OpCallback,
+    version?: Version,
+    flags = 0,
+    operation = 0,
   ): void {
     const link = this.#links[owner];
     if (link === undefined) {
@@ -202,9 +237,11 @@ export class ShardRouter implements KeyValueService {
       kind,
       HopStatus.OK,
       requestId,
-      undefined,
+      version,
       keyBytes.length,
       valueBytes.length,
+      operation,
+      flags,
     );
     if (!link.send(header, keyBytes, valueBytes)) {
       this.counters.busy++;
@@ -279,7 +316,12 @@ export class ShardRouter implements KeyValueService {
         this.counters.lateAnswers++;
         return;
       }
-      const quorum = header.answering === HopKind.GET ? this.#quorums.read : this.#quorums.write;
+      const quorum =
+        header.answering === HopKind.GET
+          ? this.#quorums.read
+          : header.answering === HopKind.PUT || header.answering === HopKind.REMOVE
+            ? this.#quorums.write
+            : reached(achievedOf(header.flags));
       callback(decodeResult(message, header, quorum));
       return;
     }
@@ -298,6 +340,10 @@ export class ShardRouter implements KeyValueService {
     }
     if (kind === HopKind.APPLY) {
       this.#serveApply(from, requestId, message, header);
+      return;
+    }
+    if (kind === HopKind.APPLY_BATCH) {
+      this.#serveApplyBatch(from, requestId, message, header);
       return;
     }
     if (kind === HopKind.READ_ENTRY || kind === HopKind.SNAPSHOT) {
@@ -399,6 +445,55 @@ export class ShardRouter implements KeyValueService {
       });
       if (outcome instanceof Promise) outcome.then(answer, fail);
       else answer(outcome);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  /**
+   * APPLY_BATCH: many peers' records, each applied unless it loses last-writer-wins; answered with the
+   * count applied once all are durable. A failure fails the whole batch (the sender sends it again:
+   * applying a record twice changes nothing the second time).
+   */
+  #serveApplyBatch(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
+    const fail = (error: unknown) =>
+      this.#answer(
+        from,
+        HopKind.APPLY_BATCH,
+        requestId,
+        this.#failure(error, 'put', '', 'replicated batch failed'),
+      );
+    const answer = (applied: number) =>
+      this.#sendAnswer(
+        from,
+        HopKind.APPLY_BATCH,
+        requestId,
+        HopStatus.OK,
+        undefined,
+        0,
+        encodeAppliedCount(applied),
+      );
+    try {
+      const { records } = decodeSnapshotPage(message, header);
+      let applied = 0;
+      let waits: Promise<boolean>[] | undefined;
+      for (const r of records) {
+        const outcome = this.#engine.applyReplicated({
+          op: r.tombstone ? 'REMOVE' : 'ADD',
+          key: r.key,
+          value: r.tombstone ? '' : r.value,
+          version: r.version,
+        });
+        if (outcome instanceof Promise) (waits ??= []).push(outcome);
+        else if (outcome) applied++;
+      }
+      if (waits === undefined) answer(applied);
+      else {
+        Promise.all(waits).then((results) => {
+          for (const won of results) if (won) applied++;
+          answer(applied);
+        }, fail);
+      }
     } catch (error) {
       fail(error);
     }

@@ -8,6 +8,7 @@ import { createHttpApp, HttpApi } from '../http/http-app.js';
 import { loadNativeUws, type UwsModule } from '../http/uws-native.js';
 import type { MemberView } from '../kv/member-view.js';
 import { ShardStore } from '../store/shard-store.js';
+import { ClusterService } from './cluster-service.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from './control-messages.js';
 import { ShardEngine, type WriteAheadLog } from './shard-engine.js';
 import { ShardRouter } from './shard-router.js';
@@ -59,6 +60,9 @@ export class ShardRuntime {
   readonly #logger: Logger;
   #engine: ShardEngine | undefined;
   #router: ShardRouter | undefined;
+  #service: ClusterService | undefined;
+  /** The main thread's replication figures as last sent (undefined on a single node). */
+  #replication: Record<string, unknown> | undefined;
   #http: HttpApi | undefined;
   /** The member table as the main thread last sent it (GET /nodes, GET /cluster). */
   #members: readonly MemberView[] = [];
@@ -141,8 +145,17 @@ export class ShardRuntime {
       writeQuorum: config.writeQuorum,
     });
     this.#router = router;
+    const service = new ClusterService({
+      router,
+      selfId: data.nodeId,
+      replicationFactor: config.replicationFactor,
+      readQuorum: config.readQuorum,
+      writeQuorum: config.writeQuorum,
+    });
+    service.setMembers(this.#members);
+    this.#service = service;
     const http = new HttpApi({
-      service: router,
+      service,
       limits: config,
       logger: this.#logger,
       // Alive only, as upstream lists the peers it can reach: a suspect drops out at once (it comes
@@ -173,7 +186,14 @@ export class ShardRuntime {
     const collected: ShardStats[] = [this.#ownStats()];
     const missing: number[] = [];
     let waiting = shards - 1;
-    const finish = () => callback(JSON.stringify(combineStats(collected, missing, this.#deps.data.nodeId)));
+    const finish = () => {
+      const stats = combineStats(collected, missing, this.#deps.data.nodeId);
+      callback(
+        JSON.stringify(
+          this.#replication === undefined ? stats : { ...stats, replication: this.#replication },
+        ),
+      );
+    };
     if (waiting === 0) {
       finish();
       return;
@@ -201,6 +221,10 @@ export class ShardRuntime {
         return;
       case 'members':
         this.#members = message.members;
+        this.#service?.setMembers(message.members);
+        return;
+      case 'replication':
+        this.#replication = message.stats;
         return;
     }
   }

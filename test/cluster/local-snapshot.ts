@@ -6,10 +6,10 @@ import {
   RangeFilter,
   type ShardSnapshots,
 } from '../../src/cluster/local-snapshot.js';
-import { placementOf, RING_SIZE } from '../../src/cluster/placement.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { hashKey } from '../../src/hash/key-hash.js';
 import type { SnapshotCursor, SnapshotRecordBytes } from '../../src/hop/hop-messages.js';
+import { placementOf, RING_SIZE } from '../../src/placement/placement.js';
 import type { PageQuery, SnapshotPage } from '../../src/rpc/snapshot-transfer.js';
 
 t.test('the transfer cursor round-trips and refuses what is not one', async (t) => {

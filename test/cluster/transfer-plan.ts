@@ -1,6 +1,6 @@
 import t from 'tap';
-import { HashRing } from '../../src/cluster/placement.js';
 import { assignSources, planCatchUp, planHandoff, type Range } from '../../src/cluster/transfer-plan.js';
+import { HashRing } from '../../src/placement/placement.js';
 
 const ids = [0x1a2b3c4d, 0x22222222, 0x9abcdef0, 0x45454545, 0x7777aaaa];
 const members = ids.map((id, i) => ({ id, address: `10.0.0.${i + 1}:50071`, state: 'alive' as const }));

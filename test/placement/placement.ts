@@ -1,4 +1,6 @@
 import t from 'tap';
+import { ErrorCodes } from '../../src/errors.js';
+import { hashKey, shardOfHash } from '../../src/hash/key-hash.js';
 import {
   DEFAULT_VNODES,
   diffPlacement,
@@ -9,9 +11,7 @@ import {
   RING_SIZE,
   rangeContains,
   tokenOf,
-} from '../../src/cluster/placement.js';
-import { ErrorCodes } from '../../src/errors.js';
-import { hashKey, shardOfHash } from '../../src/hash/key-hash.js';
+} from '../../src/placement/placement.js';
 import { randomMemberIds, seededRandom } from '../fixtures/seeded-random.js';
 
 const SEEDS = Array.from({ length: 20 }, (_, i) => i + 1);
