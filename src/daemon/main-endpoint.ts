@@ -7,6 +7,7 @@ import type { HopLink } from '../hop/hop-link.js';
 import {
   decodeAppliedCount,
   decodeSnapshotPage,
+  decodeSnapshotPageBytes,
   emptyHopHeader,
   encodeSnapshotRequest,
   HOP_HEADER_BYTES,
@@ -20,6 +21,7 @@ import {
   readHopHeader,
   type SnapshotCursor,
   type SnapshotPage,
+  type SnapshotRecordBytes,
   Utf8Scratch,
 } from '../hop/hop-messages.js';
 import { PendingHops } from '../hop/pending-hops.js';
@@ -44,6 +46,10 @@ export interface ShardEntry {
 export type ApplyCallback = (applied: boolean, error: LallyError | undefined) => void;
 export type ReadEntryCallback = (entry: ShardEntry | undefined, error: LallyError | undefined) => void;
 export type SnapshotCallback = (page: SnapshotPage | undefined, error: LallyError | undefined) => void;
+export type SnapshotBytesCallback = (
+  page: { records: SnapshotRecordBytes[]; next: SnapshotCursor | undefined } | undefined,
+  error: LallyError | undefined,
+) => void;
 
 /** Serves one request from shard `from` (the message and header are valid only during the call). */
 export type RequestHandler = (from: number, message: Uint8Array, header: HopHeader) => void;
@@ -207,6 +213,15 @@ export class MainEndpoint {
     );
   }
 
+  /** Shard `shard`'s own figures (ShardStats, as JSON text): the transfers' record estimate. */
+  stats(shard: number, callback: (json: string | undefined, error: LallyError | undefined) => void): void {
+    this.#request(shard, HopKind.STATS, undefined, 0, EMPTY, EMPTY, (message, header, error) => {
+      if (error !== undefined) callback(undefined, error);
+      else if (header.status === HopStatus.ERROR) callback(undefined, errorOf(message!, header));
+      else callback(hopValue(message!, header), undefined);
+    });
+  }
+
   /**
    * One page of shard `shard`'s entries after `cursor` (SNAPSHOT_START for the first): at most about
    * `maxBytes` (the shard bounds it), and `next` to ask for the following one (undefined at the end).
@@ -231,6 +246,37 @@ export class MainEndpoint {
           let page: SnapshotPage;
           try {
             page = decodeSnapshotPage(message!, header);
+          } catch (cause) {
+            callback(undefined, new LallyError(ErrorCodes.INTERNAL, `shard ${shard}: ${String(cause)}`));
+            return;
+          }
+          callback(page, undefined);
+        }
+      },
+    );
+  }
+
+  /** As `snapshot`, with keys and values as bytes (views of one copy of the page): for transfers. */
+  snapshotBytes(
+    shard: number,
+    cursor: SnapshotCursor,
+    callback: SnapshotBytesCallback,
+    maxBytes: number = MAIN_ENDPOINT_DEFAULTS.snapshotPageBytes,
+  ): void {
+    this.#request(
+      shard,
+      HopKind.SNAPSHOT,
+      undefined,
+      0,
+      EMPTY,
+      encodeSnapshotRequest(cursor, maxBytes),
+      (message, header, error) => {
+        if (error !== undefined) callback(undefined, error);
+        else if (header.status === HopStatus.ERROR) callback(undefined, errorOf(message!, header));
+        else {
+          let page: ReturnType<typeof decodeSnapshotPageBytes>;
+          try {
+            page = decodeSnapshotPageBytes(message!, header);
           } catch (cause) {
             callback(undefined, new LallyError(ErrorCodes.INTERNAL, `shard ${shard}: ${String(cause)}`));
             return;

@@ -462,3 +462,52 @@ export function decodeAppliedCount(message: Uint8Array, header: HopHeader): numb
   if (header.valueLength !== 4) return undefined;
   return u32(message, HOP_HEADER_BYTES + header.keyLength);
 }
+
+/** One entry of a page as bytes (views of a copy of the page): what the wire sends, undecoded. */
+export interface SnapshotRecordBytes {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly version: Version;
+  readonly tombstone: boolean;
+}
+
+/**
+ * Decodes the page in a SNAPSHOT answer without decoding its strings: the page is copied out of the
+ * ring once, and keys and values are views of that copy (for the main thread's snapshot transfers,
+ * which send the bytes on as they are). Throws like decodeSnapshotPage.
+ */
+export function decodeSnapshotPageBytes(
+  message: Uint8Array,
+  header: HopHeader,
+): { records: SnapshotRecordBytes[]; next: SnapshotCursor | undefined } {
+  const start = HOP_HEADER_BYTES + header.keyLength;
+  const end = start + header.valueLength;
+  if (header.valueLength < PAGE_HEAD_BYTES || end > message.byteLength) {
+    throw new RangeError(`a snapshot page of ${header.valueLength} bytes is shorter than its head`);
+  }
+  const page = Buffer.from(message.subarray(start, end)); // a copy: the ring's bytes are reused
+  const session = u32(page, 0);
+  const position = u32(page, 8) * TWO_TO_32 + u32(page, 4);
+  const done = u32(page, 12) === 1;
+  const count = u32(page, 16);
+  const records: SnapshotRecordBytes[] = new Array(count);
+  let at = PAGE_HEAD_BYTES;
+  for (let i = 0; i < count; i++) {
+    if (at + SNAPSHOT_RECORD_HEAD_BYTES > page.length)
+      throw new RangeError('a snapshot page ends inside a record');
+    const tombstone = (page[at]! & HopFlag.TOMBSTONE) !== 0;
+    const wall = u32(page, at + 8) * TWO_TO_32 + u32(page, at + 4);
+    const version = { wall, counter: u32(page, at + 12), node: u32(page, at + 16) };
+    const keyLength = u32(page, at + 20);
+    const valueLength = u32(page, at + 24);
+    at += SNAPSHOT_RECORD_HEAD_BYTES;
+    if (at + keyLength + valueLength > page.length)
+      throw new RangeError('a snapshot record overruns its page');
+    const key = page.subarray(at, at + keyLength);
+    at += keyLength;
+    const value = page.subarray(at, at + valueLength);
+    at += valueLength;
+    records[i] = { key, value, version, tombstone };
+  }
+  return { records, next: done ? undefined : { session, position } };
+}
