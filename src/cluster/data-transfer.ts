@@ -20,9 +20,13 @@ import { TransferProgress } from './transfer-progress.js';
 
 export type ApplyRecords = (records: readonly ReplicaRecord[]) => Promise<ApplyResult>;
 
-/** Records handed to the shards at once, and chunks in flight: below the endpoint's per-shard bound. */
-const APPLY_CHUNK = 512;
-const APPLY_WINDOW = 6;
+/**
+ * Records handed to the shards at once, and chunks in flight. LocalReplica sends a chunk as one
+ * APPLY_BATCH page per shard (up to 1024 records each): 2048 records make about one full page per
+ * shard on two shards; four in flight keep every shard busy while the next page is decoded.
+ */
+const APPLY_CHUNK = 2048;
+const APPLY_WINDOW = 4;
 const BUSY_RETRIES = 50;
 
 export const TRANSFER_DEFAULTS = Object.freeze({

@@ -173,7 +173,11 @@ t.test('records are applied in bounded chunks; BUSY chunks are applied again', a
     applied.reduce((a, b) => a + b, 0),
     DATA.length,
   );
-  t.ok(most <= 4096, `at most 4096 records in flight (${most})`);
+  t.ok(most <= 8192, `at most 4 chunks of 2048 records in flight (${most})`);
+  t.ok(
+    applied.every((n) => n <= 2048),
+    'in chunks of at most 2048 records',
+  );
   await t.rejects(
     applyInChunks(
       async () => {
