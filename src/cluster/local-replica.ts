@@ -17,9 +17,16 @@ const PAGE_BYTES = 256 * 1024;
 
 export class LocalReplica {
   readonly #endpoint: MainEndpoint;
+  readonly #nodeId: number;
 
-  constructor(endpoint: MainEndpoint) {
+  /**
+   * `nodeId`: this node's id, the writer of entries that have none (imported from an upstream log,
+   * version node 0, which the wire refuses): they are read as written by this node at their time, as
+   * the join transfer sends them (src/cluster/local-snapshot.ts).
+   */
+  constructor(endpoint: MainEndpoint, nodeId: number) {
     this.#endpoint = endpoint;
+    this.#nodeId = nodeId;
   }
 
   /**
@@ -76,7 +83,11 @@ export class LocalReplica {
           resolve({
             key: Buffer.from(key, 'utf8'),
             value: entry.tombstone ? EMPTY : Buffer.from(entry.value, 'utf8'),
-            version: { wall: entry.version.wall, counter: entry.version.counter, node: entry.version.node },
+            version: {
+              wall: entry.version.wall,
+              counter: entry.version.counter,
+              node: entry.version.node === 0 ? this.#nodeId : entry.version.node,
+            },
             tombstone: entry.tombstone,
           });
         }

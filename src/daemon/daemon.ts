@@ -187,7 +187,7 @@ export class Daemon {
     this.#mainTransport.start((from, message) => endpoint.receive(from, message));
     // Peers' batches and replica reads reach the shards through the endpoint (before the join: a
     // member that knows this node may send to it at once; the shards answer once they run).
-    const replica = new LocalReplica(endpoint);
+    const replica = new LocalReplica(endpoint, identity.id);
     this.#cluster.serveReplication({
       replicate: replicateHandler((records) => replica.apply(records)),
       read: readHandler((keys) => replica.lookup(keys)),

@@ -10,7 +10,7 @@ import { Coordinator } from '../../src/cluster/coordinator.js';
 import { LocalReplica } from '../../src/cluster/local-replica.js';
 import { MainEndpoint } from '../../src/daemon/main-endpoint.js';
 import { ringCapacity, ThreadRings } from '../../src/daemon/thread-rings.js';
-import { hashKey } from '../../src/hash/key-hash.js';
+import { hashKey, shardOfKey } from '../../src/hash/key-hash.js';
 import type { OpKind, OpResult } from '../../src/kv/key-value-service.js';
 import type { MemberView } from '../../src/kv/member-view.js';
 import { Topology } from '../../src/placement/topology.js';
@@ -88,7 +88,7 @@ async function buildNode(t: Test, id: number, opts: NodeOptions): Promise<TestNo
     logger: silent,
   });
   mainTransport.start((from, message) => endpoint.receive(from, message));
-  const local = new LocalReplica(endpoint);
+  const local = new LocalReplica(endpoint, id);
   const server = new RpcServer({ host: '127.0.0.1', port: 0 });
   server.addService(ReplicationService, {
     replicate: replicateHandler((records) => local.apply(records)),
@@ -266,3 +266,22 @@ t.test('replication factor 1: a node that holds no replica coordinates the whole
   t.equal(entryOn(b, key)?.tombstone, true, 'the delete is on B');
   t.equal(a.coordinator.counters.coordinatedWrites, 2);
 });
+
+t.test(
+  'entries imported from an upstream log (no writer) are read and repaired as this node wrote them',
+  async (t) => {
+    const nodes = await cluster(t, 2, () => ({ readQuorum: 2, quorumTimeoutMs: 4000 }));
+    const [a, b] = nodes as [TestNode, TestNode];
+    const key = 'imported';
+    b.stores[shardOfKey(key, SHARDS)]!.put(key, 'from upstream', { wall: 1_000, counter: 0, node: 0 });
+    const read = await run(a, 'get', key);
+    t.same(
+      [read.value, read.quorum.achieved],
+      ['from upstream', 2],
+      'B answered the read: its entry crossed the wire',
+    );
+    t.equal(read.version?.node, b.id, 'as written by B');
+    await eventually(() => entryOn(a, key)?.value === 'from upstream', 'A repaired');
+    t.pass('and A was repaired with it');
+  },
+);

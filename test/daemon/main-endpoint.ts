@@ -139,7 +139,7 @@ t.test(
 
 t.test('APPLY_BATCH: pages of records per shard, winners counted, tombstones kept', async (t) => {
   const { nodes, endpoint } = buildNode(t);
-  const local = new LocalReplica(endpoint);
+  const local = new LocalReplica(endpoint, 0x5eed);
   const v = (wall: number, node = 99): Version => ({ wall, counter: 0, node });
   const bytes = (text: string) => Buffer.from(text, 'utf8');
   // 3000 records over both shards: more than one page per shard (1024 records a page).
