@@ -10,6 +10,8 @@ import { advertisedAddress, isWildcardHost, joinHostPort } from '../config/adver
 import type { LallyConfig } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { MemberView } from '../kv/member-view.js';
+import { HashRing } from '../placement/placement.js';
+import { Topology } from '../placement/topology.js';
 import { Backoff } from '../rpc/backoff.js';
 import { RpcServer } from '../rpc/grpc-server.js';
 import { membershipImplementation } from '../rpc/membership-service.js';
@@ -20,7 +22,6 @@ import { GrpcSwimTransport, type JoinAnswer } from '../rpc/swim-transport.js';
 import type { Member, MemberUpdate } from './member.js';
 import { readMemberFile, writeMemberFile } from './member-file.js';
 import type { NodeIdentity } from './node-identity.js';
-import { HashRing } from './placement.js';
 import { SwimNode } from './swim.js';
 
 export type { MemberView };
@@ -54,6 +55,8 @@ export class ClusterNode {
   readonly #pool = new PeerPool();
   readonly #transport = new GrpcSwimTransport(this.#pool);
   readonly #server: RpcServer;
+  /** Where keys live as this node sees the members now (the coordinator routes by it). */
+  readonly topology: Topology;
   #swim: SwimNode | undefined;
   #implementation: UntypedServiceImplementation | undefined;
   /** The Replication service's handlers, set by the data side of the cluster once the shards run. */
@@ -70,6 +73,7 @@ export class ClusterNode {
     this.#opts = opts;
     this.#logger = opts.logger.child({ component: 'membership' });
     this.#server = new RpcServer({ host: opts.config.host, port: opts.config.grpcPort });
+    this.topology = new Topology(opts.identity.id, opts.config.replicationFactor);
     // Calls that come before the detector exists (between the bind and the join) answer UNAVAILABLE,
     // which a prober takes as no ack.
     this.#server.addService(MembershipService, this.#delegate());
@@ -326,6 +330,8 @@ export class ClusterNode {
   }
 
   #publish(): void {
+    const swim = this.#swim;
+    if (swim !== undefined) this.topology.update(swim.members());
     try {
       this.#opts.onChange(this.view());
     } catch (error) {

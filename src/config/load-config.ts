@@ -176,6 +176,13 @@ function checkTogether(
       }
     }
   }
+  const quorumTimeout = values.quorumTimeoutMs;
+  const hopTimeout = values.hopTimeoutMs;
+  if (typeof quorumTimeout === 'number' && typeof hopTimeout === 'number' && quorumTimeout >= hopTimeout) {
+    errors.push(
+      `quorum_timeout_ms: ${quorumTimeout} must be below hop_timeout_ms ${hopTimeout}: a shard would give up on the quorum's answer before it comes (${from('quorumTimeoutMs', 'quorum_timeout_ms')}, ${from('hopTimeoutMs', 'hop_timeout_ms')})`,
+    );
+  }
   const body = values.maxBodyBytes;
   const value = values.maxValueBytes;
   if (typeof body === 'number' && typeof value === 'number' && body < value) {

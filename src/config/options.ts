@@ -299,6 +299,21 @@ const TABLE = [
       'Replicas of each key: the first N distinct live nodes clockwise from the key on the hash ring. read_quorum and write_quorum may not exceed it.',
   },
   {
+    key: 'quorumTimeoutMs',
+    flag: 'quorum-timeout-ms',
+    yaml: 'quorum_timeout_ms',
+    env: 'LALLY_QUORUM_TIMEOUT_MS',
+    group: 'Cluster',
+    kind: 'integer',
+    placeholder: '<ms>',
+    min: 10,
+    max: 600_000,
+    default: 1000,
+    defaultText: '1000',
+    description:
+      "How long a write waits for write_quorum replicas' acknowledgements (and a read for read_quorum answers) before it answers `partial` with the count it reached. Must be below hop_timeout_ms.",
+  },
+  {
     key: 'advertise',
     flag: 'advertise',
     yaml: 'advertise',

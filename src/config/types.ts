@@ -46,6 +46,8 @@ export interface LallyConfig {
   readonly shutdownTimeoutMs: number;
   /** How long a request may wait for another shard's answer before it fails with 504. */
   readonly hopTimeoutMs: number;
+  /** Cluster: how long a write (read) waits for its quorum before answering `partial`. */
+  readonly quorumTimeoutMs: number;
   /** Event-loop turns a shard polls its rings before sleeping on its doorbell (see docs/rings.md). */
   readonly ringIdleTurns: number;
 }

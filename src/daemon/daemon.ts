@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PreparedDataDir } from '../aof/data-dir.js';
 import { ClusterNode, type MemberView } from '../cluster/cluster-node.js';
+import { Coordinator } from '../cluster/coordinator.js';
 import { LocalReplica } from '../cluster/local-replica.js';
 import { loadNodeIdentity, type NodeIdentity } from '../cluster/node-identity.js';
 import type { LallyConfig } from '../config/types.js';
@@ -89,6 +90,7 @@ export class Daemon {
   #mainTransport: RingTransport | undefined;
   #endpoint: MainEndpoint | undefined;
   #cluster: ClusterNode | undefined;
+  #coordinator: Coordinator | undefined;
   #members: readonly MemberView[] = [];
   #stopping: Promise<void> | undefined;
   #failure: LallyError | undefined;
@@ -186,6 +188,16 @@ export class Daemon {
       replicate: replicateHandler((records) => replica.apply(records)),
       read: readHandler((keys) => replica.lookup(keys)),
     });
+    this.#coordinator = new Coordinator({
+      endpoint,
+      local: replica,
+      topology: this.#cluster.topology,
+      pool: this.#cluster.pool,
+      readQuorum: config.readQuorum,
+      writeQuorum: config.writeQuorum,
+      quorumTimeoutMs: config.quorumTimeoutMs,
+      logger: this.#logger.child({ component: 'coordinator' }),
+    });
     for (let id = 0; id < config.shards; id++) {
       const data: ShardWorkerData = {
         shard: id,
@@ -282,6 +294,7 @@ export class Daemon {
   #allExited(): void {
     // No shard is left to answer the main thread: fail what waits, and stop its inbox (it keeps the
     // process alive while open).
+    this.#coordinator?.close();
     this.#endpoint?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
     this.#endpoint?.close();
     const inboxClosed = Promise.resolve(this.#mainTransport?.close()).catch(() => undefined);
@@ -299,6 +312,7 @@ export class Daemon {
   /** Every shard gets the member table on every change (GET /nodes, GET /cluster). */
   #membersChanged(members: readonly MemberView[]): void {
     this.#members = members;
+    this.#coordinator?.membersChanged();
     for (const s of this.#shards) {
       if (s.state !== 'closing' && s.state !== 'closed') this.#send(s, { type: 'members', members });
     }

@@ -44,6 +44,9 @@ export type ApplyCallback = (applied: boolean, error: LallyError | undefined) =>
 export type ReadEntryCallback = (entry: ShardEntry | undefined, error: LallyError | undefined) => void;
 export type SnapshotCallback = (page: SnapshotPage | undefined, error: LallyError | undefined) => void;
 
+/** Serves one request from shard `from` (the message and header are valid only during the call). */
+export type RequestHandler = (from: number, message: Uint8Array, header: HopHeader) => void;
+
 /**
  * What waits for an answer: called with the RESULT (valid only during the call) or with an error
  * (a deadline, the link, shutdown) instead.
@@ -80,7 +83,8 @@ export class MainEndpoint {
   readonly #scratchHeader = emptyHopHeader();
   readonly #keyScratch = new Utf8Scratch();
   readonly #valueScratch = new Utf8Scratch();
-  readonly counters = { sent: 0, answered: 0, busy: 0, timeouts: 0, lateAnswers: 0 };
+  readonly counters = { sent: 0, answered: 0, busy: 0, timeouts: 0, lateAnswers: 0, requests: 0 };
+  #serve: RequestHandler | undefined;
 
   constructor(opts: {
     /** This thread's id (the main thread is `shards`). */
@@ -252,7 +256,49 @@ export class MainEndpoint {
     this.#pending.add(requestId, handler, shard);
   }
 
-  /** Handles one message from shard `from`; the main thread serves no requests, it only asks. */
+  /**
+   * Serves the requests shards send here (REPLICATE, COORDINATE: the cluster's coordinator). The
+   * message and header are valid only during the call; the handler answers with `answer`.
+   */
+  serveRequests(handler: RequestHandler): void {
+    this.#serve = handler;
+  }
+
+  /**
+   * Answers request `requestId` (of kind `answering`) of shard `to`. Answers are never refused while
+   * the link is open (a shard waits for each); false once it is closed (the node is stopping).
+   */
+  answer(
+    to: number,
+    answering: number,
+    requestId: number,
+    status: HopStatus,
+    version: Version | undefined,
+    flags: number,
+    valueBytes: Uint8Array = EMPTY,
+  ): boolean {
+    const link = this.#links[to];
+    if (link === undefined) return false;
+    const header = this.#header.write(
+      HopKind.RESULT,
+      status,
+      requestId,
+      version,
+      0,
+      valueBytes.length,
+      answering,
+      flags,
+    );
+    return link.sendAnswer?.(header, valueBytes) ?? link.send(header, valueBytes);
+  }
+
+  /** Answers a request with an error (its code and message, as the shards' router reads them). */
+  answerError(to: number, answering: number, requestId: number, error: LallyError): boolean {
+    const text = Buffer.from(`${error.code}\n${error.message}`, 'utf8');
+    return this.answer(to, answering, requestId, HopStatus.ERROR, undefined, 0, text);
+  }
+
+  /** Handles one message from shard `from`: the answer to one of this thread's hops, or a request. */
   receive(from: number, message: Uint8Array): void {
     if (message.byteLength < HOP_HEADER_BYTES) {
       this.#logger?.error({ from, bytes: message.byteLength }, 'dropped a truncated hop message');
@@ -260,7 +306,18 @@ export class MainEndpoint {
     }
     const header = readHopHeader(message, this.#scratchHeader);
     if (header.kind !== HopKind.RESULT) {
-      this.#logger?.error({ from, kind: header.kind }, 'the main thread serves no hop requests');
+      if (this.#serve !== undefined) {
+        this.counters.requests++;
+        this.#serve(from, message, header);
+        return;
+      }
+      this.#logger?.error({ from, kind: header.kind }, 'no handler for hop requests on the main thread');
+      this.answerError(
+        from,
+        header.kind,
+        header.requestId,
+        new LallyError(ErrorCodes.INTERNAL, 'the main thread serves no cluster requests'),
+      );
       return;
     }
     const handler = this.#pending.take(header.requestId, from);

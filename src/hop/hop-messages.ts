@@ -25,6 +25,16 @@
  *               entry too: repair must see it); MISSING when the shard never had the key.
  *   SNAPSHOT    value = a snapshot request (cursor, max bytes; SNAPSHOT_REQUEST_BYTES). Answer OK with
  *               a page (encodeSnapshotPage below): the next cursor, then records with tombstones.
+ *
+ * The kinds a shard sends the main thread in a cluster (the coordinator, src/cluster/coordinator.ts):
+ *   REPLICATE   a client write this shard committed: version, TOMBSTONE flag, key, value. The main
+ *               thread sends it to the key's other replicas and answers OK once write_quorum - 1 of
+ *               them acknowledged it, all answered, or quorum_timeout_ms passed; the answer's flags
+ *               carry the peers' acknowledgements (`achievedOf`).
+ *   COORDINATE  an operation the main thread runs whole: a read at read_quorum > 1, or any operation
+ *               on a key this node holds no replica of. The request's `answering` byte names the
+ *               operation (GET, PUT, REMOVE); key, value. The answer is a GET's, PUT's or REMOVE's,
+ *               with the replicas that answered in its flags (`achievedOf`).
  */
 import type { Version } from '../clock/hlc.js';
 
@@ -40,6 +50,8 @@ export const HopKind = {
   APPLY: 5,
   READ_ENTRY: 6,
   SNAPSHOT: 7,
+  REPLICATE: 8,
+  COORDINATE: 9,
   RESULT: 0x81,
 } as const;
 export type HopKind = (typeof HopKind)[keyof typeof HopKind];
@@ -55,9 +67,21 @@ export const HopStatus = {
 export type HopStatus = (typeof HopStatus)[keyof typeof HopStatus];
 
 export const HopFlag = {
-  /** The record is a delete (APPLY request) or the entry is a tombstone (READ_ENTRY answer). */
+  /** The record is a delete (APPLY, REPLICATE requests) or the entry is a tombstone (READ_ENTRY answer). */
   TOMBSTONE: 1,
 } as const;
+
+/** Replica counts that fit an answer's flags (bits 1..7). */
+export const MAX_FLAG_ACHIEVED = 127;
+
+/** The flags of a REPLICATE or COORDINATE answer that reached `achieved` replicas. */
+export function achievedFlags(achieved: number): number {
+  return Math.min(achieved, MAX_FLAG_ACHIEVED) << 1;
+}
+
+export function achievedOf(flags: number): number {
+  return flags >>> 1;
+}
 
 /** A decoded message. `key` and `value` are decoded lazily by the caller from `bytes`. */
 export interface HopHeader {

@@ -4,6 +4,7 @@ import { type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.j
 import { shardOfKey } from '../hash/key-hash.js';
 import type { HopLink } from '../hop/hop-link.js';
 import {
+  achievedOf,
   decodeSnapshotRequest,
   emptyHopHeader,
   HOP_HEADER_BYTES,
@@ -15,6 +16,7 @@ import {
   hopKey,
   hopValue,
   hopVersion,
+  MAX_FLAG_ACHIEVED,
   readHopHeader,
   Utf8Scratch,
 } from '../hop/hop-messages.js';
@@ -48,6 +50,15 @@ const NO_QUORUM: Quorum = Object.freeze({ required: 1, achieved: 1 });
 
 function missing(quorum: Quorum): OpResult {
   return { found: false, value: undefined, version: undefined, error: undefined, quorum };
+}
+
+/** `{ required: 0, achieved: n }` for each count a main-thread answer can carry (no allocation per answer). */
+const REACHED: readonly Quorum[] = Array.from({ length: MAX_FLAG_ACHIEVED + 1 }, (_, achieved) =>
+  Object.freeze({ required: 0, achieved }),
+);
+
+function reached(achieved: number): Quorum {
+  return REACHED[achieved]!;
 }
 
 /** A failed operation reached no replica (the HTTP layer answers its error, not a quorum). */
@@ -171,12 +182,34 @@ export class ShardRouter implements KeyValueService {
     this.#request(shard, HopKind.STATS, EMPTY, EMPTY, (result) => callback(result.value, result.error));
   }
 
+  /**
+   * Sends a cluster request to the main thread (REPLICATE, COORDINATE; src/shard/cluster-service.ts):
+   * the same ids, in-flight cap and deadline as a hop. The answer's quorum is `{ required: 0,
+   * achieved }` with the count the main thread reached; the caller fills in what it required.
+   */
+  requestMain(
+    kind: HopKind,
+    operation: number,
+    version: Version | undefined,
+    flags: number,
+    key: string,
+    value: string | undefined,
+    callback: OpCallback,
+  ): void {
+    const keyBytes = this.#keyScratch.encode(key);
+    const valueBytes = value === undefined ? EMPTY : this.#valueScratch.encode(value);
+    this.#request(this.shards, kind, keyBytes, valueBytes, callback, version, flags, operation);
+  }
+
   #request(
     owner: number,
     kind: HopKind,
     keyBytes: Uint8Array,
     valueBytes: Uint8Array,
     callback: OpCallback,
+    version?: Version,
+    flags = 0,
+    operation = 0,
   ): void {
     const link = this.#links[owner];
     if (link === undefined) {
@@ -202,9 +235,11 @@ export class ShardRouter implements KeyValueService {
       kind,
       HopStatus.OK,
       requestId,
-      undefined,
+      version,
       keyBytes.length,
       valueBytes.length,
+      operation,
+      flags,
     );
     if (!link.send(header, keyBytes, valueBytes)) {
       this.counters.busy++;
@@ -279,7 +314,12 @@ export class ShardRouter implements KeyValueService {
         this.counters.lateAnswers++;
         return;
       }
-      const quorum = header.answering === HopKind.GET ? this.#quorums.read : this.#quorums.write;
+      const quorum =
+        header.answering === HopKind.GET
+          ? this.#quorums.read
+          : header.answering === HopKind.PUT || header.answering === HopKind.REMOVE
+            ? this.#quorums.write
+            : reached(achievedOf(header.flags));
       callback(decodeResult(message, header, quorum));
       return;
     }

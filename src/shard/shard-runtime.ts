@@ -8,6 +8,7 @@ import { createHttpApp, HttpApi } from '../http/http-app.js';
 import { loadNativeUws, type UwsModule } from '../http/uws-native.js';
 import type { MemberView } from '../kv/member-view.js';
 import { ShardStore } from '../store/shard-store.js';
+import { ClusterService } from './cluster-service.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from './control-messages.js';
 import { ShardEngine, type WriteAheadLog } from './shard-engine.js';
 import { ShardRouter } from './shard-router.js';
@@ -59,6 +60,7 @@ export class ShardRuntime {
   readonly #logger: Logger;
   #engine: ShardEngine | undefined;
   #router: ShardRouter | undefined;
+  #service: ClusterService | undefined;
   #http: HttpApi | undefined;
   /** The member table as the main thread last sent it (GET /nodes, GET /cluster). */
   #members: readonly MemberView[] = [];
@@ -141,8 +143,17 @@ export class ShardRuntime {
       writeQuorum: config.writeQuorum,
     });
     this.#router = router;
+    const service = new ClusterService({
+      router,
+      selfId: data.nodeId,
+      replicationFactor: config.replicationFactor,
+      readQuorum: config.readQuorum,
+      writeQuorum: config.writeQuorum,
+    });
+    service.setMembers(this.#members);
+    this.#service = service;
     const http = new HttpApi({
-      service: router,
+      service,
       limits: config,
       logger: this.#logger,
       // Alive only, as upstream lists the peers it can reach: a suspect drops out at once (it comes
@@ -201,6 +212,7 @@ export class ShardRuntime {
         return;
       case 'members':
         this.#members = message.members;
+        this.#service?.setMembers(message.members);
         return;
     }
   }

@@ -9,7 +9,7 @@ import {
   RING_SIZE,
   rangeContains,
   tokenOf,
-} from '../../src/cluster/placement.js';
+} from '../../src/placement/placement.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { hashKey, shardOfHash } from '../../src/hash/key-hash.js';
 import { randomMemberIds, seededRandom } from '../fixtures/seeded-random.js';

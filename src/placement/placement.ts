@@ -24,7 +24,6 @@
  */
 import { ErrorCodes, LallyError } from '../errors.js';
 import { hashKey } from '../hash/key-hash.js';
-import { nodeIdToHex } from './node-identity.js';
 
 export const RING_SIZE = 2 ** 32;
 export const DEFAULT_VNODES = 128;
@@ -49,7 +48,8 @@ export function placementOf(keyHash: number): number {
 }
 
 export function tokenOf(memberId: number, vnode: number): number {
-  return placementOf(hashKey(`${nodeIdToHex(memberId)}:${vnode}`));
+  // The member's id as 8 hex digits, as src/cluster/node-identity.ts shows it (pinned by a test).
+  return placementOf(hashKey(`${memberId.toString(16).padStart(8, '0')}:${vnode}`));
 }
 
 /** A half-open range of ring positions, [start, end), never wrapping. */
