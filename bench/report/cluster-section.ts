@@ -17,10 +17,11 @@ export function clusterSection(c: ClusterResult | null | undefined): string[] {
       `${c.loadAverageStart.map((x) => x.toFixed(2)).join(' ')} at the start, ` +
       `${c.loadAverageEnd.map((x) => x.toFixed(2)).join(' ')} at the end.`,
     '',
-    '| cell | ops/s | ratio to 1 node | partial | mean achieved | quorum-met ops/s | ratio (quorum met) | p99 ms | main thread cores per node | main-thread share of the process | replication records/s |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|',
+    '| cell | ops/s | ratio to 1 node | partial | mean achieved | quorum-met ops/s | ratio (quorum met) | p50 ms | p99 ms | process cores per node | main thread cores per node | main-thread share of the process | replication records/s | main-thread µs per replicated record |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|',
   );
   for (const cell of c.cells) {
+    const processCores = cell.perNode.map((n) => fmt(n.processCores, 2)).join(' / ');
     const cores = cell.perNode.map((n) => fmt(n.mainThreadCores, 2)).join(' / ');
     const shares = cell.perNode.map((n) => share(n.mainThreadShare)).join(' / ');
     const repl =
@@ -28,7 +29,7 @@ export function clusterSection(c: ClusterResult | null | undefined): string[] {
         ? '–'
         : `${fmt(cell.replicationRecordsPerSec)} (${cell.replicationSource})`;
     out.push(
-      `| ${cell.label} | ${fmt(cell.opsPerSec)} | ${ratioText(cell.ratioToSingle)} | ${share(cell.partialShare)} | ${fmt(cell.meanAchieved, 2)} | ${fmt(cell.successOpsPerSec)} | ${ratioText(cell.ratioSuccessToSingle)} | ${fmt(cell.latencyMs.p99, 2)} | ${cores}${cell.mainThreadSaturated ? ' **saturated**' : ''} | ${shares} | ${repl} |`,
+      `| ${cell.label} | ${fmt(cell.opsPerSec)} | ${ratioText(cell.ratioToSingle)} | ${share(cell.partialShare)} | ${fmt(cell.meanAchieved, 2)} | ${fmt(cell.successOpsPerSec)} | ${ratioText(cell.ratioSuccessToSingle)} | ${fmt(cell.latencyMs.p50, 2)} | ${fmt(cell.latencyMs.p99, 2)} | ${processCores} | ${cores}${cell.mainThreadSaturated ? ' **saturated**' : ''} | ${shares} | ${repl} | ${fmt(cell.mainThreadUsPerReplicatedRecord, 1)} |`,
     );
   }
   const rpc = c.rpcStream;
@@ -36,7 +37,10 @@ export function clusterSection(c: ClusterResult | null | undefined): string[] {
     out.push(
       '',
       `One replication stream (bench/rpc-stream.ts, ${fmt(rpc.records)} records): sender ${fmt(rpc.senderRecordsPerCpuSec)} records per CPU second, ` +
-        `receiver ${fmt(rpc.receiverRecordsPerCpuSec)}, both in one process ${fmt(rpc.togetherRecordsPerCpuSec)}.`,
+        `receiver ${fmt(rpc.receiverRecordsPerCpuSec)}, both in one process ${fmt(rpc.togetherRecordsPerCpuSec)}` +
+        (rpc.senderRecordsPerCpuSec && rpc.receiverRecordsPerCpuSec
+          ? `: ${fmt(1e6 / rpc.senderRecordsPerCpuSec + 1e6 / rpc.receiverRecordsPerCpuSec, 1)} µs of CPU per record, sender plus receiver.`
+          : '.'),
     );
   }
   out.push(

@@ -210,6 +210,11 @@ export interface ClusterCell {
   /** PUT only: replication records per second over the cluster, and where the figure comes from. */
   replicationRecordsPerSec: number | null;
   replicationSource: 'stats' | 'derived' | null;
+  /**
+   * PUT only: the main threads' CPU over the cluster per replicated record, in µs (it pays the send on
+   * one node and the apply on another; compare with rpc-stream's sender + receiver µs per record).
+   */
+  mainThreadUsPerReplicatedRecord: number | null;
   /** opsPerSec / the single node's of the same kind; successOpsPerSec / the single node's. */
   ratioToSingle: number | null;
   ratioSuccessToSingle: number | null;

@@ -174,6 +174,11 @@ export function cellOf(
       replicationSource = 'derived';
     }
   }
+  const mainCores = perNode.reduce((sum, n) => sum + (n.mainThreadCores ?? 0), 0);
+  const mainThreadUsPerReplicatedRecord =
+    replicationRecordsPerSec && perNode.every((n) => n.mainThreadCores !== null)
+      ? Math.round((mainCores / replicationRecordsPerSec) * 1e7) / 10
+      : null;
   const id =
     spec.nodes === 1
       ? `single-${spec.kind}`
@@ -198,6 +203,7 @@ export function cellOf(
     mainThreadSaturated: perNode.some((n) => (n.mainThreadCores ?? 0) >= SATURATED_CORES),
     replicationRecordsPerSec,
     replicationSource,
+    mainThreadUsPerReplicatedRecord,
     ratioToSingle: null,
     ratioSuccessToSingle: null,
   };

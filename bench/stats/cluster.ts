@@ -67,15 +67,21 @@ export function derivedReplicationRate(putOpsPerSec: number, replicas: number): 
 }
 
 /**
- * Records replicated so far by one node, from its GET /stats, if it says: a number at
- * `replication.recordsSent` or `totals.replicated`. Null when /stats has no such counter.
+ * Records this node's replication streams had acknowledged so far, from its GET /stats, if it says:
+ * the coordinator's per-peer counters (`replication.peers.<address>.acknowledged`, summed over the
+ * peers). Null when /stats has no such counter.
  */
 export function replicatedFromStats(stats: unknown): number | null {
   if (typeof stats !== 'object' || stats === null) return null;
-  const s = stats as { replication?: { recordsSent?: unknown }; totals?: { replicated?: unknown } };
-  if (typeof s.replication?.recordsSent === 'number') return s.replication.recordsSent;
-  if (typeof s.totals?.replicated === 'number') return s.totals.replicated;
-  return null;
+  const peers = (stats as { replication?: { peers?: unknown } }).replication?.peers;
+  if (typeof peers !== 'object' || peers === null) return null;
+  let sum = 0;
+  for (const peer of Object.values(peers)) {
+    const acknowledged = (peer as { acknowledged?: unknown } | null)?.acknowledged;
+    if (typeof acknowledged !== 'number') return null;
+    sum += acknowledged;
+  }
+  return sum;
 }
 
 /**

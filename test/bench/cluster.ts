@@ -80,8 +80,10 @@ t.test('wrk script: targets per thread and the response hook only when asked', a
 });
 
 t.test('replication records: from /stats when it counts them, derived otherwise', async (t) => {
-  t.equal(replicatedFromStats({ replication: { recordsSent: 12 } }), 12);
-  t.equal(replicatedFromStats({ totals: { replicated: 7 } }), 7);
+  const peers = { 'a:1': { records: 12, acknowledged: 10 }, 'b:2': { records: 9, acknowledged: 9 } };
+  t.equal(replicatedFromStats({ replication: { replicated: 21, peers } }), 19, 'acknowledged, summed');
+  t.equal(replicatedFromStats({ replication: { peers: {} } }), 0, 'no peer yet');
+  t.equal(replicatedFromStats({ replication: { peers: { 'a:1': {} } } }), null);
   t.equal(replicatedFromStats({ totals: { puts: 7 } }), null);
   t.equal(replicatedFromStats(null), null);
   t.equal(derivedReplicationRate(1000, 3), 2000);
