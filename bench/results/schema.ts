@@ -215,9 +215,16 @@ export interface ClusterCell {
    * one node and the apply on another; compare with rpc-stream's sender + receiver µs per record).
    */
   mainThreadUsPerReplicatedRecord: number | null;
-  /** opsPerSec / the single node's of the same kind; successOpsPerSec / the single node's. */
+  /**
+   * Quorum-met answers per CPU second of the nodes (wrk left out): successOpsPerSec over the sum of
+   * the nodes' processCores. Steadier than ops/s when other processes share the machine, since more
+   * processes also win more of the contended CPU.
+   */
+  opsPerCpuSec: number | null;
+  /** opsPerSec / the single node's of the same kind; successOpsPerSec / the single node's; same per CPU. */
   ratioToSingle: number | null;
   ratioSuccessToSingle: number | null;
+  ratioPerCpuToSingle: number | null;
 }
 
 export interface RpcStreamFigures {

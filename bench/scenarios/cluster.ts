@@ -51,7 +51,7 @@ const METHOD =
   'the clusters and again after them (rounds split), the clusters in between.';
 
 /** What one round of one cell gave. */
-interface Round {
+export interface Round {
   result: LoadResult;
   wallSec: number;
   cpu: (CpuWindow | null)[];
@@ -179,6 +179,10 @@ export function cellOf(
     replicationRecordsPerSec && perNode.every((n) => n.mainThreadCores !== null)
       ? Math.round((mainCores / replicationRecordsPerSec) * 1e7) / 10
       : null;
+  const serverCores = perNode.every((n) => n.processCores !== null)
+    ? perNode.reduce((sum, n) => sum + (n.processCores ?? 0), 0)
+    : 0;
+  const successOpsPerSec = partialShare === null ? null : Math.round(figures.opsPerSec * (1 - partialShare));
   const id =
     spec.nodes === 1
       ? `single-${spec.kind}`
@@ -198,14 +202,17 @@ export function cellOf(
     answers: answers?.answers ?? null,
     partialShare,
     meanAchieved,
-    successOpsPerSec: partialShare === null ? null : Math.round(figures.opsPerSec * (1 - partialShare)),
+    successOpsPerSec,
     perNode,
     mainThreadSaturated: perNode.some((n) => (n.mainThreadCores ?? 0) >= SATURATED_CORES),
     replicationRecordsPerSec,
     replicationSource,
     mainThreadUsPerReplicatedRecord,
+    opsPerCpuSec:
+      successOpsPerSec !== null && serverCores > 0 ? Math.round(successOpsPerSec / serverCores) : null,
     ratioToSingle: null,
     ratioSuccessToSingle: null,
+    ratioPerCpuToSingle: null,
   };
 }
 
@@ -356,10 +363,8 @@ async function run(ctx: BenchContext): Promise<void> {
   for (const cell of cells) {
     const base = singleCells.find((s) => s.kind === cell.kind);
     cell.ratioToSingle = ratio(cell.opsPerSec, base?.opsPerSec);
-    cell.ratioSuccessToSingle = ratio(
-      cell.successOpsPerSec ?? undefined,
-      base?.successOpsPerSec ?? undefined,
-    );
+    cell.ratioSuccessToSingle = ratio(cell.successOpsPerSec, base?.successOpsPerSec);
+    cell.ratioPerCpuToSingle = ratio(cell.opsPerCpuSec, base?.opsPerCpuSec);
   }
   const rpcStream = await measureRpcStream(ctx);
   const w2 = cells.find((c) => c.id === 'cluster-put-w2');

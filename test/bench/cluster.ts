@@ -105,3 +105,47 @@ t.test("rpc-stream's lines", async (t) => {
   });
   t.equal(parseRpcStreamOutput('', 1).senderRecordsPerCpuSec, null);
 });
+
+t.test('a cluster cell from its rounds: partial answers do not count as quorum-met', async (t) => {
+  const { cellOf } = await import('../../bench/scenarios/cluster.js');
+  const round = (opsPerSec: number) => ({
+    result: {
+      generator: 'wrk' as const,
+      requests: opsPerSec * 5,
+      durationSec: 5,
+      requestsPerSec: opsPerSec,
+      opsPerSec,
+      latencyMs: { p50: 1, p99: 2, p999: 3, max: 4, mean: 1 },
+      errors: 0,
+      non2xx: 0,
+      answers: {
+        answers: opsPerSec * 5,
+        success: opsPerSec * 4,
+        partial: opsPerSec,
+        otherStatus: 0,
+        achievedSum: opsPerSec * 9,
+        achievedSeen: opsPerSec * 5,
+        perThread: [opsPerSec * 3, opsPerSec, opsPerSec],
+      },
+    },
+    wallSec: 5,
+    cpu: [0.5, 0.25, 0.25].map((c) => ({ processCores: c, mainThreadCores: c / 2, mainThreadShare: 0.5 })),
+    replicated: null,
+  });
+  const cell = cellOf({ nodes: 3, kind: 'put', writeQuorum: 2, readQuorum: 1 }, [round(1000), round(3000)]);
+  t.equal(cell.id, 'cluster-put-w2');
+  t.equal(cell.opsPerSec, 2000, 'median of the rounds');
+  t.equal(cell.partialShare, 0.2);
+  t.equal(cell.meanAchieved, 1.8);
+  t.equal(cell.successOpsPerSec, 1600);
+  t.equal(cell.opsPerCpuSec, 1600, 'over 1 core of the three nodes');
+  t.same(
+    cell.perNode.map((n) => n.opsPerSec),
+    [1200, 400, 400],
+    'thread i drove node i',
+  );
+  t.equal(cell.replicationSource, 'derived');
+  t.equal(cell.replicationRecordsPerSec, 4000);
+  t.equal(cell.mainThreadUsPerReplicatedRecord, 125);
+  t.notOk(cell.mainThreadSaturated);
+});
