@@ -13,6 +13,7 @@ import type { MemberView } from '../kv/member-view.js';
 import { HashRing } from '../placement/placement.js';
 import { Topology } from '../placement/topology.js';
 import { Backoff } from '../rpc/backoff.js';
+import { peerSettingsFor } from '../rpc/channel-options.js';
 import { RpcServer } from '../rpc/grpc-server.js';
 import { membershipImplementation } from '../rpc/membership-service.js';
 import { PeerPool } from '../rpc/peer-pool.js';
@@ -36,6 +37,8 @@ export interface ClusterNodeOptions {
     | 'joinTimeoutMs'
     | 'shutdownTimeoutMs'
     | 'replicationFactor'
+    | 'maxKeyBytes'
+    | 'maxValueBytes'
   >;
   readonly identity: NodeIdentity;
   /** Where members.json lives; undefined (no AOF): nothing is remembered. */
@@ -52,8 +55,8 @@ const REFRESH_MS = 1000;
 export class ClusterNode {
   readonly #opts: ClusterNodeOptions;
   readonly #logger: Logger;
-  readonly #pool = new PeerPool();
-  readonly #transport = new GrpcSwimTransport(this.#pool);
+  readonly #pool: PeerPool;
+  readonly #transport: GrpcSwimTransport;
   readonly #server: RpcServer;
   /** Where keys live as this node sees the members now (the coordinator routes by it). */
   readonly topology: Topology;
@@ -72,7 +75,10 @@ export class ClusterNode {
   constructor(opts: ClusterNodeOptions) {
     this.#opts = opts;
     this.#logger = opts.logger.child({ component: 'membership' });
-    this.#server = new RpcServer({ host: opts.config.host, port: opts.config.grpcPort });
+    const settings = peerSettingsFor(opts.config.maxKeyBytes, opts.config.maxValueBytes);
+    this.#pool = new PeerPool(settings);
+    this.#transport = new GrpcSwimTransport(this.#pool);
+    this.#server = new RpcServer({ host: opts.config.host, port: opts.config.grpcPort, settings });
     this.topology = new Topology(opts.identity.id, opts.config.replicationFactor);
     // Calls that come before the detector exists (between the bind and the join) answer UNAVAILABLE,
     // which a prober takes as no ack.

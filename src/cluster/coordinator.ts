@@ -52,6 +52,11 @@ export interface CoordinatorOptions {
   readonly quorumTimeoutMs: number;
   readonly logger: Logger;
   readonly feed?: Partial<PeerFeedOptions>;
+  /**
+   * A fault for tests (LALLY_FAULT_DROP_REPLICATION=1): records are never sent to peers and count as
+   * not acknowledged, so this node's writes stay on it alone, as when its peers missed them.
+   */
+  readonly dropReplication?: boolean;
 }
 
 /** One replica's answer to a quorum read: its record (undefined: it has none) or no answer. */
@@ -298,7 +303,7 @@ export class Coordinator {
   }
 
   #send(id: number, record: ReplicaRecord, done: (ok: boolean) => void): void {
-    const feed = this.#feed(id);
+    const feed = this.#opts.dropReplication === true ? undefined : this.#feed(id);
     if (feed === undefined) queueMicrotask(() => done(false));
     else feed.push(record, done);
   }

@@ -197,7 +197,13 @@ export class Daemon {
       writeQuorum: config.writeQuorum,
       quorumTimeoutMs: config.quorumTimeoutMs,
       logger: this.#logger.child({ component: 'coordinator' }),
+      dropReplication: process.env.LALLY_FAULT_DROP_REPLICATION === '1',
     });
+    if (process.env.LALLY_FAULT_DROP_REPLICATION === '1') {
+      this.#logger.warn(
+        'LALLY_FAULT_DROP_REPLICATION=1: this node sends no writes to its peers (a fault for tests)',
+      );
+    }
     for (let id = 0; id < config.shards; id++) {
       const data: ShardWorkerData = {
         shard: id,
@@ -313,8 +319,11 @@ export class Daemon {
   #membersChanged(members: readonly MemberView[]): void {
     this.#members = members;
     this.#coordinator?.membersChanged();
+    const stats = members.length > 1 ? this.#coordinator?.stats() : undefined;
     for (const s of this.#shards) {
-      if (s.state !== 'closing' && s.state !== 'closed') this.#send(s, { type: 'members', members });
+      if (s.state === 'closing' || s.state === 'closed') continue;
+      this.#send(s, { type: 'members', members });
+      if (stats !== undefined) this.#send(s, { type: 'replication', stats });
     }
   }
 

@@ -16,8 +16,12 @@ export function batchItemJson(op: BatchOp, result: OpResult): string {
   const timestamp = timestampOf(result);
   const value = op.op === 'put' ? op.value : result.found ? result.value : undefined;
   const ts = result.found || op.op === 'put' ? timestamp : undefined;
+  // As the REST routes answer: `partial` when fewer replicas answered than the quorum asks.
+  const { required, achieved } = result.quorum;
+  const status = achieved >= required ? 'success' : 'partial';
   return (
-    `{"op":"${op.op}","status":"success","key":${key},"found":${op.op === 'put' ? true : result.found},` +
-    `"value":${value === undefined ? 'null' : JSON.stringify(value)},"timestamp":${ts === undefined ? 'null' : JSON.stringify(ts)}}`
+    `{"op":"${op.op}","status":"${status}","key":${key},"found":${op.op === 'put' ? true : result.found},` +
+    `"value":${value === undefined ? 'null' : JSON.stringify(value)},"timestamp":${ts === undefined ? 'null' : JSON.stringify(ts)},` +
+    `"quorum":{"required":${required},"achieved":${achieved}}}`
   );
 }

@@ -141,7 +141,8 @@ export class BatchRunner {
     let next = 0;
     let running = 0;
     let remaining = ops.length;
-    let failures = 0;
+    // Items that failed or missed their quorum: the batch is then `partial`.
+    let shortfalls = 0;
     let pumping = false;
     // Set once a GET of this batch was refused for the budget: its later GETs are refused without
     // running (fetching a value only to drop it would copy gigabytes through the rings).
@@ -154,7 +155,7 @@ export class BatchRunner {
     };
     const done = () => {
       const answer =
-        `{"status":"${failures === 0 ? 'success' : 'partial'}","count":${ops.length},` +
+        `{"status":"${shortfalls === 0 ? 'success' : 'partial'}","count":${ops.length},` +
         `"results":[${parts.join(',')}]}`;
       end();
       onDone(answer);
@@ -169,7 +170,7 @@ export class BatchRunner {
         spent = true;
         result = this.#busy();
       }
-      if (result.error !== undefined) failures++;
+      if (result.error !== undefined || result.quorum.achieved < result.quorum.required) shortfalls++;
       const item = batchItemJson(op, result);
       parts[index] = item;
       batch.bytes += item.length;

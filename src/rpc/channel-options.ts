@@ -28,6 +28,17 @@ export const DEFAULT_PEER_SETTINGS: PeerSettings = Object.freeze({
   maxMessageBytes: 64 * 1024 * 1024,
 });
 
+/**
+ * The settings for a node whose values may be `maxValueBytes` long: one record with the largest key
+ * and value must fit a message (a batch holds at least one record, whatever its size), with room for
+ * the framing.
+ */
+export function peerSettingsFor(maxKeyBytes: number, maxValueBytes: number): PeerSettings {
+  const needed = maxKeyBytes + maxValueBytes + 1024 * 1024;
+  if (needed <= DEFAULT_PEER_SETTINGS.maxMessageBytes) return DEFAULT_PEER_SETTINGS;
+  return Object.freeze({ ...DEFAULT_PEER_SETTINGS, maxMessageBytes: needed });
+}
+
 /** Deadlines of calls whose caller passes none. Every unary call has one (peer-channel.ts). */
 export const DEFAULT_DEADLINES = Object.freeze({
   /** Membership calls: under a probe interval. */

@@ -12,7 +12,9 @@ export type MainToShard =
   | { readonly type: 'drain'; readonly deadlineMs: number }
   | { readonly type: 'close' }
   /** The member table, on every change and once a second (src/cluster/cluster-node.ts). */
-  | { readonly type: 'members'; readonly members: readonly MemberView[] };
+  | { readonly type: 'members'; readonly members: readonly MemberView[] }
+  /** The coordinator's figures (GET /stats `replication`), sent with the member table (at most 1 s old). */
+  | { readonly type: 'replication'; readonly stats: Record<string, unknown> };
 
 export type ShardToMain =
   | { readonly type: 'ready'; readonly shard: number; readonly records: number; readonly replayMs: number }

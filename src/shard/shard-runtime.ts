@@ -61,6 +61,8 @@ export class ShardRuntime {
   #engine: ShardEngine | undefined;
   #router: ShardRouter | undefined;
   #service: ClusterService | undefined;
+  /** The main thread's replication figures as last sent (undefined on a single node). */
+  #replication: Record<string, unknown> | undefined;
   #http: HttpApi | undefined;
   /** The member table as the main thread last sent it (GET /nodes, GET /cluster). */
   #members: readonly MemberView[] = [];
@@ -184,7 +186,14 @@ export class ShardRuntime {
     const collected: ShardStats[] = [this.#ownStats()];
     const missing: number[] = [];
     let waiting = shards - 1;
-    const finish = () => callback(JSON.stringify(combineStats(collected, missing, this.#deps.data.nodeId)));
+    const finish = () => {
+      const stats = combineStats(collected, missing, this.#deps.data.nodeId);
+      callback(
+        JSON.stringify(
+          this.#replication === undefined ? stats : { ...stats, replication: this.#replication },
+        ),
+      );
+    };
     if (waiting === 0) {
       finish();
       return;
@@ -213,6 +222,9 @@ export class ShardRuntime {
       case 'members':
         this.#members = message.members;
         this.#service?.setMembers(message.members);
+        return;
+      case 'replication':
+        this.#replication = message.stats;
         return;
     }
   }

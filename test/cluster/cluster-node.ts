@@ -24,6 +24,8 @@ function makeNode(id: number, dataDir: string | undefined, seedNode?: string, re
       joinTimeoutMs: 2000,
       shutdownTimeoutMs: 2000,
       replicationFactor,
+      maxKeyBytes: 1024,
+      maxValueBytes: 1024 * 1024,
     },
     identity: { id, hex: nodeIdToHex(id), persisted: dataDir !== undefined, created: false },
     dataDir,

@@ -37,6 +37,7 @@ const SAMPLES: Record<keyof LallyConfig, { raw: string; value: (dir: string) => 
   shards: { raw: '3', value: () => 3 },
   shutdownTimeoutMs: { raw: '2500', value: () => 2500 },
   hopTimeoutMs: { raw: '750', value: () => 750 },
+  quorumTimeoutMs: { raw: '500', value: () => 500 },
   ringIdleTurns: { raw: '20', value: () => 20 },
   seedNode: { raw: '10.0.0.1:50071', value: () => '10.0.0.1:50071' },
   joinTimeoutMs: { raw: '4000', value: () => 4000 },

@@ -326,11 +326,20 @@ t.test('one shard on the main thread serves the whole HTTP API', async (t) => {
     t.equal(body.count, 4);
     const ts = body.results.map((r) => r.timestamp);
     t.match(ts[0], ISO);
+    const ONE = { required: 1, achieved: 1 };
     t.same(body.results, [
-      { op: 'put', status: 'success', key: 'b1', found: true, value: 'one', timestamp: ts[0] },
-      { op: 'get', status: 'success', key: 'b1', found: true, value: 'one', timestamp: ts[0] },
-      { op: 'remove', status: 'success', key: 'b1', found: true, value: 'one', timestamp: ts[2] },
-      { op: 'get', status: 'success', key: 'b1', found: false, value: null, timestamp: null },
+      { op: 'put', status: 'success', key: 'b1', found: true, value: 'one', timestamp: ts[0], quorum: ONE },
+      { op: 'get', status: 'success', key: 'b1', found: true, value: 'one', timestamp: ts[0], quorum: ONE },
+      {
+        op: 'remove',
+        status: 'success',
+        key: 'b1',
+        found: true,
+        value: 'one',
+        timestamp: ts[2],
+        quorum: ONE,
+      },
+      { op: 'get', status: 'success', key: 'b1', found: false, value: null, timestamp: null, quorum: ONE },
     ]);
     t.match(ts[2], ISO);
 

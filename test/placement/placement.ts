@@ -1,4 +1,6 @@
 import t from 'tap';
+import { ErrorCodes } from '../../src/errors.js';
+import { hashKey, shardOfHash } from '../../src/hash/key-hash.js';
 import {
   DEFAULT_VNODES,
   diffPlacement,
@@ -10,8 +12,6 @@ import {
   rangeContains,
   tokenOf,
 } from '../../src/placement/placement.js';
-import { ErrorCodes } from '../../src/errors.js';
-import { hashKey, shardOfHash } from '../../src/hash/key-hash.js';
 import { randomMemberIds, seededRandom } from '../fixtures/seeded-random.js';
 
 const SEEDS = Array.from({ length: 20 }, (_, i) => i + 1);

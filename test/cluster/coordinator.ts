@@ -1,0 +1,268 @@
+/**
+ * The coordinator and the shards' cluster service, in one process: each node is two shards and a main
+ * thread joined by real rings (as in the daemon, without the workers), and the nodes talk over real
+ * gRPC on 127.0.0.1. What the daemon tests check end to end, here with every branch in reach.
+ */
+import { pino } from 'pino';
+import t, { type Test } from 'tap';
+import { HybridLogicalClock } from '../../src/clock/hlc.js';
+import { Coordinator } from '../../src/cluster/coordinator.js';
+import { LocalReplica } from '../../src/cluster/local-replica.js';
+import { MainEndpoint } from '../../src/daemon/main-endpoint.js';
+import { ringCapacity, ThreadRings } from '../../src/daemon/thread-rings.js';
+import { hashKey } from '../../src/hash/key-hash.js';
+import type { OpKind, OpResult } from '../../src/kv/key-value-service.js';
+import type { MemberView } from '../../src/kv/member-view.js';
+import { Topology } from '../../src/placement/topology.js';
+import { RpcServer } from '../../src/rpc/grpc-server.js';
+import { PeerPool } from '../../src/rpc/peer-pool.js';
+import { readHandler } from '../../src/rpc/replica-read.js';
+import { replicateHandler } from '../../src/rpc/replication-service.js';
+import { ReplicationService } from '../../src/rpc/services.js';
+import { ClusterService } from '../../src/shard/cluster-service.js';
+import { RingTransport } from '../../src/shard/ring-transport.js';
+import { ShardEngine } from '../../src/shard/shard-engine.js';
+import { ShardRouter } from '../../src/shard/shard-router.js';
+import { ShardStore } from '../../src/store/shard-store.js';
+
+const silent = pino({ level: 'silent' });
+const SHARDS = 2;
+
+interface NodeOptions {
+  readQuorum?: number;
+  writeQuorum?: number;
+  factor?: number;
+  quorumTimeoutMs?: number;
+  dropReplication?: boolean;
+}
+
+interface TestNode {
+  id: number;
+  address: string;
+  services: ClusterService[];
+  stores: ShardStore[];
+  coordinator: Coordinator;
+  topology: Topology;
+  server: RpcServer;
+  setMembers(members: MemberView[]): void;
+}
+
+async function buildNode(t: Test, id: number, opts: NodeOptions): Promise<TestNode> {
+  const rings = new ThreadRings(SHARDS, ringCapacity(64, 64 * 1024));
+  const services: ClusterService[] = [];
+  const stores: ShardStore[] = [];
+  const transports: RingTransport[] = [];
+  const routers: ShardRouter[] = [];
+  for (let shard = 0; shard < SHARDS; shard++) {
+    const store = new ShardStore();
+    const engine = new ShardEngine({ shard, store, clock: new HybridLogicalClock(id), wal: undefined });
+    const transport = new RingTransport(shard, rings.forThread(shard));
+    const router = new ShardRouter({
+      engine,
+      shard,
+      shards: SHARDS,
+      links: transport.links,
+      logger: silent,
+      readQuorum: opts.readQuorum,
+      writeQuorum: opts.writeQuorum,
+    });
+    transport.start((from, message) => router.receive(from, message));
+    services.push(
+      new ClusterService({
+        router,
+        selfId: id,
+        replicationFactor: opts.factor,
+        readQuorum: opts.readQuorum ?? 1,
+        writeQuorum: opts.writeQuorum ?? 1,
+      }),
+    );
+    stores.push(store);
+    transports.push(transport);
+    routers.push(router);
+  }
+  const mainTransport = new RingTransport(SHARDS, rings.forThread(SHARDS));
+  const endpoint = new MainEndpoint({
+    self: SHARDS,
+    shards: SHARDS,
+    links: mainTransport.links,
+    logger: silent,
+  });
+  mainTransport.start((from, message) => endpoint.receive(from, message));
+  const local = new LocalReplica(endpoint);
+  const server = new RpcServer({ host: '127.0.0.1', port: 0 });
+  server.addService(ReplicationService, {
+    replicate: replicateHandler((records) => local.apply(records)),
+    read: readHandler((keys) => local.lookup(keys)),
+  });
+  const port = await server.listen();
+  const pool = new PeerPool();
+  const topology = new Topology(id, opts.factor);
+  const coordinator = new Coordinator({
+    endpoint,
+    local,
+    topology,
+    pool,
+    readQuorum: opts.readQuorum ?? 1,
+    writeQuorum: opts.writeQuorum ?? 1,
+    quorumTimeoutMs: opts.quorumTimeoutMs ?? 500,
+    logger: silent,
+    dropReplication: opts.dropReplication,
+  });
+  t.teardown(async () => {
+    coordinator.close();
+    pool.closeAll();
+    await server.shutdown(100);
+    endpoint.close();
+    for (const r of routers) r.close();
+    for (const tr of transports) await tr.close();
+    await mainTransport.close();
+  });
+  return {
+    id,
+    address: `127.0.0.1:${port}`,
+    services,
+    stores,
+    coordinator,
+    topology,
+    server,
+    setMembers(members) {
+      topology.update(
+        members.map((m) => ({ id: Number.parseInt(m.id, 16), address: m.address, state: m.state })),
+      );
+      coordinator.membersChanged();
+      for (const s of services) s.setMembers(members);
+    },
+  };
+}
+
+function view(node: TestNode, self: TestNode, state: MemberView['state'] = 'alive'): MemberView {
+  return {
+    id: node.id.toString(16).padStart(8, '0'),
+    address: node.address,
+    state,
+    incarnation: 0,
+    lastHeard: undefined,
+    self: node === self,
+    ringShare: undefined,
+  };
+}
+
+async function cluster(t: Test, count: number, opts: (i: number) => NodeOptions): Promise<TestNode[]> {
+  const nodes: TestNode[] = [];
+  for (let i = 0; i < count; i++) nodes.push(await buildNode(t, 0x100 + i, opts(i)));
+  for (const n of nodes) n.setMembers(nodes.map((m) => view(m, n)));
+  return nodes;
+}
+
+const run = (node: TestNode, op: OpKind, key: string, value?: string, shard = 0) =>
+  new Promise<OpResult>((resolve) => node.services[shard]!.execute(op, key, value, resolve));
+
+/** The key's entry on a node (tombstones included), wherever its shard is. */
+function entryOn(node: TestNode, key: string) {
+  for (const store of node.stores) {
+    const entry = store.getWithTombstone(key);
+    if (entry !== undefined) return entry;
+  }
+  return undefined;
+}
+
+async function eventually(check: () => boolean, what: string, limitMs = 3000): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > limitMs) throw new Error(`${what}: not within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+t.test('writes reach every replica; the answer counts the acknowledgements', async (t) => {
+  // A generous timeout: the first write also opens the streams (a loaded machine may take a while).
+  const nodes = await cluster(t, 3, () => ({ writeQuorum: 3, quorumTimeoutMs: 4000 }));
+  const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+  for (let i = 0; i < 20; i++) {
+    const result = await run(a, 'put', `k${i}`, `v${i}`, i % 2);
+    t.same(result.quorum, { required: 3, achieved: 3 }, `k${i} on three`);
+    t.equal(result.found, true);
+  }
+  for (const node of [b, c]) {
+    t.ok(
+      Array.from({ length: 20 }, (_, i) => entryOn(node, `k${i}`)?.value === `v${i}`).every(Boolean),
+      'every value is on the peer when the write answers',
+    );
+  }
+  const removed = await run(b, 'remove', 'k3');
+  t.same(
+    [removed.found, removed.value, removed.quorum.achieved],
+    [true, 'v3', 3],
+    'a delete, acknowledged by three',
+  );
+  t.equal(entryOn(a, 'k3')?.tombstone, true, 'the tombstone reached A');
+  const read = await run(c, 'get', 'k4');
+  t.same(
+    [read.value, read.quorum.required, read.quorum.achieved],
+    ['v4', 1, 1],
+    'a read at quorum 1 is local',
+  );
+  t.equal(a.coordinator.counters.replicated, 20, 'A replicated its twenty writes');
+  const stats = a.coordinator.stats() as { peers: Record<string, { acknowledged: number }> };
+  t.equal(stats.peers[b.address]?.acknowledged, 20, 'the stats count what B acknowledged');
+});
+
+t.test('a dead replica: partial within the timeout; a node alone answers as a single node', async (t) => {
+  const nodes = await cluster(t, 2, () => ({ writeQuorum: 2, quorumTimeoutMs: 300 }));
+  const [a, b] = nodes as [TestNode, TestNode];
+  await b.server.shutdown(0);
+  const started = Date.now();
+  const result = await run(a, 'put', 'x', 'y');
+  t.same(result.quorum, { required: 2, achieved: 1 }, 'only this node has it');
+  t.ok(Date.now() - started < 2000, 'answered without waiting for the dead peer');
+  t.equal(entryOn(a, 'x')?.value, 'y', 'the write is here');
+  // Once the member table says B is dead, B holds no replica: a write needs nobody else.
+  a.setMembers([view(a, a), view(b, a, 'dead')]);
+  t.same((await run(a, 'put', 'x', 'z')).quorum, { required: 2, achieved: 1 });
+  a.setMembers([view(a, a)]);
+  const alone = await run(a, 'put', 'x', 'w');
+  t.same(alone.quorum, { required: 2, achieved: 1 }, 'alone: the router answers, achieved 1');
+});
+
+t.test('quorum reads return the newest entry and repair the stale replicas', async (t) => {
+  // C sends nothing to its peers: its writes stay on it.
+  const nodes = await cluster(t, 3, (i) => ({
+    readQuorum: 3,
+    dropReplication: i === 2,
+    quorumTimeoutMs: 4000,
+  }));
+  const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+  await run(a, 'put', 'doc', 'v1');
+  await eventually(() => entryOn(c, 'doc')?.value === 'v1', 'v1 on C');
+  t.same((await run(c, 'put', 'doc', 'v2')).quorum.achieved, 1, 'C wrote v2 alone');
+  t.equal(entryOn(b, 'doc')?.value, 'v1');
+  const read = await run(a, 'get', 'doc');
+  t.same([read.value, read.quorum.required, read.quorum.achieved], ['v2', 3, 3], 'the newest of three');
+  await eventually(() => entryOn(a, 'doc')?.value === 'v2' && entryOn(b, 'doc')?.value === 'v2', 'repair');
+  t.ok(a.coordinator.counters.readRepairs >= 2, 'A repaired itself and B');
+  await run(c, 'remove', 'doc');
+  const gone = await run(b, 'get', 'doc');
+  t.same([gone.found, gone.value, gone.quorum.achieved], [false, undefined, 3], 'the tombstone wins');
+  await eventually(() => entryOn(a, 'doc')?.tombstone === true, 'the delete repaired onto A');
+  const missing = await run(a, 'get', 'never');
+  t.same([missing.found, missing.quorum.achieved], [false, 3], 'a key nobody has: three answers, none found');
+});
+
+t.test('replication factor 1: a node that holds no replica coordinates the whole operation', async (t) => {
+  const nodes = await cluster(t, 2, () => ({ factor: 1, writeQuorum: 1 }));
+  const [a, b] = nodes as [TestNode, TestNode];
+  // A key whose one replica is B.
+  let key = '';
+  for (let i = 0; !key; i++) if (!a.topology.holds(hashKey(`r${i}`))) key = `r${i}`;
+  const put = await run(a, 'put', key, 'remote');
+  t.same([put.found, put.value, put.quorum.achieved], [true, undefined, 1], 'written on B');
+  t.ok(put.version !== undefined, 'with the version A stamped');
+  t.equal(entryOn(b, key)?.value, 'remote', 'B has it');
+  t.equal(entryOn(a, key), undefined, 'A keeps no copy');
+  const read = await run(a, 'get', key);
+  t.same([read.value, read.quorum.achieved], ['remote', 1], 'read through A from B');
+  const removed = await run(a, 'remove', key);
+  t.same([removed.found, removed.quorum.achieved], [true, 1]);
+  t.equal(entryOn(b, key)?.tombstone, true, 'the delete is on B');
+  t.equal(a.coordinator.counters.coordinatedWrites, 2);
+});
