@@ -210,6 +210,8 @@ export interface ClusterCell {
   /** PUT only: replication records per second over the cluster, and where the figure comes from. */
   replicationRecordsPerSec: number | null;
   replicationSource: 'stats' | 'derived' | null;
+  /** Records per batch on the replication streams (from /stats), or null. */
+  recordsPerStreamBatch: number | null;
   /**
    * PUT only: the main threads' CPU over the cluster per replicated record, in µs (it pays the send on
    * one node and the apply on another; compare with rpc-stream's sender + receiver µs per record).

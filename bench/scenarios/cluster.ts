@@ -14,7 +14,9 @@ import {
   meanCpu,
   parseRpcStreamOutput,
   quorumFigures,
-  replicatedFromStats,
+  type ReplicationCounters,
+  replicationDelta,
+  replicationFromStats,
   SATURATED_CORES,
   sumAnswers,
 } from '../stats/cluster.js';
@@ -31,6 +33,8 @@ const NODES = 3;
 const REPLICAS = NODES;
 const JOIN_TIMEOUT_MS = 10_000;
 const RPC_STREAM_RECORDS = 200_000;
+/** A little over the period at which the shards get the main thread's replication figures. */
+const STATS_REFRESH_MS = 1100;
 
 type Kind = 'put' | 'get';
 
@@ -55,8 +59,8 @@ export interface Round {
   result: LoadResult;
   wallSec: number;
   cpu: (CpuWindow | null)[];
-  /** Records the nodes' /stats say they replicated during the round, or null. */
-  replicated: number | null;
+  /** What the nodes' /stats say they replicated during the round (all nodes summed), or null. */
+  replication: ReplicationCounters | null;
 }
 
 async function statsOf(url: string): Promise<unknown> {
@@ -68,9 +72,23 @@ async function statsOf(url: string): Promise<unknown> {
   }
 }
 
-async function replicatedSoFar(nodes: readonly LallyNode[]): Promise<number | null> {
-  const counts = await Promise.all(nodes.map(async (n) => replicatedFromStats(await statsOf(n.url))));
-  return counts.some((c) => c === null) ? null : counts.reduce((s: number, c) => s + (c ?? 0), 0);
+/**
+ * The replication counters of all nodes, summed. GET /stats shows the main thread's figures as the
+ * shards last got them (about once a second), so the reading waits that long first.
+ */
+async function replicationSoFar(nodes: readonly LallyNode[]): Promise<ReplicationCounters | null> {
+  await new Promise((r) => setTimeout(r, STATS_REFRESH_MS));
+  const counts = await Promise.all(nodes.map(async (n) => replicationFromStats(await statsOf(n.url))));
+  let sum: ReplicationCounters | null = { acknowledged: 0, batches: 0, records: 0 };
+  for (const c of counts) {
+    if (!c || !sum) return null;
+    sum = {
+      acknowledged: sum.acknowledged + c.acknowledged,
+      batches: sum.batches + c.batches,
+      records: sum.records + c.records,
+    };
+  }
+  return sum;
 }
 
 /** Until every node lists the other two in GET /nodes; a reason when they do not within the timeout. */
@@ -99,7 +117,8 @@ function connectionsOf(ctx: BenchContext): number {
 async function measureRound(ctx: BenchContext, nodes: readonly LallyNode[], kind: Kind): Promise<Round> {
   const plan = planFor(workloadOf(kind, { quick: ctx.options.quick }));
   const targets = nodes.length > 1 ? nodes.map((n) => new URL(n.url).host) : undefined;
-  const replicatedBefore = kind === 'put' && nodes.length > 1 ? await replicatedSoFar(nodes) : null;
+  const counting = kind === 'put' && nodes.length > 1;
+  const replicationBefore = counting ? await replicationSoFar(nodes) : null;
   const before = await Promise.all(nodes.map((n) => sampleCpu(n.pid)));
   const started = performance.now();
   const result = await ctx.loads.throughput.run({
@@ -113,7 +132,7 @@ async function measureRound(ctx: BenchContext, nodes: readonly LallyNode[], kind
   });
   const wallSec = (performance.now() - started) / 1000;
   const after = await Promise.all(nodes.map((n) => sampleCpu(n.pid)));
-  const replicatedAfter = replicatedBefore === null ? null : await replicatedSoFar(nodes);
+  const replicationAfter = replicationBefore === null ? null : await replicationSoFar(nodes);
   const cpu = nodes.map((_, i) => {
     const b: CpuSample | null | undefined = before[i];
     const a: CpuSample | null | undefined = after[i];
@@ -123,8 +142,7 @@ async function measureRound(ctx: BenchContext, nodes: readonly LallyNode[], kind
     result,
     wallSec,
     cpu,
-    replicated:
-      replicatedBefore !== null && replicatedAfter !== null ? replicatedAfter - replicatedBefore : null,
+    replication: replicationDelta(replicationBefore, replicationAfter),
   };
 }
 
@@ -163,12 +181,16 @@ export function cellOf(
   });
   let replicationRecordsPerSec: number | null = null;
   let replicationSource: ClusterCell['replicationSource'] = null;
+  let recordsPerStreamBatch: number | null = null;
   if (spec.kind === 'put' && spec.nodes > 1) {
-    const counted = rounds.map((r) => r.replicated);
-    if (counted.every((c) => c !== null)) {
-      const wall = rounds.reduce((s, r) => s + r.wallSec, 0);
-      replicationRecordsPerSec = Math.round((counted as number[]).reduce((s, c) => s + c, 0) / wall);
+    const counted = rounds.map((r) => r.replication);
+    if (counted.every((c) => c !== null) && measuredSec > 0) {
+      const acknowledged = counted.reduce((sum, c) => sum + (c?.acknowledged ?? 0), 0);
+      const batches = counted.reduce((sum, c) => sum + (c?.batches ?? 0), 0);
+      const records = counted.reduce((sum, c) => sum + (c?.records ?? 0), 0);
+      replicationRecordsPerSec = Math.round(acknowledged / measuredSec);
       replicationSource = 'stats';
+      recordsPerStreamBatch = batches > 0 ? Math.round((records / batches) * 10) / 10 : null;
     } else {
       replicationRecordsPerSec = derivedReplicationRate(figures.opsPerSec, REPLICAS);
       replicationSource = 'derived';
@@ -207,6 +229,7 @@ export function cellOf(
     mainThreadSaturated: perNode.some((n) => (n.mainThreadCores ?? 0) >= SATURATED_CORES),
     replicationRecordsPerSec,
     replicationSource,
+    recordsPerStreamBatch,
     mainThreadUsPerReplicatedRecord,
     opsPerCpuSec:
       successOpsPerSec !== null && serverCores > 0 ? Math.round(successOpsPerSec / serverCores) : null,
@@ -283,7 +306,14 @@ async function warmUp(ctx: BenchContext, nodes: readonly LallyNode[], kinds: rea
 
 function estimate(ctx: BenchContext): number {
   const cells = 2 + CLUSTERS.reduce((s, c) => s + c.kinds.length, 0);
-  return 3 + (1 + NODES * CLUSTERS.length) * 1.5 + cells * (1.4 + ctx.options.rounds * runSeconds(ctx));
+  const putCells = CLUSTERS.filter((c) => c.kinds.includes('put')).length;
+  const statsWaits = putCells * ctx.options.rounds * 2 * (STATS_REFRESH_MS / 1000);
+  return (
+    3 +
+    (1 + NODES * CLUSTERS.length) * 1.5 +
+    cells * (1.4 + ctx.options.rounds * runSeconds(ctx)) +
+    statsWaits
+  );
 }
 
 async function run(ctx: BenchContext): Promise<void> {

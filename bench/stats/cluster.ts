@@ -66,22 +66,45 @@ export function derivedReplicationRate(putOpsPerSec: number, replicas: number): 
   return Math.round(putOpsPerSec * Math.max(0, replicas - 1));
 }
 
+/** A node's replication counters, summed over its peers. */
+export interface ReplicationCounters {
+  /** Records the peers acknowledged. */
+  acknowledged: number;
+  /** Batches and records its replication streams sent. */
+  batches: number;
+  records: number;
+}
+
 /**
- * Records this node's replication streams had acknowledged so far, from its GET /stats, if it says:
- * the coordinator's per-peer counters (`replication.peers.<address>.acknowledged`, summed over the
- * peers). Null when /stats has no such counter.
+ * A node's replication counters from its GET /stats (`replication.peers.<address>`: `acknowledged`,
+ * and `stream.batches` / `stream.records`), summed over the peers; null when /stats has none.
  */
-export function replicatedFromStats(stats: unknown): number | null {
+export function replicationFromStats(stats: unknown): ReplicationCounters | null {
   if (typeof stats !== 'object' || stats === null) return null;
   const peers = (stats as { replication?: { peers?: unknown } }).replication?.peers;
   if (typeof peers !== 'object' || peers === null) return null;
-  let sum = 0;
+  const sum: ReplicationCounters = { acknowledged: 0, batches: 0, records: 0 };
   for (const peer of Object.values(peers)) {
-    const acknowledged = (peer as { acknowledged?: unknown } | null)?.acknowledged;
-    if (typeof acknowledged !== 'number') return null;
-    sum += acknowledged;
+    const p = peer as { acknowledged?: unknown; stream?: { batches?: unknown; records?: unknown } } | null;
+    if (typeof p?.acknowledged !== 'number') return null;
+    sum.acknowledged += p.acknowledged;
+    if (typeof p.stream?.batches === 'number') sum.batches += p.stream.batches;
+    if (typeof p.stream?.records === 'number') sum.records += p.stream.records;
   }
   return sum;
+}
+
+/** b - a, field by field; null if either is. */
+export function replicationDelta(
+  a: ReplicationCounters | null,
+  b: ReplicationCounters | null,
+): ReplicationCounters | null {
+  if (!a || !b) return null;
+  return {
+    acknowledged: b.acknowledged - a.acknowledged,
+    batches: b.batches - a.batches,
+    records: b.records - a.records,
+  };
 }
 
 /**

@@ -6,7 +6,8 @@ import {
   meanCpu,
   parseRpcStreamOutput,
   quorumFigures,
-  replicatedFromStats,
+  replicationDelta,
+  replicationFromStats,
   sumAnswers,
 } from '../../bench/stats/cluster.js';
 import { buildRequestPlan } from '../../bench/workload/requests.js';
@@ -80,12 +81,22 @@ t.test('wrk script: targets per thread and the response hook only when asked', a
 });
 
 t.test('replication records: from /stats when it counts them, derived otherwise', async (t) => {
-  const peers = { 'a:1': { records: 12, acknowledged: 10 }, 'b:2': { records: 9, acknowledged: 9 } };
-  t.equal(replicatedFromStats({ replication: { replicated: 21, peers } }), 19, 'acknowledged, summed');
-  t.equal(replicatedFromStats({ replication: { peers: {} } }), 0, 'no peer yet');
-  t.equal(replicatedFromStats({ replication: { peers: { 'a:1': {} } } }), null);
-  t.equal(replicatedFromStats({ totals: { puts: 7 } }), null);
-  t.equal(replicatedFromStats(null), null);
+  const peers = {
+    'a:1': { records: 12, acknowledged: 10, stream: { batches: 3, records: 12 } },
+    'b:2': { records: 9, acknowledged: 9, stream: { batches: 1, records: 9 } },
+  };
+  const before = replicationFromStats({ replication: { replicated: 21, peers } });
+  t.same(before, { acknowledged: 19, batches: 4, records: 21 }, 'summed over the peers');
+  t.same(replicationFromStats({ replication: { peers: {} } }), { acknowledged: 0, batches: 0, records: 0 });
+  t.equal(replicationFromStats({ replication: { peers: { 'a:1': {} } } }), null);
+  t.equal(replicationFromStats({ totals: { puts: 7 } }), null);
+  t.equal(replicationFromStats(null), null);
+  t.same(replicationDelta(before, { acknowledged: 29, batches: 5, records: 31 }), {
+    acknowledged: 10,
+    batches: 1,
+    records: 10,
+  });
+  t.equal(replicationDelta(null, before), null);
   t.equal(derivedReplicationRate(1000, 3), 2000);
   t.equal(derivedReplicationRate(1000, 1), 0);
 });
@@ -130,7 +141,7 @@ t.test('a cluster cell from its rounds: partial answers do not count as quorum-m
     },
     wallSec: 5,
     cpu: [0.5, 0.25, 0.25].map((c) => ({ processCores: c, mainThreadCores: c / 2, mainThreadShare: 0.5 })),
-    replicated: null,
+    replication: null,
   });
   const cell = cellOf({ nodes: 3, kind: 'put', writeQuorum: 2, readQuorum: 1 }, [round(1000), round(3000)]);
   t.equal(cell.id, 'cluster-put-w2');
