@@ -4,22 +4,16 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { BenchContext } from '../context.js';
 import { runSeconds } from '../context.js';
-import type { LoadResult } from '../load/types.js';
-import { type CpuSample, type CpuWindow, cpuWindow, sampleCpu } from '../proc/cpu-time.js';
+import { type CpuSample, cpuWindow, sampleCpu } from '../proc/cpu-time.js';
 import { LallyNode } from '../proc/lally-node.js';
-import { combineRounds, roundFigures } from '../results/figures.js';
 import type { ClusterCell, ClusterResult, RpcStreamFigures } from '../results/schema.js';
 import {
-  derivedReplicationRate,
-  meanCpu,
   parseRpcStreamOutput,
-  quorumFigures,
   type ReplicationCounters,
   replicationDelta,
   replicationFromStats,
-  SATURATED_CORES,
-  sumAnswers,
 } from '../stats/cluster.js';
+import { type ClusterKind, cellOf, describeCell, type Round } from '../stats/cluster-cell.js';
 import { ratio } from '../stats/percentiles.js';
 import { range } from '../workload/requests.js';
 import type { Scenario } from './catalog.js';
@@ -36,7 +30,7 @@ const RPC_STREAM_RECORDS = 200_000;
 /** A little over the period at which the shards get the main thread's replication figures. */
 const STATS_REFRESH_MS = 1100;
 
-type Kind = 'put' | 'get';
+type Kind = ClusterKind;
 
 /** The clusters started, in order, and what each measures (GET at read quorum 1 and 2). */
 const CLUSTERS: readonly { writeQuorum: number; readQuorum: number; kinds: readonly Kind[] }[] = [
@@ -53,15 +47,6 @@ const METHOD =
   'counts status partial and quorum.achieved. CPU from /proc/<pid>/stat (process) and ' +
   '/proc/<pid>/task/<pid>/stat (main thread) over each wrk run. The single node is measured before ' +
   'the clusters and again after them (rounds split), the clusters in between.';
-
-/** What one round of one cell gave. */
-export interface Round {
-  result: LoadResult;
-  wallSec: number;
-  cpu: (CpuWindow | null)[];
-  /** What the nodes' /stats say they replicated during the round (all nodes summed), or null. */
-  replication: ReplicationCounters | null;
-}
 
 async function statsOf(url: string): Promise<unknown> {
   try {
@@ -143,99 +128,6 @@ async function measureRound(ctx: BenchContext, nodes: readonly LallyNode[], kind
     wallSec,
     cpu,
     replication: replicationDelta(replicationBefore, replicationAfter),
-  };
-}
-
-function describe(nodes: number, kind: Kind, writeQuorum: number, readQuorum: number): string {
-  if (nodes === 1) return `1 node: ${kind.toUpperCase()}`;
-  return kind === 'put'
-    ? `${nodes} nodes: PUT at write quorum ${writeQuorum}`
-    : `${nodes} nodes: GET at read quorum ${readQuorum}`;
-}
-
-/** The figures of a cell from its rounds (ratios to the single node are filled in later). */
-export function cellOf(
-  spec: { nodes: number; kind: Kind; writeQuorum: number; readQuorum: number },
-  rounds: readonly Round[],
-): ClusterCell {
-  const figures = combineRounds(rounds.map((r) => roundFigures(r.result)));
-  const answers = sumAnswers(rounds.map((r) => r.result.answers));
-  const { partialShare, meanAchieved } = quorumFigures(answers);
-  const measuredSec = rounds.reduce((s, r) => s + r.result.durationSec, 0);
-  const perNode = Array.from({ length: spec.nodes }, (_, i) => {
-    const cpu = meanCpu(rounds.map((r) => r.cpu[i]).filter((w): w is CpuWindow => !!w));
-    // With one target all threads hit node 1; with several, thread i hit node i.
-    const count =
-      answers === null
-        ? null
-        : spec.nodes === 1
-          ? answers.perThread.reduce((s, n) => s + n, 0)
-          : (answers.perThread[i] ?? 0);
-    return {
-      node: i + 1,
-      processCores: cpu?.processCores ?? null,
-      mainThreadCores: cpu?.mainThreadCores ?? null,
-      mainThreadShare: cpu?.mainThreadShare ?? null,
-      opsPerSec: count === null || measuredSec <= 0 ? null : Math.round(count / measuredSec),
-    };
-  });
-  let replicationRecordsPerSec: number | null = null;
-  let replicationSource: ClusterCell['replicationSource'] = null;
-  let recordsPerStreamBatch: number | null = null;
-  if (spec.kind === 'put' && spec.nodes > 1) {
-    const counted = rounds.map((r) => r.replication);
-    if (counted.every((c) => c !== null) && measuredSec > 0) {
-      const acknowledged = counted.reduce((sum, c) => sum + (c?.acknowledged ?? 0), 0);
-      const batches = counted.reduce((sum, c) => sum + (c?.batches ?? 0), 0);
-      const records = counted.reduce((sum, c) => sum + (c?.records ?? 0), 0);
-      replicationRecordsPerSec = Math.round(acknowledged / measuredSec);
-      replicationSource = 'stats';
-      recordsPerStreamBatch = batches > 0 ? Math.round((records / batches) * 10) / 10 : null;
-    } else {
-      replicationRecordsPerSec = derivedReplicationRate(figures.opsPerSec, REPLICAS);
-      replicationSource = 'derived';
-    }
-  }
-  const mainCores = perNode.reduce((sum, n) => sum + (n.mainThreadCores ?? 0), 0);
-  const mainThreadUsPerReplicatedRecord =
-    replicationRecordsPerSec && perNode.every((n) => n.mainThreadCores !== null)
-      ? Math.round((mainCores / replicationRecordsPerSec) * 1e7) / 10
-      : null;
-  const serverCores = perNode.every((n) => n.processCores !== null)
-    ? perNode.reduce((sum, n) => sum + (n.processCores ?? 0), 0)
-    : 0;
-  const successOpsPerSec = partialShare === null ? null : Math.round(figures.opsPerSec * (1 - partialShare));
-  const id =
-    spec.nodes === 1
-      ? `single-${spec.kind}`
-      : `cluster-${spec.kind}-${spec.kind === 'put' ? `w${spec.writeQuorum}` : `r${spec.readQuorum}`}`;
-  return {
-    id,
-    label: describe(spec.nodes, spec.kind, spec.writeQuorum, spec.readQuorum),
-    kind: spec.kind,
-    nodes: spec.nodes,
-    writeQuorum: spec.writeQuorum,
-    readQuorum: spec.readQuorum,
-    opsPerSec: figures.opsPerSec,
-    roundsOpsPerSec: rounds.map((r) => Math.round(r.result.opsPerSec)),
-    latencyMs: figures.latencyMs,
-    errors: figures.errors,
-    non2xx: figures.non2xx,
-    answers: answers?.answers ?? null,
-    partialShare,
-    meanAchieved,
-    successOpsPerSec,
-    perNode,
-    mainThreadSaturated: perNode.some((n) => (n.mainThreadCores ?? 0) >= SATURATED_CORES),
-    replicationRecordsPerSec,
-    replicationSource,
-    recordsPerStreamBatch,
-    mainThreadUsPerReplicatedRecord,
-    opsPerCpuSec:
-      successOpsPerSec !== null && serverCores > 0 ? Math.round(successOpsPerSec / serverCores) : null,
-    ratioToSingle: null,
-    ratioSuccessToSingle: null,
-    ratioPerCpuToSingle: null,
   };
 }
 
@@ -365,12 +257,12 @@ async function run(ctx: BenchContext): Promise<void> {
           const cellRounds: Round[] = [];
           for (let r = 0; r < rounds; r++) {
             progress.step(
-              `cluster: ${describe(NODES, kind, c.writeQuorum, c.readQuorum)}, round ${r + 1}/${rounds}`,
+              `cluster: ${describeCell(NODES, kind, c.writeQuorum, c.readQuorum)}, round ${r + 1}/${rounds}`,
               runSeconds(ctx),
             );
             cellRounds.push(await measureRound(ctx, nodes, kind));
           }
-          const cell = cellOf({ nodes: NODES, kind, ...c }, cellRounds);
+          const cell = cellOf({ nodes: NODES, kind, replicas: REPLICAS, ...c }, cellRounds);
           cells.push(cell);
           progress.note(
             `-> ${Math.round(cell.opsPerSec)} ops/s, partial ${cell.partialShare ?? '?'}, main threads ` +
@@ -388,7 +280,7 @@ async function run(ctx: BenchContext): Promise<void> {
   }
 
   const singleCells = (['put', 'get'] as const).map((kind) =>
-    cellOf({ nodes: 1, kind, writeQuorum: 1, readQuorum: 1 }, single[kind]),
+    cellOf({ nodes: 1, kind, writeQuorum: 1, readQuorum: 1, replicas: 1 }, single[kind]),
   );
   for (const cell of cells) {
     const base = singleCells.find((s) => s.kind === cell.kind);

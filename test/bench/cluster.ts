@@ -10,6 +10,7 @@ import {
   replicationFromStats,
   sumAnswers,
 } from '../../bench/stats/cluster.js';
+import { cellOf } from '../../bench/stats/cluster-cell.js';
 import { buildRequestPlan } from '../../bench/workload/requests.js';
 
 t.test('/proc stat lines: utime and stime counted from the last parenthesis', async (t) => {
@@ -118,7 +119,6 @@ t.test("rpc-stream's lines", async (t) => {
 });
 
 t.test('a cluster cell from its rounds: partial answers do not count as quorum-met', async (t) => {
-  const { cellOf } = await import('../../bench/scenarios/cluster.js');
   const round = (opsPerSec: number) => ({
     result: {
       generator: 'wrk' as const,
@@ -143,7 +143,10 @@ t.test('a cluster cell from its rounds: partial answers do not count as quorum-m
     cpu: [0.5, 0.25, 0.25].map((c) => ({ processCores: c, mainThreadCores: c / 2, mainThreadShare: 0.5 })),
     replication: null,
   });
-  const cell = cellOf({ nodes: 3, kind: 'put', writeQuorum: 2, readQuorum: 1 }, [round(1000), round(3000)]);
+  const cell = cellOf({ nodes: 3, kind: 'put', writeQuorum: 2, readQuorum: 1, replicas: 3 }, [
+    round(1000),
+    round(3000),
+  ]);
   t.equal(cell.id, 'cluster-put-w2');
   t.equal(cell.opsPerSec, 2000, 'median of the rounds');
   t.equal(cell.partialShare, 0.2);
