@@ -17,8 +17,8 @@ export function clusterSection(c: ClusterResult | null | undefined): string[] {
       `${c.loadAverageStart.map((x) => x.toFixed(2)).join(' ')} at the start, ` +
       `${c.loadAverageEnd.map((x) => x.toFixed(2)).join(' ')} at the end.`,
     '',
-    '| cell | ops/s | ratio to 1 node | partial | mean achieved | quorum-met ops/s | ratio (quorum met) | per server CPU-s | ratio per CPU | p50 ms | p99 ms | process cores per node | main thread cores per node | main-thread share of the process | replication records/s | records per stream batch | main-thread µs per replicated record |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|',
+    '| cell | ops/s | ratio to 1 node | partial | mean achieved | quorum-met ops/s | ratio (quorum met) | per server CPU-s | ratio per CPU | p50 ms | p99 ms | process cores per node | main thread cores per node | main-thread share of the process | replication records/s | records per stream batch | main-thread µs per replicated record | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|',
   );
   for (const cell of c.cells) {
     const processCores = cell.perNode.map((n) => fmt(n.processCores, 2)).join(' / ');
@@ -29,7 +29,7 @@ export function clusterSection(c: ClusterResult | null | undefined): string[] {
         ? '–'
         : `${fmt(cell.replicationRecordsPerSec)} (${cell.replicationSource})`;
     out.push(
-      `| ${cell.label} | ${fmt(cell.opsPerSec)} | ${ratioText(cell.ratioToSingle)} | ${share(cell.partialShare)} | ${fmt(cell.meanAchieved, 2)} | ${fmt(cell.successOpsPerSec)} | ${ratioText(cell.ratioSuccessToSingle)} | ${fmt(cell.opsPerCpuSec)} | ${ratioText(cell.ratioPerCpuToSingle)} | ${fmt(cell.latencyMs.p50, 2)} | ${fmt(cell.latencyMs.p99, 2)} | ${processCores} | ${cores}${cell.mainThreadSaturated ? ' **saturated**' : ''} | ${shares} | ${repl} | ${fmt(cell.recordsPerStreamBatch, 1)} | ${fmt(cell.mainThreadUsPerReplicatedRecord, 1)} |`,
+      `| ${cell.label} | ${fmt(cell.opsPerSec)} | ${ratioText(cell.ratioToSingle)} | ${share(cell.partialShare)} | ${fmt(cell.meanAchieved, 2)} | ${fmt(cell.successOpsPerSec)} | ${ratioText(cell.ratioSuccessToSingle)} | ${fmt(cell.opsPerCpuSec)} | ${ratioText(cell.ratioPerCpuToSingle)} | ${fmt(cell.latencyMs.p50, 2)} | ${fmt(cell.latencyMs.p99, 2)} | ${processCores} | ${cores}${cell.mainThreadSaturated ? ' **saturated**' : ''} | ${shares} | ${repl} | ${fmt(cell.recordsPerStreamBatch, 1)} | ${fmt(cell.mainThreadUsPerReplicatedRecord, 1)} | ${cell.errors + cell.non2xx} |`,
     );
   }
   const rpc = c.rpcStream;

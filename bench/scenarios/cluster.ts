@@ -46,7 +46,7 @@ const METHOD =
   'everysec, all of them sharing the machine with wrk. Every answer is read by the wrk script, which ' +
   'counts status partial and quorum.achieved. CPU from /proc/<pid>/stat (process) and ' +
   '/proc/<pid>/task/<pid>/stat (main thread) over each wrk run. The single node is measured before ' +
-  'the clusters and again after them (rounds split), the clusters in between.';
+  'the clusters and again after them (rounds split; it stays up, idle, in between), the clusters in between.';
 
 async function statsOf(url: string): Promise<unknown> {
   try {
