@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `lally` command: `lally [options]` runs a node; `lally aof ...` runs the AOF tools.
+ * The `lally` command: `lally [options]` runs a node; `lally aof ...` runs the AOF tools;
+ * `lally cluster-demo ...` runs a local cluster of nodes in the foreground.
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line or configuration.
  */
 import { loadConfig } from '../config/load-config.js';
@@ -10,6 +11,10 @@ async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'aof') {
     const { runAofCommand } = await import('../aof/cli.js');
     return runAofCommand(argv.slice(1), { stdout: process.stdout, stderr: process.stderr });
+  }
+  if (argv[0] === 'cluster-demo') {
+    const { runClusterDemo } = await import('./cluster-demo.js');
+    return runClusterDemo(argv.slice(1), { stdout: process.stdout, stderr: process.stderr });
   }
   const result = await loadConfig(argv, process.env, process.cwd());
   switch (result.kind) {

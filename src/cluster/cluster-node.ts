@@ -10,10 +10,11 @@ import { advertisedAddress, isWildcardHost, joinHostPort } from '../config/adver
 import type { LallyConfig } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { MemberView } from '../kv/member-view.js';
-import { HashRing } from '../placement/placement.js';
+import type { HashRing } from '../placement/placement.js';
 import { Topology } from '../placement/topology.js';
 import { Backoff } from '../rpc/backoff.js';
 import { peerSettingsFor } from '../rpc/channel-options.js';
+import { routeGrpcLogs } from '../rpc/grpc-logging.js';
 import { RpcServer } from '../rpc/grpc-server.js';
 import { membershipImplementation } from '../rpc/membership-service.js';
 import { PeerPool } from '../rpc/peer-pool.js';
@@ -69,12 +70,14 @@ export class ClusterNode {
   #fileWrite: Promise<void> = Promise.resolve();
   #refresh: NodeJS.Timeout | undefined;
   #stopped = false;
-  #ringKey = '';
+  #sharesRing: HashRing | undefined;
   #shares = new Map<number, number>();
 
   constructor(opts: ClusterNodeOptions) {
     this.#opts = opts;
     this.#logger = opts.logger.child({ component: 'membership' });
+    // grpc-js's own diagnostics join the daemon's log lines instead of going to stderr.
+    routeGrpcLogs(opts.logger);
     const settings = peerSettingsFor(opts.config.maxKeyBytes, opts.config.maxValueBytes);
     this.#pool = new PeerPool(settings);
     this.#transport = new GrpcSwimTransport(this.#pool);
@@ -211,15 +214,15 @@ export class ClusterNode {
   }
 
   /**
-   * The ring's shares, rebuilt only when its members change. A dead member stays on the ring (its keys
-   * go to the next live members); one that left is off it (cluster-design.md, placement).
+   * The ring's shares, computed again only when the topology rebuilt its ring (its members changed). A
+   * dead member stays on the ring (its keys go to the next live members); one that left is off it.
    */
   #ringShares(members: readonly Member[]): Map<number, number> {
-    const ids = members.filter((m) => m.state !== 'left').map((m) => m.id);
-    const key = ids.join(',');
-    if (key !== this.#ringKey) {
-      this.#ringKey = key;
-      this.#shares = new HashRing(ids).ownership(this.#opts.config.replicationFactor ?? 'all');
+    this.topology.update(members);
+    const ring = this.topology.ring;
+    if (ring !== this.#sharesRing) {
+      this.#sharesRing = ring;
+      this.#shares = ring.ownership(this.topology.factor);
     }
     return this.#shares;
   }

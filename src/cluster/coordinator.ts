@@ -177,8 +177,7 @@ export class Coordinator {
   #replicate(from: number, requestId: number, record: ReplicaRecord): void {
     this.counters.replicated++;
     this.#clock.observe(record.version);
-    const self = this.#topology.selfId;
-    const peers = this.#topology.replicas(hashKeyBytes(record.key)).filter((id) => id !== self);
+    const peers = this.#topology.peerReplicas(hashKeyBytes(record.key));
     const needed = this.#opts.writeQuorum - 1;
     const call = this.#waits.start(needed, peers.length, (achieved) => {
       if (achieved < needed) this.counters.partial++;
@@ -191,7 +190,8 @@ export class Coordinator {
         achievedFlags(achieved),
       );
     });
-    for (const id of peers) this.#send(id, record, (ok) => call.answer(ok));
+    const acknowledged = (ok: boolean) => call.answer(ok);
+    for (const id of peers) this.#send(id, record, acknowledged);
   }
 
   /** A write of a key this node holds no replica of (or no longer does): to every replica. */

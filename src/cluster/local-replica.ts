@@ -6,10 +6,14 @@
  */
 import type { MainEndpoint } from '../daemon/main-endpoint.js';
 import type { LallyError } from '../errors.js';
+import { encodeRecordPage, pageRecordBytes } from '../hop/hop-messages.js';
 import type { ReplicaRecord } from '../rpc/codec.js';
 import type { ApplyResult } from '../rpc/replication-service.js';
 
 const EMPTY = new Uint8Array(0);
+/** A page of records for one shard: small enough to share a ring with other traffic. */
+const PAGE_RECORDS = 1024;
+const PAGE_BYTES = 256 * 1024;
 
 export class LocalReplica {
   readonly #endpoint: MainEndpoint;
@@ -19,24 +23,46 @@ export class LocalReplica {
   }
 
   /**
-   * Applies the records by last-writer-wins on their shards, all at once (the endpoint bounds what
-   * waits on one shard and answers BUSY past it, which fails the batch: the sender retries it).
-   * Resolves once every record is durable as the fsync policy says; rejects with the first error.
+   * Applies the records by last-writer-wins on their shards: grouped by shard into pages of at most
+   * `PAGE_RECORDS` records or about `PAGE_BYTES` bytes, one APPLY_BATCH hop each, all at once (the
+   * endpoint bounds what waits on one shard and answers BUSY past it, which fails the batch: the
+   * sender sends it again). Resolves once every record is durable as the fsync policy says; rejects
+   * with the first error.
    */
   apply(records: readonly ReplicaRecord[]): Promise<ApplyResult> {
     if (records.length === 0) return Promise.resolve({ applied: 0, superseded: 0 });
+    const endpoint = this.#endpoint;
+    const byShard: ReplicaRecord[][] = Array.from({ length: endpoint.shards }, () => []);
+    for (const r of records) byShard[endpoint.ownerOfBytes(r.key)]!.push(r);
     return new Promise((resolve, reject) => {
-      let waiting = records.length;
+      let waiting = 0;
       let applied = 0;
       let failure: LallyError | undefined;
-      const done = (wasApplied: boolean, error: LallyError | undefined) => {
+      const done = (count: number, error: LallyError | undefined) => {
         if (error !== undefined) failure ??= error;
-        else if (wasApplied) applied++;
+        else applied += count;
         if (--waiting > 0) return;
         if (failure !== undefined) reject(failure);
         else resolve({ applied, superseded: records.length - applied });
       };
-      for (const r of records) this.#endpoint.applyBytes(r.key, r.value, r.version, r.tombstone, done);
+      const pages: [number, Uint8Array][] = [];
+      byShard.forEach((group, shard) => {
+        let start = 0;
+        while (start < group.length) {
+          let end = start;
+          let bytes = 0;
+          while (end < group.length && end - start < PAGE_RECORDS) {
+            const size = pageRecordBytes(group[end]!);
+            if (end > start && bytes + size > PAGE_BYTES) break;
+            bytes += size;
+            end++;
+          }
+          pages.push([shard, encodeRecordPage(group, start, end)]);
+          start = end;
+        }
+      });
+      waiting = pages.length;
+      for (const [shard, page] of pages) endpoint.applyBatch(shard, page, done);
     });
   }
 

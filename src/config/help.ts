@@ -24,6 +24,8 @@ export function renderHelp(
     'Usage:',
     '  lally [options]',
     '  lally aof <check|repair|dump|export|import> ...',
+    '  lally cluster-demo [--nodes N] [--base-port P] [--data-dir BASE] [--keep] [-- <node options>]',
+    '                     a local cluster of N nodes (default 3) on 127.0.0.1; `lally cluster-demo --help`',
     '',
     'Each option is taken from its flag, else its LALLY_* environment variable, else the config file',
     '(lally.yml in the working directory, or --config), else its default. Flags may be spelt with',

@@ -24,6 +24,8 @@ export class Topology {
   readonly #live = new Set<number>();
   readonly #addresses = new Map<number, string>();
   readonly #isLive = (id: number): boolean => this.#live.has(id);
+  /** With every node holding every key: the live members but this one, the same for every key. */
+  #livePeers: readonly number[] = [];
 
   constructor(selfId: number, factor: ReplicationFactor | undefined) {
     this.selfId = selfId;
@@ -65,6 +67,7 @@ export class Topology {
       ids.push(m.id);
       if (m.state === 'alive' || m.state === 'suspect') this.#live.add(m.id);
     }
+    this.#livePeers = Object.freeze([...this.#live].filter((id) => id !== this.selfId).sort((a, b) => a - b));
     ids.sort((a, b) => a - b);
     const key = ids.join(',');
     if (key !== this.#ringKey) {
@@ -84,6 +87,15 @@ export class Topology {
   /** The key's live replicas, first N distinct live members clockwise (a sloppy quorum past the dead). */
   replicas(keyHash: number): number[] {
     return this.#ring.preferenceList(keyHash, this.factor, this.#isLive);
+  }
+
+  /**
+   * The key's live replicas other than this node (read-only; with every node holding every key, one
+   * shared array: the write path asks for it on every write).
+   */
+  peerReplicas(keyHash: number): readonly number[] {
+    if (this.factor === 'all') return this.#livePeers;
+    return this.replicas(keyHash).filter((id) => id !== this.selfId);
   }
 
   /** True when this node is one of the key's live replicas (always, when every node holds every key). */

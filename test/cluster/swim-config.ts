@@ -25,9 +25,10 @@ t.test('bad timings are config errors', async (t) => {
 
 t.test('the suspicion timeout scales with log10 of the cluster size, at least mult intervals', async (t) => {
   const c = DEFAULT_SWIM_CONFIG;
-  t.equal(suspicionTimeoutMs(c, 0), 4000);
-  t.equal(suspicionTimeoutMs(c, 3), 4000);
-  t.equal(suspicionTimeoutMs(c, 10), 4000);
-  t.equal(suspicionTimeoutMs(c, 100), 8000);
-  t.equal(suspicionTimeoutMs(c, 1000), 12000);
+  t.equal(suspicionTimeoutMs(c, 0), 3000);
+  t.equal(suspicionTimeoutMs(c, 3), 3000);
+  t.equal(suspicionTimeoutMs(c, 10), 3000);
+  t.equal(suspicionTimeoutMs(c, 100), 6000);
+  t.equal(suspicionTimeoutMs(c, 1000), 9000);
+  t.equal(suspicionTimeoutMs({ ...c, suspicionMult: 4 }, 100), 8000);
 });

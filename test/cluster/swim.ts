@@ -24,11 +24,11 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-t.test('defaults are memberlist LAN; a killed node is dead everywhere within about 5 s', async (t) => {
+t.test('defaults (suspicion multiplier 3): a killed node is dead everywhere within 5.5 s', async (t) => {
   t.equal(DEFAULT_SWIM_CONFIG.probeIntervalMs, 1000);
   t.equal(DEFAULT_SWIM_CONFIG.probeTimeoutMs, 500);
   t.equal(DEFAULT_SWIM_CONFIG.indirectChecks, 3);
-  t.equal(DEFAULT_SWIM_CONFIG.suspicionMult, 4);
+  t.equal(DEFAULT_SWIM_CONFIG.suspicionMult, 3);
   const timeout = suspicionTimeoutMs(DEFAULT_SWIM_CONFIG, 3);
   const fromKill: number[] = [];
   const fromSuspicion: number[] = [];
@@ -63,8 +63,11 @@ t.test('defaults are memberlist LAN; a killed node is dead everywhere within abo
   }
   t.comment(`kill to first suspicion: median ${median(toSuspicion)} ms, max ${Math.max(...toSuspicion)} ms`);
   t.comment(`kill to dead at all: median ${median(fromKill)} ms, max ${Math.max(...fromKill)} ms`);
-  t.ok(median(fromKill) <= 5000, `median ${median(fromKill)} ms <= 5 s`);
-  t.ok(Math.max(...fromKill) <= 7000, `max ${Math.max(...fromKill)} ms <= 7 s`);
+  // Measured over these 20 kill phases: median 3.8 s, max 5.3 s (with multiplier 4: 4.8 s and 6.3 s).
+  // The rest of the bound is the first probe of the killed node, which the round-robin may leave for
+  // up to 2n - 3 rounds at each survivor (docs/cluster-design.md).
+  t.ok(median(fromKill) <= 4000, `median ${median(fromKill)} ms <= 4 s`);
+  t.ok(Math.max(...fromKill) <= 5500, `max ${Math.max(...fromKill)} ms <= 5.5 s`);
   const slack = DEFAULT_SWIM_CONFIG.gossipIntervalMs + 10;
   t.ok(
     fromSuspicion.every((ms) => ms <= timeout + slack),
@@ -73,7 +76,7 @@ t.test('defaults are memberlist LAN; a killed node is dead everywhere within abo
   t.comment(`kill to dead, sorted: ${fromKill.sort((a, b) => a - b).join(' ')}`);
 });
 
-t.test('a host that goes silent (no refusal, no answer) is dead everywhere within 7 s', async (t) => {
+t.test('a host that goes silent (no refusal, no answer) is dead everywhere within 6 s', async (t) => {
   const times: number[] = [];
   for (let seed = 1; seed <= 10; seed++) {
     const c = cluster(5, seed);
@@ -91,7 +94,9 @@ t.test('a host that goes silent (no refusal, no answer) is dead everywhere withi
     times.push(elapsed!);
   }
   t.comment(`silent host: median ${median(times)} ms, max ${Math.max(...times)} ms`);
-  t.ok(Math.max(...times) <= 7000);
+  // Measured: median 4.5 s, max 5.7 s (with multiplier 4: 5.5 s and 6.8 s). Silent costs a whole
+  // probe interval more than a refusal: the probe fails only when its interval ends.
+  t.ok(Math.max(...times) <= 6000, `max ${Math.max(...times)} ms <= 6 s`);
 });
 
 t.test("a slow but alive node's false suspicions are refuted, never turned into death", async (t) => {

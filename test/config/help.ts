@@ -7,6 +7,7 @@ t.test('help lists usage, every option with its default, env var and YAML key, a
   const lines = help.split('\n');
   t.equal(lines[0], 'lally 9.9.9: a distributed in-memory key-value database');
   t.match(help, /Usage:\n {2}lally \[options\]\n {2}lally aof <check\|repair\|dump\|export\|import> \.\.\./);
+  t.match(help, /\n {2}lally cluster-demo \[--nodes N\]/, 'the local cluster subcommand');
   for (const group of ['General', 'Server', 'Cluster', 'Storage', 'Limits', 'Hooks', 'Logging']) {
     t.ok(lines.includes(`${group}:`), group);
   }

@@ -86,14 +86,16 @@ t.test('three nodes: join, failure detection, graceful leave, rejoin from the me
   t.pass('/cluster gives when each peer was last heard');
 
   // kill -9 C: SWIM suspects it at the first failed probe (it leaves /nodes then) and declares it dead
-  // one suspicion timeout later (default timings: 4 s).
+  // one suspicion timeout later (default timings: 3 s). Dead at both within 6 s of the kill: the
+  // simulation's worst case for three nodes is 5.3 s (docs/cluster-design.md), plus room for polling
+  // and a loaded machine; here 3.6 to 4.1 s were measured.
   await c.stop('SIGKILL');
   const detected = await within(5000, 'A and B drop the killed node', async () => {
     const [na, nb] = await Promise.all([nodesOf(a), nodesOf(b)]);
     return same(na, [B.address]) && same(nb, [A.address]);
   });
   t.comment(`a SIGKILL'd node left /nodes of both peers (suspected) after ${detected} ms`);
-  const dead = await within(10_000, 'A and B declare the killed node dead', async () => {
+  const dead = await within(6000 - detected, 'A and B declare the killed node dead within 6 s', async () => {
     const [ca, cb] = await Promise.all([clusterOf(a), clusterOf(b)]);
     return [ca, cb].every((members) => members.find((m) => m.id === C.id)?.state === 'dead');
   });
@@ -101,7 +103,7 @@ t.test('three nodes: join, failure detection, graceful leave, rejoin from the me
   t.pass('A and B hold the killed node as dead');
 
   // SIGTERM B: it tells A it leaves, so A drops it at once (the leave is bounded by 1 s), and holds it
-  // as left: a failure detector could only have made it suspect, then dead 4 s later.
+  // as left: a failure detector could only have made it suspect, then dead 3 s later.
   const leaving = Date.now();
   const stopped = b.stop('SIGTERM');
   const dropped = await within(1500, 'A drops the leaving node', async () => same(await nodesOf(a), []));

@@ -51,4 +51,15 @@ t.test('every node holds every key without a factor, and the ring is rebuilt onl
   t.equal(topology.ring, ring, 'the same members in another order: the same ring');
   t.equal(topology.holds(hashKey('x')), true);
   t.equal(topology.replicas(hashKey('x')).length, 3);
+  t.same(topology.peerReplicas(hashKey('x')), [1, 3], 'every other live member');
+  topology.update([member(1, 'dead'), member(3)]);
+  t.same(topology.peerReplicas(hashKey('y')), [3], 'but a dead one');
+  const factored = new Topology(1, 2);
+  factored.update([member(1), member(2), member(3)]);
+  const hash = hashKey('z');
+  t.same(
+    factored.peerReplicas(hash),
+    factored.replicas(hash).filter((id) => id !== 1),
+    'with a factor: the replicas but this node',
+  );
 });
