@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Version } from '../clock/hlc.js';
-import { type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.js';
+import { asLallyError, type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.js';
 import { shardOfKey } from '../hash/key-hash.js';
 import type { HopLink } from '../hop/hop-link.js';
 import {
@@ -63,14 +63,6 @@ const NOT_REACHED: Quorum = Object.freeze({ required: 1, achieved: 0 });
 
 function failed(error: LallyError): OpResult {
   return { found: false, value: undefined, version: undefined, error, quorum: NOT_REACHED };
-}
-
-function asLallyError(error: unknown): LallyError {
-  return error instanceof LallyError
-    ? error
-    : new LallyError(ErrorCodes.INTERNAL, error instanceof Error ? error.message : String(error), {
-        cause: error,
-      });
 }
 
 /**
