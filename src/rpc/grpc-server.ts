@@ -27,6 +27,7 @@ export class RpcServer {
   readonly #requestedPort: number;
   #port: number | undefined;
   #stopped = false;
+  #noDelayServers = 0;
 
   constructor(opts: RpcServerOptions) {
     this.#server = new Server(serverOptions(opts.settings ?? DEFAULT_PEER_SETTINGS));
@@ -52,9 +53,15 @@ export class RpcServer {
           return;
         }
         this.#port = port;
+        this.#noDelayServers += noDelayOnAccept(this.#server);
         resolve(port);
       });
     });
+  }
+
+  /** The listening http2 servers whose connections have Nagle's algorithm off (1 per bound address). */
+  get noDelayServers(): number {
+    return this.#noDelayServers;
   }
 
   /** The bound port (after listen). */
@@ -114,3 +121,32 @@ export function unaryHandler<Req, Res>(
     );
   };
 }
+
+/**
+ * Turns Nagle's algorithm off on the server's accepted connections, as grpc-js does on its client
+ * connections (transport.ts) but not on its server's: a replica's small acks and read answers would
+ * otherwise wait behind the client's delayed ACK (up to 40 ms on Linux) once a few are in flight,
+ * which showed as a 13 ms p90 / 47 ms p99 on quorum writes between nodes on one host. grpc-js keeps
+ * its http2 servers in a private map; if a version of it changes that, nothing is patched and the
+ * count says so (tested).
+ */
+export function noDelayOnAccept(server: GrpcServer): number {
+  const servers = (server as unknown as { http2Servers?: Map<NodeEventEmitter, unknown> }).http2Servers;
+  if (!(servers instanceof Map)) return 0;
+  let patched = 0;
+  for (const http2Server of servers.keys()) {
+    if (patchedServers.has(http2Server)) continue;
+    patchedServers.add(http2Server);
+    http2Server.on('connection', (socket: { setNoDelay?: (on: boolean) => void }) =>
+      socket.setNoDelay?.(true),
+    );
+    patched++;
+  }
+  return patched;
+}
+
+interface NodeEventEmitter {
+  on(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+const patchedServers = new WeakSet<object>();
