@@ -4,6 +4,7 @@
  * The replication service (incoming batches), replica reads, join transfers and read repair all
  * write and read the local data through it, so they share one definition of "applied".
  */
+import type { SkewGuard } from '../clock/skew-guard.js';
 import type { MainEndpoint } from '../daemon/main-endpoint.js';
 import type { LallyError } from '../errors.js';
 import type { ReplicaRecord } from '../rpc/codec.js';
@@ -13,18 +14,28 @@ const EMPTY = new Uint8Array(0);
 
 export class LocalReplica {
   readonly #endpoint: MainEndpoint;
+  /** Refuses records stamped too far ahead of this node's clock (src/clock/skew-guard.ts). */
+  readonly skew: SkewGuard | undefined;
 
-  constructor(endpoint: MainEndpoint) {
+  constructor(endpoint: MainEndpoint, skew?: SkewGuard) {
     this.#endpoint = endpoint;
+    this.skew = skew;
   }
 
   /**
    * Applies the records by last-writer-wins on their shards, all at once (the endpoint bounds what
    * waits on one shard and answers BUSY past it, which fails the batch: the sender retries it).
    * Resolves once every record is durable as the fsync policy says; rejects with the first error.
+   * A batch with a record stamped too far ahead is refused whole, before anything is applied
+   * (LALLY_ERR_CLOCK_SKEW; `from` names where it came from in the warning).
    */
-  apply(records: readonly ReplicaRecord[]): Promise<ApplyResult> {
+  apply(records: readonly ReplicaRecord[], from = 'this node'): Promise<ApplyResult> {
     if (records.length === 0) return Promise.resolve({ applied: 0, superseded: 0 });
+    try {
+      this.skew?.check(records, from);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       let waiting = records.length;
       let applied = 0;
