@@ -339,8 +339,9 @@ const TABLE = [
     min: 1000,
     max: 30 * 24 * 3600 * 1000,
     default: 3 * 3600 * 1000,
-    defaultText: '10800000 (3 h)',
-    description: 'How long a hint is kept for a replica that stays unreachable before it is dropped.',
+    defaultText: '10800000',
+    description:
+      'How long (ms; the default is 3 h) a hint is kept for a replica that stays unreachable before it is dropped.',
   },
   {
     key: 'maxClockSkewMs',
