@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { HybridLogicalClock } from '../../src/clock/hlc.js';
 import { Coordinator } from '../../src/cluster/coordinator.js';
+import { HintStore } from '../../src/cluster/hints/hint-store.js';
 import { LocalReplica } from '../../src/cluster/local-replica.js';
 import { MainEndpoint } from '../../src/daemon/main-endpoint.js';
 import { ringCapacity, ThreadRings } from '../../src/daemon/thread-rings.js';
@@ -34,6 +35,7 @@ interface NodeOptions {
   factor?: number;
   quorumTimeoutMs?: number;
   dropReplication?: boolean;
+  hints?: HintStore;
 }
 
 interface TestNode {
@@ -107,6 +109,7 @@ async function buildNode(t: Test, id: number, opts: NodeOptions): Promise<TestNo
     quorumTimeoutMs: opts.quorumTimeoutMs ?? 500,
     logger: silent,
     dropReplication: opts.dropReplication,
+    hints: opts.hints,
   });
   t.teardown(async () => {
     coordinator.close();
@@ -266,3 +269,40 @@ t.test('replication factor 1: a node that holds no replica coordinates the whole
   t.equal(entryOn(b, key)?.tombstone, true, 'the delete is on B');
   t.equal(a.coordinator.counters.coordinatedWrites, 2);
 });
+
+t.test(
+  'hints: a dead home replica gets the write it missed once live; a stand-in is not hinted',
+  async (t) => {
+    const hints = await HintStore.open({ dir: undefined, maxBytes: 1 << 20, maxAgeMs: 60_000 });
+    const nodes = await cluster(t, 3, (i) => ({
+      factor: 2,
+      writeQuorum: 1,
+      hints: i === 0 ? hints : undefined,
+    }));
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+    a.setMembers([view(a, a), view(b, a), view(c, a, 'dead')]);
+    // Keys A holds: one whose other home replica is C (B stands in for it), one whose other is B.
+    const home = (key: string) => a.topology.homeReplicas(hashKey(key));
+    let withC = '';
+    let withB = '';
+    for (let i = 0; !withC || !withB; i++) {
+      const key = `h${i}`;
+      const ids = home(key);
+      if (!ids.includes(a.id)) continue;
+      if (ids.includes(c.id)) withC ||= key;
+      else withB ||= key;
+    }
+    for (const key of [withC, withB]) {
+      await run(a, 'put', key, `v-${key}`);
+    }
+    await eventually(() => entryOn(b, withC) !== undefined && entryOn(b, withB) !== undefined, 'B has both');
+    t.equal(hints.pending(c.id), 1, 'one hint, for C, the home replica that missed it');
+    t.equal(hints.pending(b.id), 0, 'none for B');
+    t.equal(entryOn(c, withC), undefined, 'C has nothing yet');
+    a.setMembers([view(a, a), view(b, a), view(c, a)]);
+    await eventually(() => entryOn(c, withC)?.value === `v-${withC}`, 'C gets the hinted write');
+    await eventually(() => hints.queued === 0, 'the hint is gone');
+    t.equal(entryOn(c, withB), undefined, 'C is sent nothing it is not a home replica of');
+    t.match(a.coordinator.stats(), { hints: { delivered: 1, dropped: 0, queued: 0, batches: 1 } });
+  },
+);
