@@ -6,6 +6,7 @@
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { HybridLogicalClock } from '../../src/clock/hlc.js';
+import { SkewGuard } from '../../src/clock/skew-guard.js';
 import { Coordinator } from '../../src/cluster/coordinator.js';
 import { HintStore } from '../../src/cluster/hints/hint-store.js';
 import { LocalReplica } from '../../src/cluster/local-replica.js';
@@ -36,6 +37,9 @@ interface NodeOptions {
   quorumTimeoutMs?: number;
   dropReplication?: boolean;
   hints?: HintStore;
+  skew?: SkewGuard;
+  /** This node's shards stamp writes this far ahead of the real time (a clock that runs fast). */
+  clockAheadMs?: number;
 }
 
 interface TestNode {
@@ -57,7 +61,12 @@ async function buildNode(t: Test, id: number, opts: NodeOptions): Promise<TestNo
   const routers: ShardRouter[] = [];
   for (let shard = 0; shard < SHARDS; shard++) {
     const store = new ShardStore();
-    const engine = new ShardEngine({ shard, store, clock: new HybridLogicalClock(id), wal: undefined });
+    const engine = new ShardEngine({
+      shard,
+      store,
+      clock: new HybridLogicalClock(id, () => Date.now() + (opts.clockAheadMs ?? 0)),
+      wal: undefined,
+    });
     const transport = new RingTransport(shard, rings.forThread(shard));
     const router = new ShardRouter({
       engine,
@@ -90,10 +99,10 @@ async function buildNode(t: Test, id: number, opts: NodeOptions): Promise<TestNo
     logger: silent,
   });
   mainTransport.start((from, message) => endpoint.receive(from, message));
-  const local = new LocalReplica(endpoint);
+  const local = new LocalReplica(endpoint, opts.skew);
   const server = new RpcServer({ host: '127.0.0.1', port: 0 });
   server.addService(ReplicationService, {
-    replicate: replicateHandler((records) => local.apply(records)),
+    replicate: replicateHandler((records, peer) => local.apply(records, peer)),
     read: readHandler((keys) => local.lookup(keys)),
   });
   const port = await server.listen();
@@ -304,5 +313,28 @@ t.test(
     await eventually(() => hints.queued === 0, 'the hint is gone');
     t.equal(entryOn(c, withB), undefined, 'C is sent nothing it is not a home replica of');
     t.match(a.coordinator.stats(), { hints: { delivered: 1, dropped: 0, queued: 0, batches: 1 } });
+  },
+);
+
+t.test(
+  'clock skew: a replica refuses writes stamped too far ahead; the writer keeps them as hints',
+  async (t) => {
+    const hints = await HintStore.open({ dir: undefined, maxBytes: 1 << 20, maxAgeMs: 60_000 });
+    const guard = new SkewGuard({ maxSkewMs: 60_000 });
+    const nodes = await cluster(t, 2, (i) =>
+      i === 0
+        ? { writeQuorum: 2, quorumTimeoutMs: 4000, hints, clockAheadMs: 3_600_000 }
+        : { writeQuorum: 2, quorumTimeoutMs: 4000, skew: guard },
+    );
+    const [a, b] = nodes as [TestNode, TestNode];
+    const result = await run(a, 'put', 'fast', 'clock');
+    t.same(result.quorum, { required: 2, achieved: 1 }, 'B did not acknowledge it');
+    t.equal(entryOn(b, 'fast'), undefined, 'nor apply it');
+    t.ok(guard.counters.refusedRecords >= 1, 'B counted the refusal');
+    await eventually(() => hints.pending(b.id) === 1, 'A keeps a hint for B');
+    const stats = b.coordinator.stats() as { clockSkew?: { refusedBatches: number } };
+    t.ok((stats.clockSkew?.refusedBatches ?? 0) >= 1, "B's stats show it");
+    // B's own writes, stamped by a right clock, still go to A.
+    t.same((await run(b, 'put', 'slow', 'ok')).quorum.achieved, 2, 'the other way works');
   },
 );
