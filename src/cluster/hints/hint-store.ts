@@ -270,19 +270,27 @@ export class HintStore {
     const hints = t.hints.slice(t.hints.length - count);
     const bytes = encodeHints(hints);
     const path = join(dir, hintFileName(t.id));
-    const fh = await open(path, 'a');
     try {
-      await fh.write(bytes);
-      await fh.sync();
+      const fh = await open(path, 'a');
+      try {
+        await fh.write(bytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      if (!t.fileExists) {
+        await fsyncPath(dir);
+        t.fileExists = true;
+      }
+      t.fileBytes += bytes.length;
+    } catch (error) {
+      // The file may end in half a record now: rewrite it whole (with these) once the disk takes it.
+      this.#queue(t, () => this.#compact(dir, t));
+      throw error;
     } finally {
-      await fh.close();
+      // Written or not, they may be delivered now: a failing disk leaves them in memory only.
+      t.unwritten -= count;
     }
-    if (!t.fileExists) {
-      await fsyncPath(dir);
-      t.fileExists = true;
-    }
-    t.fileBytes += bytes.length;
-    t.unwritten -= count;
   }
 
   /** Removes the file of `t` when nothing written is pending, else rewrites it with what is. */

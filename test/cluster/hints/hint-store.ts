@@ -1,4 +1,4 @@
-import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { decodeHints, encodeHints, hintBytes } from '../../../src/cluster/hints/hint-format.js';
@@ -164,4 +164,18 @@ t.test('files with other names are left alone', async (t) => {
   const store = await open(dir);
   t.same(store.targets(), []);
   t.equal(await readFile(join(dir, 'notes.txt'), 'utf8'), 'hello');
+});
+
+t.test('a hint file that cannot be written leaves the hints deliverable from memory', async (t) => {
+  const root = t.testdir();
+  const dir = join(root, 'hints');
+  const store = await open(dir);
+  await rm(dir, { recursive: true });
+  await writeFile(dir, 'not a directory');
+  store.add(TARGET, record(1));
+  await store.flushed();
+  t.equal(store.counters.writeFailures >= 1, true, 'the failure is counted');
+  t.same(keys(store.peek(TARGET, 10, 1 << 20)), ['key:1'], 'the hint is handed out all the same');
+  store.delivered(TARGET, 1);
+  t.equal(store.queued, 0);
 });
