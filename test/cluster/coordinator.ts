@@ -334,6 +334,18 @@ t.test(
     await eventually(() => hints.pending(b.id) === 1, 'A keeps a hint for B');
     const stats = b.coordinator.stats() as { clockSkew?: { refusedBatches: number } };
     t.ok((stats.clockSkew?.refusedBatches ?? 0) >= 1, "B's stats show it");
+    // Delivered, the hint meets the same refusal: it is dropped rather than retried for ever.
+    // (membersChanged runs every second in a daemon: it retries a delivery the stream's back-off failed.)
+    await eventually(
+      () => {
+        a.coordinator.membersChanged();
+        return hints.queued === 0;
+      },
+      'the refused hint is dropped',
+      5000,
+    );
+    t.match(a.coordinator.stats(), { hints: { dropped: 1, delivered: 0, refusedForSkew: 1 } });
+    t.equal(entryOn(b, 'fast'), undefined, 'B still does not have it');
     // B's own writes, stamped by a right clock, still go to A.
     t.same((await run(b, 'put', 'slow', 'ok')).quorum.achieved, 2, 'the other way works');
   },

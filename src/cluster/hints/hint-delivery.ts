@@ -6,6 +6,7 @@
  * by the membership refresh) starts what may start.
  */
 import type { Logger } from 'pino';
+import { ErrorCodes, LallyError } from '../../errors.js';
 import type { ReplicaRecord } from '../../rpc/codec.js';
 import type { HintStore } from './hint-store.js';
 
@@ -28,7 +29,7 @@ export class HintDelivery {
   readonly #running = new Set<number>();
   readonly #retryAt = new Map<number, number>();
   #closed = false;
-  readonly counters = { batches: 0, failedBatches: 0 };
+  readonly counters = { batches: 0, failedBatches: 0, refusedForSkew: 0 };
 
   constructor(opts: HintDeliveryOptions) {
     this.#opts = opts;
@@ -76,6 +77,16 @@ export class HintDelivery {
         );
       } catch (error) {
         this.counters.failedBatches++;
+        if (error instanceof LallyError && error.code === ErrorCodes.CLOCK_SKEW) {
+          // The target judged a stamp of this batch too far ahead: retried, it would break the
+          // stream again and again. Its hints are dropped (counted), as the target refused them.
+          this.counters.refusedForSkew += batch.length;
+          store.drop(target, batch.length);
+          this.#opts.logger?.warn(
+            { target: (target >>> 0).toString(16).padStart(8, '0'), hints: batch.length, err: error },
+            'a replica refused hints for clock skew: dropped them',
+          );
+        }
         this.#retryAt.set(target, this.#now() + (this.#opts.retryMs ?? 1000));
         this.#opts.logger?.debug({ err: error, target, sent }, 'hint delivery failed; retrying later');
         return;

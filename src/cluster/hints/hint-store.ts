@@ -160,6 +160,15 @@ export class HintStore {
     this.counters.delivered += n;
   }
 
+  /** Drops the `count` oldest pending hints of `target` (the target refused them for good). */
+  drop(target: number, count: number): void {
+    const t = this.#targets.get(target);
+    if (t === undefined) return;
+    const n = Math.min(count, t.hints.length - t.unwritten - t.head);
+    this.#drop(t, n);
+    this.counters.dropped += n;
+  }
+
   /** Drops every hint of `target` (the member left the cluster). */
   discard(target: number): void {
     const t = this.#targets.get(target);
