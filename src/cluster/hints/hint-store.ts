@@ -280,6 +280,7 @@ export class HintStore {
     const bytes = encodeHints(hints);
     const path = join(dir, hintFileName(t.id));
     try {
+      if (!t.fileExists) await mkdir(dir, { recursive: true });
       const fh = await open(path, 'a');
       try {
         await fh.write(bytes);
@@ -331,9 +332,13 @@ export class HintStore {
   }
 
   async #load(dir: string): Promise<void> {
-    await mkdir(dir, { recursive: true });
     const oldest = this.#now() - this.#opts.maxAgeMs;
-    for (const name of await readdir(dir)) {
+    // The directory is made by the first hint (a node that never kept one has none).
+    const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [] as string[];
+      throw error;
+    });
+    for (const name of names) {
       const match = /^([0-9a-f]{8})\.hints$/.exec(name);
       if (match === null) continue;
       const path = join(dir, name);

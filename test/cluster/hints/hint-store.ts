@@ -170,7 +170,7 @@ t.test('a hint file that cannot be written leaves the hints deliverable from mem
   const root = t.testdir();
   const dir = join(root, 'hints');
   const store = await open(dir);
-  await rm(dir, { recursive: true });
+  await rm(dir, { recursive: true, force: true });
   await writeFile(dir, 'not a directory');
   store.add(TARGET, record(1));
   await store.flushed();
