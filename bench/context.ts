@@ -5,6 +5,7 @@ import type { Progress } from './progress.js';
 import type {
   AofReadsResult,
   CaseResult,
+  ClusterResult,
   CompactionResult,
   HopResult,
   MemoryResult,
@@ -35,6 +36,7 @@ export interface BenchContext {
     aofReads: AofReadsResult | null;
     compaction: CompactionResult | null;
     replay: ReplayResult | null;
+    cluster: ClusterResult | null;
   };
 }
 

@@ -86,6 +86,7 @@ async function main(argv: readonly string[]): Promise<number> {
       aofReads: null,
       compaction: null,
       replay: null,
+      cluster: null,
     },
   };
   const chosen = SCENARIOS.filter((s) => options.scenarios.includes(s.name));

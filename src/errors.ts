@@ -113,3 +113,12 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export function httpStatusOf(code: string): number {
   return isErrorCode(code) ? ERROR_STATUS[code].http : 500;
 }
+
+/** The error as a LallyError: itself, or LALLY_ERR_INTERNAL wrapping it (a bug: its cause is kept). */
+export function asLallyError(error: unknown): LallyError {
+  return error instanceof LallyError
+    ? error
+    : new LallyError(ErrorCodes.INTERNAL, error instanceof Error ? error.message : String(error), {
+        cause: error,
+      });
+}

@@ -1,5 +1,6 @@
 import type { LatencySummary } from '../stats/percentiles.js';
 import type { RequestPlan } from '../workload/requests.js';
+import type { AnswerCounts } from './wrk-script.js';
 
 export type LoadGeneratorName = 'wrk' | 'autocannon';
 
@@ -13,6 +14,12 @@ export interface LoadRun {
   rate?: number | undefined;
   /** Extra request headers (the etcd gateway wants a JSON content type). */
   headers?: Record<string, string>;
+  /** wrk only: `host:port` of several servers, thread i on target i mod n (the `url` gives the Host header). */
+  targets?: readonly string[];
+  /** wrk only: its threads (default: the generator's own setting). */
+  threads?: number;
+  /** wrk only: count the answers' `status` and `quorum.achieved` (LoadResult.answers). */
+  countAnswers?: boolean;
 }
 
 export interface LoadResult {
@@ -28,6 +35,8 @@ export interface LoadResult {
   errors: number;
   /** Answers with a status outside 2xx. */
   non2xx: number;
+  /** With `countAnswers`: the answers by status. */
+  answers?: AnswerCounts | null;
 }
 
 export interface LoadGenerator {

@@ -13,15 +13,71 @@ export function luaLongString(value: string): string {
   return `[${level}[\n${value}]${level}]`;
 }
 
+/** Marks the line of answer counts that `done()` prints with `countAnswers`. */
+export const ANSWERS_MARK = 'LALLY_BENCH_ANSWERS ';
+
+/** Per-thread counters of the answers' `status` and `quorum.achieved` (globals: `thread:get` reads them). */
+const ANSWER_COUNTING = `
+answers = 0
+success = 0
+partial = 0
+otherStatus = 0
+achievedSum = 0
+achievedSeen = 0
+
+function response(status, headers, body)
+  answers = answers + 1
+  if body:find('"status":"success"', 1, true) then success = success + 1
+  elseif body:find('"status":"partial"', 1, true) then partial = partial + 1
+  else otherStatus = otherStatus + 1 end
+  local achieved = body:match('"achieved":(%d+)')
+  if achieved then
+    achievedSum = achievedSum + tonumber(achieved)
+    achievedSeen = achievedSeen + 1
+  end
+end
+`;
+
+const ANSWER_REPORT = `
+  local sums = { answers = 0, success = 0, partial = 0, otherStatus = 0, achievedSum = 0, achievedSeen = 0 }
+  local perThread = {}
+  for i, t in ipairs(threads) do
+    for k, _ in pairs(sums) do sums[k] = sums[k] + (t:get(k) or 0) end
+    perThread[i] = string.format("%d", t:get("answers") or 0)
+  end
+  io.write(string.format(
+    '${ANSWERS_MARK}{"answers":%d,"success":%d,"partial":%d,"otherStatus":%d,"achievedSum":%d,"achievedSeen":%d,"perThread":[%s]}\\n',
+    sums.answers, sums.success, sums.partial, sums.otherStatus, sums.achievedSum, sums.achievedSeen,
+    table.concat(perThread, ",")))
+`;
+
 /** Marks the line that `done()` prints, so that the adapter finds it among wrk's own output. */
 export const RESULT_MARK = 'LALLY_BENCH_RESULT ';
+
+/** Options of a script beyond the plan (the `cluster` scenario's). */
+export interface WrkScriptExtras {
+  /**
+   * `host:port` of several servers: thread i connects to target i mod n (wrk sets one address per
+   * thread), so with as many threads as targets each server gets its own thread and connections.
+   */
+  targets?: readonly string[];
+  /**
+   * Reads every answer's `status` and `quorum.achieved` (a `response()` hook: wrk then hands each
+   * body to Lua, which costs the client a little per request).
+   */
+  countAnswers?: boolean;
+}
 
 /**
  * A wrk script that sends a request plan: every thread formats all the planned requests once in
  * `init()` (so that `request()` costs a table lookup) and walks them in order from its own offset;
  * `done()` prints one JSON line with the counts and the latency percentiles (microseconds).
  */
-export function wrkScript(plan: RequestPlan, headers: Record<string, string> = {}): string {
+export function wrkScript(
+  plan: RequestPlan,
+  headers: Record<string, string> = {},
+  extras: WrkScriptExtras = {},
+): string {
   // The plan travels as two long strings parsed at load time: a table constructor with tens of
   // thousands of entries would overflow LuaJIT's limit on constants per function.
   for (const body of plan.bodies) {
@@ -46,11 +102,26 @@ local n = #plan
 local cursor = 1
 local nextId = 0
 
+local threads = {}
+local targets = {${(extras.targets ?? []).map((t) => luaString(t)).join(',')}}
+local targetAddrs = nil
+
 function setup(thread)
   thread:set("tid", nextId)
+  if #targets > 0 then
+    if targetAddrs == nil then
+      targetAddrs = {}
+      for i, t in ipairs(targets) do
+        local host, port = t:match("^(.*):(%d+)$")
+        targetAddrs[i] = wrk.lookup(host, port)[1]
+      end
+    end
+    thread.addr = targetAddrs[(nextId % #targetAddrs) + 1]
+  end
+  threads[#threads + 1] = thread
   nextId = nextId + 1
 end
-
+${extras.countAnswers ? ANSWER_COUNTING : ''}
 function init(args)
   for i, p in ipairs(plan) do
     local body = nil
@@ -75,7 +146,7 @@ function done(summary, latency, requests)
     '"p50":%d,"p99":%d,"p999":%d,"max":%d,"mean":%.3f}\\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max, latency.mean))
-end
+${extras.countAnswers ? ANSWER_REPORT : ''}end
 `);
   return lines.join('\n');
 }
@@ -120,4 +191,36 @@ export function parseWrkOutput(stdout: string): WrkSummary {
     if (typeof record[f] !== 'number') throw new Error(`wrk result lacks the number ${f}: ${line}`);
   }
   return record as unknown as WrkSummary;
+}
+
+/** How the answers of a run were marked (`countAnswers`): JSON answers only, by their `status`. */
+export interface AnswerCounts {
+  answers: number;
+  success: number;
+  partial: number;
+  /** Answers whose status was neither (errors, or bodies that are not a key operation's answer). */
+  otherStatus: number;
+  /** Sum and count of the `quorum.achieved` values seen. */
+  achievedSum: number;
+  achievedSeen: number;
+  /** Answers per wrk thread, in thread order (thread i drove target i mod n). */
+  perThread: number[];
+}
+
+/** The answer counts line of a `countAnswers` script, or null when wrk printed none. */
+export function parseAnswerCounts(stdout: string): AnswerCounts | null {
+  const line = stdout.split('\n').find((l) => l.startsWith(ANSWERS_MARK));
+  if (!line) return null;
+  const parsed: unknown = JSON.parse(line.slice(ANSWERS_MARK.length));
+  if (typeof parsed !== 'object' || parsed === null)
+    throw new Error(`wrk answer counts are not an object: ${line}`);
+  const record = parsed as Record<string, unknown>;
+  const fields = ['answers', 'success', 'partial', 'otherStatus', 'achievedSum', 'achievedSeen'] as const;
+  for (const f of fields) {
+    if (typeof record[f] !== 'number') throw new Error(`wrk answer counts lack the number ${f}: ${line}`);
+  }
+  if (!Array.isArray(record.perThread) || record.perThread.some((n) => typeof n !== 'number')) {
+    throw new Error(`wrk answer counts lack perThread: ${line}`);
+  }
+  return record as unknown as AnswerCounts;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RequestPlan } from '../workload/requests.js';
 import type { LoadGenerator, LoadResult, LoadRun } from './types.js';
-import { parseWrkOutput, wrkScript } from './wrk-script.js';
+import { parseAnswerCounts, parseWrkOutput, type WrkScriptExtras, wrkScript } from './wrk-script.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -30,7 +30,7 @@ export async function wrkVersion(): Promise<string | null> {
  */
 export class WrkLoadGenerator implements LoadGenerator {
   readonly name = 'wrk' as const;
-  readonly #scripts = new WeakMap<RequestPlan, string>();
+  readonly #scripts = new WeakMap<RequestPlan, Map<string, string>>();
   #scriptCount = 0;
 
   constructor(
@@ -40,19 +40,32 @@ export class WrkLoadGenerator implements LoadGenerator {
     private readonly threads: number,
   ) {}
 
-  #scriptFor(plan: RequestPlan, headers: Record<string, string> | undefined): string {
-    let path = this.#scripts.get(plan);
+  #scriptFor(
+    plan: RequestPlan,
+    headers: Record<string, string> | undefined,
+    extras: WrkScriptExtras,
+  ): string {
+    let byExtras = this.#scripts.get(plan);
+    if (!byExtras) {
+      byExtras = new Map();
+      this.#scripts.set(plan, byExtras);
+    }
+    const key = JSON.stringify([headers ?? null, extras]);
+    let path = byExtras.get(key);
     if (!path) {
       path = join(this.scratchDir, `wrk-plan-${this.#scriptCount++}.lua`);
-      writeFileSync(path, wrkScript(plan, headers));
-      this.#scripts.set(plan, path);
+      writeFileSync(path, wrkScript(plan, headers, extras));
+      byExtras.set(key, path);
     }
     return path;
   }
 
   async run(load: LoadRun): Promise<LoadResult> {
     if (load.rate) throw new Error('wrk has no fixed-rate mode; use autocannon for --rate');
-    const threads = Math.max(1, Math.min(this.threads, load.connections));
+    const threads = Math.max(1, Math.min(load.threads ?? this.threads, load.connections));
+    const extras: WrkScriptExtras = {};
+    if (load.targets && load.targets.length > 0) extras.targets = load.targets;
+    if (load.countAnswers) extras.countAnswers = true;
     const args = [
       '-t',
       String(threads),
@@ -63,7 +76,7 @@ export class WrkLoadGenerator implements LoadGenerator {
       '--timeout',
       '10s',
       '-s',
-      this.#scriptFor(load.plan, load.headers),
+      this.#scriptFor(load.plan, load.headers, extras),
       load.url,
     ];
     const stdout = await new Promise<string>((resolve, reject) => {
@@ -100,6 +113,7 @@ export class WrkLoadGenerator implements LoadGenerator {
       },
       errors: s.connect + s.read + s.write + s.timeout,
       non2xx: s.status,
+      answers: load.countAnswers ? parseAnswerCounts(stdout) : null,
     };
   }
 }

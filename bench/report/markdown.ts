@@ -1,6 +1,7 @@
 import type { BenchResults, CaseResult } from '../results/schema.js';
 import { aofPutRatios } from '../stats/durability.js';
 import { type BarChart, barChartSvg, lineChartSvg } from './charts.js';
+import { clusterSection } from './cluster-section.js';
 import { shortNumber } from './svg.js';
 
 const fmt = (x: number | null | undefined, digits = 0) =>
@@ -170,6 +171,7 @@ export function buildReport(results: BenchResults): Report {
   const notes = results.cases.filter((c) => c.note);
   if (notes.length > 0)
     out.push('', 'Notes:', ...notes.map((c) => `- ${c.scenario} / ${c.label}: ${c.note}`));
+  out.push(...clusterSection(results.cluster));
   if (results.memory) {
     const mem = results.memory;
     out.push('', '## Memory and replay', '');

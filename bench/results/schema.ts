@@ -171,6 +171,91 @@ export interface ReplayResult {
   note?: string;
 }
 
+/** One node's CPU over a cell's measurement windows (/proc/<pid>/stat and /proc/<pid>/task/<pid>/stat). */
+export interface ClusterNodeCpu {
+  node: number;
+  /** Cores used by the whole process, and by its main thread alone (1 = one core saturated). */
+  processCores: number | null;
+  mainThreadCores: number | null;
+  /** Main thread's CPU over the process's. */
+  mainThreadShare: number | null;
+  /** Answers this node gave (its wrk thread's count), per second. */
+  opsPerSec: number | null;
+}
+
+/** One measured cell of the `cluster` scenario: a kind of request against one node or the three. */
+export interface ClusterCell {
+  id: string;
+  label: string;
+  kind: 'put' | 'get';
+  nodes: number;
+  writeQuorum: number;
+  readQuorum: number;
+  /** All nodes together, median over the rounds. */
+  opsPerSec: number;
+  roundsOpsPerSec: number[];
+  latencyMs: LatencySummary;
+  errors: number;
+  non2xx: number;
+  /** Answers counted by the wrk script over all rounds (null without wrk's counts). */
+  answers: number | null;
+  /** Share of answers with status `partial` (quorum not met), and the mean `quorum.achieved`. */
+  partialShare: number | null;
+  meanAchieved: number | null;
+  /** opsPerSec x (1 - partialShare): answers that met their quorum, per second. */
+  successOpsPerSec: number | null;
+  perNode: ClusterNodeCpu[];
+  /** Some node's main thread used 0.9 core or more. */
+  mainThreadSaturated: boolean;
+  /** PUT only: replication records per second over the cluster, and where the figure comes from. */
+  replicationRecordsPerSec: number | null;
+  replicationSource: 'stats' | 'derived' | null;
+  /** Records per batch on the replication streams (from /stats), or null. */
+  recordsPerStreamBatch: number | null;
+  /**
+   * PUT only: the main threads' CPU over the cluster per replicated record, in µs (it pays the send on
+   * one node and the apply on another; compare with rpc-stream's sender + receiver µs per record).
+   */
+  mainThreadUsPerReplicatedRecord: number | null;
+  /**
+   * Quorum-met answers per CPU second of the nodes (wrk left out): successOpsPerSec over the sum of
+   * the nodes' processCores. Steadier than ops/s when other processes share the machine, since more
+   * processes also win more of the contended CPU.
+   */
+  opsPerCpuSec: number | null;
+  /** opsPerSec / the single node's of the same kind; successOpsPerSec / the single node's; same per CPU. */
+  ratioToSingle: number | null;
+  ratioSuccessToSingle: number | null;
+  ratioPerCpuToSingle: number | null;
+}
+
+export interface RpcStreamFigures {
+  records: number;
+  /** Records per CPU second on one stream: sender side alone, receiver alone, both in one process. */
+  senderRecordsPerCpuSec: number | null;
+  receiverRecordsPerCpuSec: number | null;
+  togetherRecordsPerCpuSec: number | null;
+}
+
+export interface ClusterResult {
+  method: string;
+  shardsPerNode: number;
+  connections: number;
+  wrkThreads: number;
+  durationSec: number;
+  rounds: number;
+  /** Replicas of each key (no --replication-factor: every node holds every key). */
+  replicas: number;
+  loadAverageStart: number[];
+  loadAverageEnd: number[];
+  cells: ClusterCell[];
+  rpcStream: RpcStreamFigures | null;
+  /** Issue 8's goal: PUT at write quorum 2 over the single node's PUT, at least 0.5. */
+  goalPutW2ToSingle: number | null;
+  goalMet: boolean | null;
+  note?: string;
+}
+
 export interface PeerStatus {
   name: string;
   status: 'ran' | 'skipped';
@@ -214,6 +299,7 @@ export interface BenchResults {
   aofReads?: AofReadsResult | null;
   compaction?: CompactionResult | null;
   replay?: ReplayResult | null;
+  cluster?: ClusterResult | null;
   peers: PeerStatus[];
   skipped: SkippedScenario[];
 }

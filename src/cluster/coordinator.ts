@@ -39,12 +39,12 @@ import type { Topology } from '../placement/topology.js';
 import type { ReplicaRecord } from '../rpc/codec.js';
 import type { PeerChannel } from '../rpc/peer-channel.js';
 import type { PeerPool } from '../rpc/peer-pool.js';
-import { readReplica } from '../rpc/replica-read.js';
 import { ReplicationStream } from '../rpc/replication-stream.js';
 import { HintDelivery } from './hints/hint-delivery.js';
 import type { HintStore } from './hints/hint-store.js';
 import type { LocalReplica } from './local-replica.js';
 import { PeerFeed, type PeerFeedOptions } from './peer-feed.js';
+import { PeerReads } from './peer-reads.js';
 import { QuorumWaits } from './quorum-waits.js';
 
 const EMPTY = new Uint8Array(0);
@@ -95,6 +95,7 @@ export class Coordinator {
   readonly #feeds = new Map<string, PeerFeed>();
   readonly #hints: HintStore | undefined;
   readonly #delivery: HintDelivery | undefined;
+  readonly #peerReads = new Map<string, PeerReads>();
   #closed = false;
   readonly counters = {
     replicated: 0,
@@ -135,7 +136,12 @@ export class Coordinator {
   stats(): Record<string, unknown> {
     const peers: Record<string, unknown> = {};
     for (const [address, feed] of this.#feeds) {
-      peers[address] = { ...feed.counters, backlog: feed.backlog, stream: feed.stream.stats };
+      peers[address] = {
+        ...feed.counters,
+        backlog: feed.backlog,
+        stream: feed.stream.stats,
+        reads: this.#peerReads.get(address)?.counters,
+      };
     }
     const hints =
       this.#hints === undefined ? undefined : { ...this.#hints.stats(), ...this.#delivery?.counters };
@@ -176,6 +182,7 @@ export class Coordinator {
         feed.destroy();
       }
     }
+    for (const address of this.#peerReads.keys()) if (!wanted.has(address)) this.#peerReads.delete(address);
     this.#delivery?.poke();
   }
 
@@ -345,21 +352,35 @@ export class Coordinator {
     };
     const keyText = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('utf8');
     for (const id of replicas) {
-      const read = id === self ? this.#opts.local.readEntry(keyText) : this.#readPeer(id, key);
-      read.then(
-        (record) => settle({ id, ok: true, record }),
-        () => settle({ id, ok: false, record: undefined }),
-      );
+      if (id === self) {
+        this.#opts.local.readEntry(keyText).then(
+          (record) => settle({ id, ok: true, record }),
+          () => settle({ id, ok: false, record: undefined }),
+        );
+        continue;
+      }
+      const reads = this.#reads(id);
+      if (reads === undefined) queueMicrotask(() => settle({ id, ok: false, record: undefined }));
+      else reads.read(key, (record, error) => settle({ id, ok: error === undefined, record }));
     }
   }
 
-  #readPeer(id: number, key: Uint8Array): Promise<ReplicaRecord | undefined> {
+  /** The peer's batched reads (one Read call for the keys of a turn), or undefined without an address. */
+  #reads(id: number): PeerReads | undefined {
     const address = this.#topology.addressOf(id);
-    if (address === undefined)
-      return Promise.reject(new LallyError(ErrorCodes.PEER_UNAVAILABLE, `no address for ${id}`));
-    return readReplica(this.#opts.pool.get(address), [key], this.#opts.quorumTimeoutMs).then(
-      (entries) => entries[0],
-    );
+    if (address === undefined || this.#closed) return undefined;
+    let reads = this.#peerReads.get(address);
+    if (reads === undefined) {
+      let channel: PeerChannel;
+      try {
+        channel = this.#opts.pool.get(address);
+      } catch {
+        return undefined;
+      }
+      reads = new PeerReads(channel, { timeoutMs: this.#opts.quorumTimeoutMs, maxOutstanding: 2 });
+      this.#peerReads.set(address, reads);
+    }
+    return reads;
   }
 
   /** Read repair: replicas that answered an older entry, or none, get the newest one. */

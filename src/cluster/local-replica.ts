@@ -7,47 +7,81 @@
 import type { SkewGuard } from '../clock/skew-guard.js';
 import type { MainEndpoint } from '../daemon/main-endpoint.js';
 import type { LallyError } from '../errors.js';
+import { encodeRecordPage, pageRecordBytes } from '../hop/hop-messages.js';
 import type { ReplicaRecord } from '../rpc/codec.js';
 import type { ApplyResult } from '../rpc/replication-service.js';
 
 const EMPTY = new Uint8Array(0);
+/** A page of records for one shard: small enough to share a ring with other traffic. */
+const PAGE_RECORDS = 1024;
+const PAGE_BYTES = 256 * 1024;
 
 export class LocalReplica {
   readonly #endpoint: MainEndpoint;
+  readonly #nodeId: number;
   /** Refuses records stamped too far ahead of this node's clock (src/clock/skew-guard.ts). */
   readonly skew: SkewGuard | undefined;
 
-  constructor(endpoint: MainEndpoint, skew?: SkewGuard) {
+  /**
+   * `nodeId`: this node's id, the writer of entries that have none (imported from an upstream log,
+   * version node 0, which the wire refuses): they are read as written by this node at their time, as
+   * the join transfer sends them (src/cluster/local-snapshot.ts).
+   */
+  constructor(endpoint: MainEndpoint, nodeId: number, skew?: SkewGuard) {
     this.#endpoint = endpoint;
+    this.#nodeId = nodeId;
     this.skew = skew;
   }
 
   /**
-   * Applies the records by last-writer-wins on their shards, all at once (the endpoint bounds what
-   * waits on one shard and answers BUSY past it, which fails the batch: the sender retries it).
-   * Resolves once every record is durable as the fsync policy says; rejects with the first error.
-   * A batch with a record stamped too far ahead is refused whole, before anything is applied
-   * (LALLY_ERR_CLOCK_SKEW; `from` names where it came from in the warning).
+   * Applies the records by last-writer-wins on their shards: grouped by shard into pages of at most
+   * `PAGE_RECORDS` records or about `PAGE_BYTES` bytes, one APPLY_BATCH hop each, all at once (the
+   * endpoint bounds what waits on one shard and answers BUSY past it, which fails the batch: the
+   * sender sends it again). Resolves once every record is durable as the fsync policy says; rejects
+   * with the first error.
+   * With `from` (a peer's batch, a read repair), a batch with a record stamped too far ahead is
+   * refused whole, before anything is applied (LALLY_ERR_CLOCK_SKEW; `from` is named in the warning).
+   * Without it (this node's own writes, a join's transfer of what the members hold) nothing is checked.
    */
-  apply(records: readonly ReplicaRecord[], from = 'this node'): Promise<ApplyResult> {
+  apply(records: readonly ReplicaRecord[], from?: string): Promise<ApplyResult> {
     if (records.length === 0) return Promise.resolve({ applied: 0, superseded: 0 });
     try {
-      this.skew?.check(records, from);
+      if (from !== undefined) this.skew?.check(records, from);
     } catch (error) {
       return Promise.reject(error);
     }
+    const endpoint = this.#endpoint;
+    const byShard: ReplicaRecord[][] = Array.from({ length: endpoint.shards }, () => []);
+    for (const r of records) byShard[endpoint.ownerOfBytes(r.key)]!.push(r);
     return new Promise((resolve, reject) => {
-      let waiting = records.length;
+      let waiting = 0;
       let applied = 0;
       let failure: LallyError | undefined;
-      const done = (wasApplied: boolean, error: LallyError | undefined) => {
+      const done = (count: number, error: LallyError | undefined) => {
         if (error !== undefined) failure ??= error;
-        else if (wasApplied) applied++;
+        else applied += count;
         if (--waiting > 0) return;
         if (failure !== undefined) reject(failure);
         else resolve({ applied, superseded: records.length - applied });
       };
-      for (const r of records) this.#endpoint.applyBytes(r.key, r.value, r.version, r.tombstone, done);
+      const pages: [number, Uint8Array][] = [];
+      byShard.forEach((group, shard) => {
+        let start = 0;
+        while (start < group.length) {
+          let end = start;
+          let bytes = 0;
+          while (end < group.length && end - start < PAGE_RECORDS) {
+            const size = pageRecordBytes(group[end]!);
+            if (end > start && bytes + size > PAGE_BYTES) break;
+            bytes += size;
+            end++;
+          }
+          pages.push([shard, encodeRecordPage(group, start, end)]);
+          start = end;
+        }
+      });
+      waiting = pages.length;
+      for (const [shard, page] of pages) endpoint.applyBatch(shard, page, done);
     });
   }
 
@@ -61,7 +95,11 @@ export class LocalReplica {
           resolve({
             key: Buffer.from(key, 'utf8'),
             value: entry.tombstone ? EMPTY : Buffer.from(entry.value, 'utf8'),
-            version: { wall: entry.version.wall, counter: entry.version.counter, node: entry.version.node },
+            version: {
+              wall: entry.version.wall,
+              counter: entry.version.counter,
+              node: entry.version.node === 0 ? this.#nodeId : entry.version.node,
+            },
             tombstone: entry.tombstone,
           });
         }

@@ -1,8 +1,11 @@
 /**
  * The records on their way to one peer. Writes come one at a time (one per client request); the feed
- * gathers those of one turn of the event loop into one send on the peer's replication stream, which
- * cuts them into bounded batches (src/rpc/replication-stream.ts), so a busy node sends a few large
- * messages instead of one per write. Each record's callback learns whether the peer acknowledged it.
+ * gathers them into sends on the peer's replication stream, which cuts them into bounded batches
+ * (src/rpc/replication-stream.ts). At most `maxOutstanding` sends wait for their acks: records that
+ * come meanwhile wait here and leave together with the next send, so under load batches grow with
+ * the peer's round trip (a few large messages instead of many small ones, which the stream's window
+ * of batches would otherwise throttle), and at low load a record leaves within one event-loop turn.
+ * Each record's callback learns whether the peer acknowledged it.
  *
  * Memory is bounded: past `maxQueuedRecords` records waiting (queued here or unacknowledged on the
  * stream) a record fails at once, as it does while the stream is down and backing off: the write's
@@ -15,9 +18,14 @@ export type RecordDone = (acknowledged: boolean) => void;
 
 export interface PeerFeedOptions {
   readonly maxQueuedRecords: number;
+  /** Sends on the stream not yet acknowledged, past which records wait for the next send. */
+  readonly maxOutstanding: number;
 }
 
-export const DEFAULT_PEER_FEED: PeerFeedOptions = Object.freeze({ maxQueuedRecords: 65_536 });
+export const DEFAULT_PEER_FEED: PeerFeedOptions = Object.freeze({
+  maxQueuedRecords: 65_536,
+  maxOutstanding: 2,
+});
 
 export class PeerFeed {
   readonly address: string;
@@ -28,7 +36,10 @@ export class PeerFeed {
   #scheduled = false;
   /** Records handed to the stream and not yet acknowledged or failed. */
   #unacknowledged = 0;
-  readonly counters = { records: 0, acknowledged: 0, failed: 0, refused: 0 };
+  /** Sends handed to the stream and not yet settled. */
+  #outstanding = 0;
+  /** records: pushed; sends: handed to the stream (records / sends is the mean batch). */
+  readonly counters = { records: 0, sends: 0, acknowledged: 0, failed: 0, refused: 0 };
 
   constructor(address: string, stream: ReplicationStream, options: Partial<PeerFeedOptions> = {}) {
     this.address = address;
@@ -55,25 +66,33 @@ export class PeerFeed {
     }
     this.#records.push(record);
     this.#callbacks.push(done);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => this.#flush());
-    }
+    this.#schedule();
+  }
+
+  /** A flush at the end of this turn, unless the sends in flight are at their bound (an ack flushes). */
+  #schedule(): void {
+    if (this.#scheduled || this.#outstanding >= this.#options.maxOutstanding) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#flush());
   }
 
   #flush(): void {
     this.#scheduled = false;
     const records = this.#records;
     const callbacks = this.#callbacks;
-    if (records.length === 0) return;
+    if (records.length === 0 || this.#outstanding >= this.#options.maxOutstanding) return;
     this.#records = [];
     this.#callbacks = [];
     this.#unacknowledged += records.length;
+    this.#outstanding++;
+    this.counters.sends++;
     const settle = (acknowledged: boolean) => {
       this.#unacknowledged -= records.length;
+      this.#outstanding--;
       if (acknowledged) this.counters.acknowledged += records.length;
       else this.counters.failed += records.length;
       for (const done of callbacks) done(acknowledged);
+      if (this.#records.length > 0) this.#schedule();
     };
     this.#stream.send(records).then(
       () => settle(true),

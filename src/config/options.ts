@@ -255,6 +255,21 @@ const TABLE = [
       'How long a join through seed_node is retried (with back-off) before the start fails with exit code 1.',
   },
   {
+    key: 'transferTimeoutMs',
+    flag: 'transfer-timeout-ms',
+    yaml: 'transfer_timeout_ms',
+    env: 'LALLY_TRANSFER_TIMEOUT_MS',
+    group: 'Cluster',
+    kind: 'integer',
+    placeholder: '<ms>',
+    min: 100,
+    max: 86_400_000,
+    default: 300_000,
+    defaultText: '300000',
+    description:
+      'How long a joining or restarted node may take to receive its data from the members before it serves; past it the start fails with exit code 1. If no member can send, the node starts anyway with a warning.',
+  },
+  {
     key: 'readQuorum',
     flag: 'read-quorum',
     yaml: 'read_quorum',

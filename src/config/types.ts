@@ -13,6 +13,8 @@ export interface LallyConfig {
   readonly seedNode: string | undefined;
   /** How long a join through the seed is retried before the start fails. */
   readonly joinTimeoutMs: number;
+  /** How long the data transfer of a join or restart may take before the start fails. */
+  readonly transferTimeoutMs: number;
   /** Bind address for HTTP and gRPC. */
   readonly host: string;
   readonly httpPort: number;

@@ -9,6 +9,7 @@ import { Coordinator } from '../cluster/coordinator.js';
 import { HintStore } from '../cluster/hints/hint-store.js';
 import { LocalReplica } from '../cluster/local-replica.js';
 import { loadNodeIdentity, type NodeIdentity } from '../cluster/node-identity.js';
+import { NodeTransfer } from '../cluster/node-transfer.js';
 import type { LallyConfig } from '../config/types.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { loadNativeUws } from '../http/uws-native.js';
@@ -93,6 +94,9 @@ export class Daemon {
   #mainTransport: RingTransport | undefined;
   #endpoint: MainEndpoint | undefined;
   #cluster: ClusterNode | undefined;
+  /** Join and restart catch-up, Snapshot serving, handoff on leave (src/cluster/node-transfer.ts). */
+  #transfer: NodeTransfer | undefined;
+  readonly #stopSignal = new AbortController();
   #coordinator: Coordinator | undefined;
   #hints: HintStore | undefined;
   #members: readonly MemberView[] = [];
@@ -191,11 +195,20 @@ export class Daemon {
       maxSkewMs: config.maxClockSkewMs,
       logger: this.#logger.child({ component: 'replication' }),
     });
-    const replica = new LocalReplica(endpoint, skew);
+    const replica = new LocalReplica(endpoint, identity.id, skew);
     this.#cluster.serveReplication({
       replicate: replicateHandler((records, peer) => replica.apply(records, peer)),
       read: readHandler((keys) => replica.lookup(keys)),
     });
+    this.#transfer = new NodeTransfer({
+      cluster: this.#cluster,
+      endpoint,
+      replica,
+      nodeId,
+      config,
+      logger: this.#logger,
+    });
+    this.#transfer.serve();
     // --- hinted handoff (src/cluster/hints/): files under <dataDir>/hints; memory only without AOF.
     this.#hints =
       config.hintMaxBytes > 0
@@ -242,6 +255,8 @@ export class Daemon {
     const replayMs = ready.reduce((max, m) => Math.max(max, m.type === 'ready' ? m.replayMs : 0), 0);
     // Joined before the HTTP port opens: a node that serves HTTP knows its cluster.
     await this.#cluster.join();
+    // The data before the HTTP port: a node that serves holds what its ranges held (docs/cluster.md).
+    await this.#transfer.catchUp(this.#stopSignal.signal);
     // The first shard binds the port (which may be 0: ephemeral); the others join that same port.
     const first = await this.#listen(this.#shards[0]!, config.httpPort);
     await Promise.all(this.#shards.slice(1).map((s) => this.#listen(s, first)));
@@ -395,6 +410,7 @@ export class Daemon {
   }
 
   async #stop(drainMs: number): Promise<void> {
+    this.#stopSignal.abort();
     const graceMs = Math.max(MIN_CLOSE_GRACE_MS, Math.floor(this.#config.shutdownTimeoutMs * 0.1));
     const forced = setTimeout(() => this.#forceStop(drainMs + graceMs), drainMs + graceMs);
     forced.unref();
@@ -432,6 +448,8 @@ export class Daemon {
 
   async #stopInOrder(drainMs: number): Promise<void> {
     const live = () => this.#shards.filter((s) => s.state !== 'exited');
+    // The ranges this node loses go to their new holders first (bounded by half the shutdown budget).
+    await this.#transfer?.handOff();
     // Peers drop this node at once, before its shards stop answering (bounded by the leave timeout).
     await this.#cluster?.leave().catch((error: unknown) => this.#logger.warn({ err: error }, 'leave failed'));
     const drained = live().map((s) => this.#await(s, 'drained').catch(() => undefined));

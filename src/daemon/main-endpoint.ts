@@ -5,7 +5,9 @@ import { type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.j
 import { hashKeyBytes, shardOfKey } from '../hash/key-hash.js';
 import type { HopLink } from '../hop/hop-link.js';
 import {
+  decodeAppliedCount,
   decodeSnapshotPage,
+  decodeSnapshotPageBytes,
   emptyHopHeader,
   encodeSnapshotRequest,
   HOP_HEADER_BYTES,
@@ -19,6 +21,7 @@ import {
   readHopHeader,
   type SnapshotCursor,
   type SnapshotPage,
+  type SnapshotRecordBytes,
   Utf8Scratch,
 } from '../hop/hop-messages.js';
 import { PendingHops } from '../hop/pending-hops.js';
@@ -43,6 +46,10 @@ export interface ShardEntry {
 export type ApplyCallback = (applied: boolean, error: LallyError | undefined) => void;
 export type ReadEntryCallback = (entry: ShardEntry | undefined, error: LallyError | undefined) => void;
 export type SnapshotCallback = (page: SnapshotPage | undefined, error: LallyError | undefined) => void;
+export type SnapshotBytesCallback = (
+  page: { records: SnapshotRecordBytes[]; next: SnapshotCursor | undefined } | undefined,
+  error: LallyError | undefined,
+) => void;
 
 /** Serves one request from shard `from` (the message and header are valid only during the call). */
 export type RequestHandler = (from: number, message: Uint8Array, header: HopHeader) => void;
@@ -138,9 +145,8 @@ export class MainEndpoint {
     tombstone: boolean,
     callback: ApplyCallback,
   ): void {
-    const shard = this.shards === 1 ? 0 : hashKeyBytes(key) % this.shards;
     this.#request(
-      shard,
+      this.ownerOfBytes(key),
       HopKind.APPLY,
       version,
       tombstone ? HopFlag.TOMBSTONE : 0,
@@ -152,6 +158,32 @@ export class MainEndpoint {
         else callback(header.status === HopStatus.OK, undefined);
       },
     );
+  }
+
+  /**
+   * Applies a page of peers' records (encodeRecordPage) on shard `shard`, which owns every one of
+   * them; `applied` counts those that won last-writer-wins.
+   */
+  applyBatch(
+    shard: number,
+    page: Uint8Array,
+    callback: (applied: number, error: LallyError | undefined) => void,
+  ): void {
+    this.#request(shard, HopKind.APPLY_BATCH, undefined, 0, EMPTY, page, (message, header, error) => {
+      if (error !== undefined) callback(0, error);
+      else if (header.status === HopStatus.ERROR) callback(0, errorOf(message!, header));
+      else {
+        const applied = decodeAppliedCount(message!, header);
+        if (applied === undefined)
+          callback(0, new LallyError(ErrorCodes.INTERNAL, `shard ${shard}: a malformed APPLY_BATCH answer`));
+        else callback(applied, undefined);
+      }
+    });
+  }
+
+  /** The shard that owns a key given as UTF-8 bytes. */
+  ownerOfBytes(key: Uint8Array): number {
+    return this.shards === 1 ? 0 : hashKeyBytes(key) % this.shards;
   }
 
   /** The owning shard's entry for `key`, tombstone included; undefined when it never had the key. */
@@ -181,6 +213,15 @@ export class MainEndpoint {
     );
   }
 
+  /** Shard `shard`'s own figures (ShardStats, as JSON text): the transfers' record estimate. */
+  stats(shard: number, callback: (json: string | undefined, error: LallyError | undefined) => void): void {
+    this.#request(shard, HopKind.STATS, undefined, 0, EMPTY, EMPTY, (message, header, error) => {
+      if (error !== undefined) callback(undefined, error);
+      else if (header.status === HopStatus.ERROR) callback(undefined, errorOf(message!, header));
+      else callback(hopValue(message!, header), undefined);
+    });
+  }
+
   /**
    * One page of shard `shard`'s entries after `cursor` (SNAPSHOT_START for the first): at most about
    * `maxBytes` (the shard bounds it), and `next` to ask for the following one (undefined at the end).
@@ -205,6 +246,37 @@ export class MainEndpoint {
           let page: SnapshotPage;
           try {
             page = decodeSnapshotPage(message!, header);
+          } catch (cause) {
+            callback(undefined, new LallyError(ErrorCodes.INTERNAL, `shard ${shard}: ${String(cause)}`));
+            return;
+          }
+          callback(page, undefined);
+        }
+      },
+    );
+  }
+
+  /** As `snapshot`, with keys and values as bytes (views of one copy of the page): for transfers. */
+  snapshotBytes(
+    shard: number,
+    cursor: SnapshotCursor,
+    callback: SnapshotBytesCallback,
+    maxBytes: number = MAIN_ENDPOINT_DEFAULTS.snapshotPageBytes,
+  ): void {
+    this.#request(
+      shard,
+      HopKind.SNAPSHOT,
+      undefined,
+      0,
+      EMPTY,
+      encodeSnapshotRequest(cursor, maxBytes),
+      (message, header, error) => {
+        if (error !== undefined) callback(undefined, error);
+        else if (header.status === HopStatus.ERROR) callback(undefined, errorOf(message!, header));
+        else {
+          let page: ReturnType<typeof decodeSnapshotPageBytes>;
+          try {
+            page = decodeSnapshotPageBytes(message!, header);
           } catch (cause) {
             callback(undefined, new LallyError(ErrorCodes.INTERNAL, `shard ${shard}: ${String(cause)}`));
             return;

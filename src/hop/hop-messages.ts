@@ -26,6 +26,10 @@
  *   SNAPSHOT    value = a snapshot request (cursor, max bytes; SNAPSHOT_REQUEST_BYTES). Answer OK with
  *               a page (encodeSnapshotPage below): the next cursor, then records with tombstones.
  *
+ *   APPLY_BATCH many replicated records for one shard: the value is a page (the SNAPSHOT page layout,
+ *               encodeRecordPage below). Answer OK with a u32: how many won last-writer-wins and were
+ *               applied (the others changed nothing), once all are durable as the fsync policy says.
+ *
  * The kinds a shard sends the main thread in a cluster (the coordinator, src/cluster/coordinator.ts):
  *   REPLICATE   a client write this shard committed: version, TOMBSTONE flag, key, value. The main
  *               thread sends it to the key's other replicas and answers OK once write_quorum - 1 of
@@ -52,6 +56,7 @@ export const HopKind = {
   SNAPSHOT: 7,
   REPLICATE: 8,
   COORDINATE: 9,
+  APPLY_BATCH: 10,
   RESULT: 0x81,
 } as const;
 export type HopKind = (typeof HopKind)[keyof typeof HopKind];
@@ -393,6 +398,116 @@ export function decodeSnapshotPage(message: Uint8Array, header: HopHeader): Snap
     const value = utf8Slice(message, base + at, base + at + valueLength);
     at += valueLength;
     records.push({ key, value, version, tombstone });
+  }
+  return { records, next: done ? undefined : { session, position } };
+}
+
+/** A record whose key and value are UTF-8 bytes already (as it came off the wire). */
+export interface BytesRecord {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  readonly version: Version;
+  readonly tombstone: boolean;
+}
+
+/** The bytes `record` takes in a page. */
+export function pageRecordBytes(record: BytesRecord): number {
+  return SNAPSHOT_RECORD_HEAD_BYTES + record.key.length + (record.tombstone ? 0 : record.value.length);
+}
+
+/**
+ * Encodes records[start, end) as one page (the SNAPSHOT layout, marked last): the value of an
+ * APPLY_BATCH request, decoded by decodeSnapshotPage.
+ */
+export function encodeRecordPage(records: readonly BytesRecord[], start: number, end: number): Uint8Array {
+  let size = PAGE_HEAD_BYTES;
+  for (let i = start; i < end; i++) size += pageRecordBytes(records[i]!);
+  const page = Buffer.allocUnsafe(size);
+  page.fill(0, 0, 12);
+  putU32(page, 12, 1);
+  putU32(page, 16, end - start);
+  let at = PAGE_HEAD_BYTES;
+  for (let i = start; i < end; i++) {
+    const r = records[i]!;
+    page[at] = r.tombstone ? HopFlag.TOMBSTONE : 0;
+    page[at + 1] = 0;
+    page[at + 2] = 0;
+    page[at + 3] = 0;
+    putU32(page, at + 4, r.version.wall % TWO_TO_32);
+    putU32(page, at + 8, Math.floor(r.version.wall / TWO_TO_32));
+    putU32(page, at + 12, r.version.counter);
+    putU32(page, at + 16, r.version.node);
+    putU32(page, at + 20, r.key.length);
+    const value = r.tombstone ? EMPTY_BYTES : r.value;
+    putU32(page, at + 24, value.length);
+    at += SNAPSHOT_RECORD_HEAD_BYTES;
+    page.set(r.key, at);
+    at += r.key.length;
+    page.set(value, at);
+    at += value.length;
+  }
+  return page;
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+/** The u32 of an APPLY_BATCH answer: the records applied. */
+export function encodeAppliedCount(applied: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  putU32(bytes, 0, applied);
+  return bytes;
+}
+
+export function decodeAppliedCount(message: Uint8Array, header: HopHeader): number | undefined {
+  if (header.valueLength !== 4) return undefined;
+  return u32(message, HOP_HEADER_BYTES + header.keyLength);
+}
+
+/** One entry of a page as bytes (views of a copy of the page): what the wire sends, undecoded. */
+export interface SnapshotRecordBytes {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly version: Version;
+  readonly tombstone: boolean;
+}
+
+/**
+ * Decodes the page in a SNAPSHOT answer without decoding its strings: the page is copied out of the
+ * ring once, and keys and values are views of that copy (for the main thread's snapshot transfers,
+ * which send the bytes on as they are). Throws like decodeSnapshotPage.
+ */
+export function decodeSnapshotPageBytes(
+  message: Uint8Array,
+  header: HopHeader,
+): { records: SnapshotRecordBytes[]; next: SnapshotCursor | undefined } {
+  const start = HOP_HEADER_BYTES + header.keyLength;
+  const end = start + header.valueLength;
+  if (header.valueLength < PAGE_HEAD_BYTES || end > message.byteLength) {
+    throw new RangeError(`a snapshot page of ${header.valueLength} bytes is shorter than its head`);
+  }
+  const page = Buffer.from(message.subarray(start, end)); // a copy: the ring's bytes are reused
+  const session = u32(page, 0);
+  const position = u32(page, 8) * TWO_TO_32 + u32(page, 4);
+  const done = u32(page, 12) === 1;
+  const count = u32(page, 16);
+  const records: SnapshotRecordBytes[] = new Array(count);
+  let at = PAGE_HEAD_BYTES;
+  for (let i = 0; i < count; i++) {
+    if (at + SNAPSHOT_RECORD_HEAD_BYTES > page.length)
+      throw new RangeError('a snapshot page ends inside a record');
+    const tombstone = (page[at]! & HopFlag.TOMBSTONE) !== 0;
+    const wall = u32(page, at + 8) * TWO_TO_32 + u32(page, at + 4);
+    const version = { wall, counter: u32(page, at + 12), node: u32(page, at + 16) };
+    const keyLength = u32(page, at + 20);
+    const valueLength = u32(page, at + 24);
+    at += SNAPSHOT_RECORD_HEAD_BYTES;
+    if (at + keyLength + valueLength > page.length)
+      throw new RangeError('a snapshot record overruns its page');
+    const key = page.subarray(at, at + keyLength);
+    at += keyLength;
+    const value = page.subarray(at, at + valueLength);
+    at += valueLength;
+    records[i] = { key, value, version, tombstone };
   }
   return { records, next: done ? undefined : { session, position } };
 }

@@ -1,15 +1,12 @@
 import type { Logger } from 'pino';
 import type { Version } from '../clock/hlc.js';
-import { type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.js';
+import { asLallyError, type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.js';
 import { shardOfKey } from '../hash/key-hash.js';
 import type { HopLink } from '../hop/hop-link.js';
 import {
   achievedOf,
-  decodeSnapshotRequest,
   emptyHopHeader,
   HOP_HEADER_BYTES,
-  HopFlag,
-  type HopHeader,
   HopHeaderWriter,
   HopKind,
   HopStatus,
@@ -31,8 +28,8 @@ import {
   type Quorum,
 } from '../kv/key-value-service.js';
 import { RateLimitedLogs } from '../log/rate-limited.js';
+import { ReplicaRequests } from './replica-requests.js';
 import type { ShardEngine, WriteResult } from './shard-engine.js';
-import { SnapshotSessions } from './snapshot-sessions.js';
 
 /** Defaults of the router's bounds (docs/rings.md, "Hops: bounds and deadlines"). */
 export const HOP_DEFAULTS = {
@@ -68,14 +65,6 @@ function failed(error: LallyError): OpResult {
   return { found: false, value: undefined, version: undefined, error, quorum: NOT_REACHED };
 }
 
-function asLallyError(error: unknown): LallyError {
-  return error instanceof LallyError
-    ? error
-    : new LallyError(ErrorCodes.INTERNAL, error instanceof Error ? error.message : String(error), {
-        cause: error,
-      });
-}
-
 /**
  * Sends each key operation to the shard that owns the key: inline when that is this shard, otherwise
  * over the link to the owner, matching the answer to the request by id. It also serves the requests
@@ -96,7 +85,8 @@ export class ShardRouter implements KeyValueService {
   readonly #answerReserved: Float64Array;
   readonly #answerBudget: number;
   readonly #quorums: LocalQuorums;
-  readonly #snapshots: SnapshotSessions;
+  /** Serves the main thread's replica requests (APPLY, APPLY_BATCH, READ_ENTRY, SNAPSHOT). */
+  readonly #replica: ReplicaRequests;
   readonly #header = new HopHeaderWriter();
   readonly #scratchHeader = emptyHopHeader();
   readonly #keyScratch = new Utf8Scratch();
@@ -143,7 +133,12 @@ export class ShardRouter implements KeyValueService {
     this.#answerReserved = new Float64Array(threads);
     this.#answerBudget = opts.answerBudgetBytes ?? HOP_DEFAULTS.answerBudgetBytes;
     this.#quorums = localQuorums(opts.readQuorum, opts.writeQuorum);
-    this.#snapshots = new SnapshotSessions(opts.engine.store);
+    this.#replica = new ReplicaRequests(opts.engine, {
+      send: (to, answering, requestId, status, version, flags, valueBytes) =>
+        this.#sendAnswer(to, answering, requestId, status, version, flags, valueBytes),
+      fail: (to, answering, requestId, error, key, msg) =>
+        this.#answer(to, answering, requestId, this.#failure(error, 'put', key, msg)),
+    });
   }
 
   /** Stops the deadline timer (the thread may exit without it: it is unref'd) and logs held-back lines. */
@@ -337,13 +332,17 @@ export class ShardRouter implements KeyValueService {
       return;
     }
     if (kind === HopKind.APPLY) {
-      this.#serveApply(from, requestId, message, header);
+      this.#replica.apply(from, requestId, message, header);
+      return;
+    }
+    if (kind === HopKind.APPLY_BATCH) {
+      this.#replica.applyBatch(from, requestId, message, header);
       return;
     }
     if (kind === HopKind.READ_ENTRY || kind === HopKind.SNAPSHOT) {
       if (this.#overAnswerBudget(from, kind, requestId)) return;
-      if (kind === HopKind.READ_ENTRY) this.#serveReadEntry(from, requestId, hopKey(message, header));
-      else this.#serveSnapshot(from, requestId, message, header);
+      if (kind === HopKind.READ_ENTRY) this.#replica.readEntry(from, requestId, hopKey(message, header));
+      else this.#replica.snapshot(from, requestId, message, header);
       return;
     }
     const op: OpKind | undefined =
@@ -407,69 +406,6 @@ export class ShardRouter implements KeyValueService {
       ),
     );
     return true;
-  }
-
-  /** APPLY: a peer's record, applied unless it loses last-writer-wins (answer OK: applied, MISSING: not). */
-  #serveApply(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
-    const tombstone = (header.flags & HopFlag.TOMBSTONE) !== 0;
-    const key = hopKey(message, header);
-    const answer = (applied: boolean) =>
-      this.#sendAnswer(
-        from,
-        HopKind.APPLY,
-        requestId,
-        applied ? HopStatus.OK : HopStatus.MISSING,
-        undefined,
-        0,
-        EMPTY,
-      );
-    const fail = (error: unknown) =>
-      this.#answer(
-        from,
-        HopKind.APPLY,
-        requestId,
-        this.#failure(error, 'put', key, 'replicated write failed'),
-      );
-    try {
-      const outcome = this.#engine.applyReplicated({
-        op: tombstone ? 'REMOVE' : 'ADD',
-        key,
-        value: tombstone ? '' : hopValue(message, header),
-        version: hopVersion(header),
-      });
-      if (outcome instanceof Promise) outcome.then(answer, fail);
-      else answer(outcome);
-    } catch (error) {
-      fail(error);
-    }
-  }
-
-  /** READ_ENTRY: the entry with its version and tombstone (repair and reads at R > 1 need both). */
-  #serveReadEntry(from: number, requestId: number, key: string): void {
-    const entry = this.#engine.store.getWithTombstone(key);
-    if (entry === undefined) {
-      this.#sendAnswer(from, HopKind.READ_ENTRY, requestId, HopStatus.MISSING, undefined, 0, EMPTY);
-      return;
-    }
-    const flags = entry.tombstone ? HopFlag.TOMBSTONE : 0;
-    const value = this.#valueScratch.encode(entry.value);
-    this.#sendAnswer(from, HopKind.READ_ENTRY, requestId, HopStatus.OK, entry, flags, value);
-  }
-
-  /** SNAPSHOT: one bounded page of this shard's entries (src/shard/snapshot-sessions.ts). */
-  #serveSnapshot(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
-    const request = decodeSnapshotRequest(message, header);
-    if (request === undefined) {
-      this.#answer(
-        from,
-        HopKind.SNAPSHOT,
-        requestId,
-        failed(new LallyError(ErrorCodes.INTERNAL, 'a SNAPSHOT request without a valid cursor')),
-      );
-      return;
-    }
-    const page = this.#snapshots.page(request.cursor, request.maxBytes);
-    this.#sendAnswer(from, HopKind.SNAPSHOT, requestId, HopStatus.OK, undefined, 0, page);
   }
 
   /** Supplies this shard's figures for a STATS request (set by the runtime). */

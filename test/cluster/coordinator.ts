@@ -12,7 +12,7 @@ import { HintStore } from '../../src/cluster/hints/hint-store.js';
 import { LocalReplica } from '../../src/cluster/local-replica.js';
 import { MainEndpoint } from '../../src/daemon/main-endpoint.js';
 import { ringCapacity, ThreadRings } from '../../src/daemon/thread-rings.js';
-import { hashKey } from '../../src/hash/key-hash.js';
+import { hashKey, shardOfKey } from '../../src/hash/key-hash.js';
 import type { OpKind, OpResult } from '../../src/kv/key-value-service.js';
 import type { MemberView } from '../../src/kv/member-view.js';
 import { Topology } from '../../src/placement/topology.js';
@@ -99,7 +99,7 @@ async function buildNode(t: Test, id: number, opts: NodeOptions): Promise<TestNo
     logger: silent,
   });
   mainTransport.start((from, message) => endpoint.receive(from, message));
-  const local = new LocalReplica(endpoint, opts.skew);
+  const local = new LocalReplica(endpoint, id, opts.skew);
   const server = new RpcServer({ host: '127.0.0.1', port: 0 });
   server.addService(ReplicationService, {
     replicate: replicateHandler((records, peer) => local.apply(records, peer)),
@@ -348,5 +348,24 @@ t.test(
     t.equal(entryOn(b, 'fast'), undefined, 'B still does not have it');
     // B's own writes, stamped by a right clock, still go to A.
     t.same((await run(b, 'put', 'slow', 'ok')).quorum.achieved, 2, 'the other way works');
+  },
+);
+
+t.test(
+  'entries imported from an upstream log (no writer) are read and repaired as this node wrote them',
+  async (t) => {
+    const nodes = await cluster(t, 2, () => ({ readQuorum: 2, quorumTimeoutMs: 4000 }));
+    const [a, b] = nodes as [TestNode, TestNode];
+    const key = 'imported';
+    b.stores[shardOfKey(key, SHARDS)]!.put(key, 'from upstream', { wall: 1_000, counter: 0, node: 0 });
+    const read = await run(a, 'get', key);
+    t.same(
+      [read.value, read.quorum.achieved],
+      ['from upstream', 2],
+      'B answered the read: its entry crossed the wire',
+    );
+    t.equal(read.version?.node, b.id, 'as written by B');
+    await eventually(() => entryOn(a, key)?.value === 'from upstream', 'A repaired');
+    t.pass('and A was repaired with it');
   },
 );

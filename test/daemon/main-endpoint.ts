@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import type { AofRecord } from '../../src/aof/types.js';
 import { compareVersions, HybridLogicalClock, type Version } from '../../src/clock/hlc.js';
+import { LocalReplica } from '../../src/cluster/local-replica.js';
 import { MainEndpoint, type ShardEntry } from '../../src/daemon/main-endpoint.js';
 import { ringCapacity, ThreadRings } from '../../src/daemon/thread-rings.js';
 import { ErrorCodes, type LallyError } from '../../src/errors.js';
@@ -135,6 +136,47 @@ t.test(
     t.equal(other.engine.store.getWithTombstone(key), undefined, 'only the owner holds the key');
   },
 );
+
+t.test('APPLY_BATCH: pages of records per shard, winners counted, tombstones kept', async (t) => {
+  const { nodes, endpoint } = buildNode(t);
+  const local = new LocalReplica(endpoint, 0x5eed);
+  const v = (wall: number, node = 99): Version => ({ wall, counter: 0, node });
+  const bytes = (text: string) => Buffer.from(text, 'utf8');
+  // 3000 records over both shards: more than one page per shard (1024 records a page).
+  const records = Array.from({ length: 3000 }, (_, i) => ({
+    key: bytes(`batch-${i} ✓`),
+    value: bytes(`value ${i}`),
+    version: v(NOW + 1000),
+    tombstone: false,
+  }));
+  t.same(await local.apply(records), { applied: 3000, superseded: 0 }, 'every record applied');
+  const held = nodes.map((n) => n.engine.store.size);
+  t.equal(held[0]! + held[1]!, 3000, 'each on its own shard');
+  t.ok(
+    held.every((n) => n > 1024),
+    'more than one page per shard',
+  );
+  const again = await local.apply([
+    { key: bytes('batch-1 ✓'), value: bytes('older'), version: v(NOW), tombstone: false },
+    { key: bytes('batch-2 ✓'), value: new Uint8Array(0), version: v(NOW + 2000), tombstone: true },
+    { key: bytes('batch-3 ✓'), value: bytes('newer'), version: v(NOW + 2000), tombstone: false },
+  ]);
+  t.same(again, { applied: 2, superseded: 1 }, 'the older record lost');
+  const entry = (key: string) => nodes[endpoint.ownerOf(key)]!.engine.store.getWithTombstone(key);
+  t.equal(entry('batch-1 ✓')?.value, 'value 1');
+  t.equal(entry('batch-2 ✓')?.tombstone, true, 'a delete leaves a tombstone');
+  t.equal(entry('batch-3 ✓')?.value, 'newer');
+  t.same(await local.apply([]), { applied: 0, superseded: 0 });
+  // A large value takes a page of its own.
+  const large = {
+    key: bytes('large'),
+    value: Buffer.alloc(40 * 1024, 120),
+    version: v(NOW + 3000),
+    tombstone: false,
+  };
+  t.same(await local.apply([large, ...records.slice(0, 10)]), { applied: 1, superseded: 10 });
+  t.equal(entry('large')?.value.length, 40 * 1024);
+});
 
 t.test('READ_ENTRY answers value, version and tombstone, or nothing', async (t) => {
   const { nodes, endpoint } = buildNode(t);

@@ -1,5 +1,7 @@
 import t from 'tap';
 import {
+  achievedFlags,
+  achievedOf,
   decodeSnapshotPage,
   decodeSnapshotRequest,
   emptyHopHeader,
@@ -13,6 +15,7 @@ import {
   hopKey,
   hopValue,
   hopVersion,
+  MAX_FLAG_ACHIEVED,
   readHopHeader,
   SNAPSHOT_START,
   SnapshotPageWriter,
@@ -39,6 +42,13 @@ function sharedMessage(
   return { message, sab };
 }
 
+t.test('replica counts ride in the flags above the tombstone bit', async (t) => {
+  t.equal(achievedOf(achievedFlags(3)), 3);
+  t.equal(achievedFlags(3) & HopFlag.TOMBSTONE, 0, 'the tombstone bit stays free');
+  t.equal(achievedOf(achievedFlags(1000)), MAX_FLAG_ACHIEVED, 'capped');
+  t.equal(achievedOf(achievedFlags(3) | HopFlag.TOMBSTONE), 3);
+});
+
 t.test('constants', async (t) => {
   t.equal(HOP_HEADER_BYTES, 32);
   t.same(HopKind, {
@@ -49,6 +59,9 @@ t.test('constants', async (t) => {
     APPLY: 5,
     READ_ENTRY: 6,
     SNAPSHOT: 7,
+    REPLICATE: 8,
+    COORDINATE: 9,
+    APPLY_BATCH: 10,
     RESULT: 0x81,
   });
   t.same(HopStatus, { OK: 0, MISSING: 1, ERROR: 2 });
