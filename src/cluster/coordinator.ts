@@ -14,6 +14,11 @@
  *
  * A replica that is down costs an operation at most the quorum timeout: its stream fails fast while
  * it backs off, and a read of it is bounded by the same deadline.
+ *
+ * Hinted handoff: a write that one of the key's home replicas (live or not) did not acknowledge, or
+ * was not sent because membership calls it dead, is kept as a hint for it (src/cluster/hints/) and
+ * delivered once membership calls it live again. A member that turns dead has its stream ended at
+ * once, so what waited on it becomes hints instead of waiting for the connection's keepalive.
  */
 import type { Logger } from 'pino';
 import { HybridLogicalClock } from '../clock/hlc.js';
@@ -35,6 +40,8 @@ import type { ReplicaRecord } from '../rpc/codec.js';
 import type { PeerChannel } from '../rpc/peer-channel.js';
 import type { PeerPool } from '../rpc/peer-pool.js';
 import { ReplicationStream } from '../rpc/replication-stream.js';
+import { HintDelivery } from './hints/hint-delivery.js';
+import type { HintStore } from './hints/hint-store.js';
 import type { LocalReplica } from './local-replica.js';
 import { PeerFeed, type PeerFeedOptions } from './peer-feed.js';
 import { PeerReads } from './peer-reads.js';
@@ -57,6 +64,8 @@ export interface CoordinatorOptions {
    * not acknowledged, so this node's writes stay on it alone, as when its peers missed them.
    */
   readonly dropReplication?: boolean;
+  /** Where missed writes wait for their replica (none: they are only counted). */
+  readonly hints?: HintStore;
 }
 
 /** One replica's answer to a quorum read: its record (undefined: it has none) or no answer. */
@@ -84,6 +93,8 @@ export class Coordinator {
   readonly #waits: QuorumWaits;
   readonly #clock: HybridLogicalClock;
   readonly #feeds = new Map<string, PeerFeed>();
+  readonly #hints: HintStore | undefined;
+  readonly #delivery: HintDelivery | undefined;
   readonly #peerReads = new Map<string, PeerReads>();
   #closed = false;
   readonly counters = {
@@ -101,6 +112,23 @@ export class Coordinator {
     this.#topology = opts.topology;
     this.#waits = new QuorumWaits(opts.quorumTimeoutMs);
     this.#clock = new HybridLogicalClock(opts.topology.selfId);
+    // The fault that drops replication must not have its writes repaired behind the test's back.
+    this.#hints = opts.dropReplication === true ? undefined : opts.hints;
+    const hints = this.#hints;
+    if (hints !== undefined) {
+      this.#delivery = new HintDelivery({
+        store: hints,
+        isLive: (id) => this.#topology.isLive(id) && this.#topology.addressOf(id) !== undefined,
+        send: (id, records) => {
+          const feed = this.#feed(id);
+          if (feed === undefined) {
+            return Promise.reject(new LallyError(ErrorCodes.PEER_UNAVAILABLE, `no stream to ${id}`));
+          }
+          return feed.stream.send(records);
+        },
+        logger: opts.logger,
+      });
+    }
     opts.endpoint.serveRequests((from, message, header) => this.#serve(from, message, header));
   }
 
@@ -115,28 +143,53 @@ export class Coordinator {
         reads: this.#peerReads.get(address)?.counters,
       };
     }
-    return { ...this.counters, waiting: this.#waits.waiting, timedOut: this.#waits.counters.timedOut, peers };
+    const hints =
+      this.#hints === undefined ? undefined : { ...this.#hints.stats(), ...this.#delivery?.counters };
+    return {
+      ...this.counters,
+      waiting: this.#waits.waiting,
+      timedOut: this.#waits.counters.timedOut,
+      peers,
+      hints,
+      clockSkew: this.#opts.local.skew?.counters,
+    };
   }
 
-  /** Ends the streams of members that are gone and keeps the others (call on member changes). */
+  /**
+   * Ends the streams of members that are gone or dead (what waits on them fails, and becomes hints)
+   * and keeps the others; drops the hints of members that left; delivers hints to members live again.
+   * Called on member changes, and every second by the membership refresh.
+   */
   membersChanged(): void {
+    const topology = this.#topology;
     const wanted = new Set<string>();
-    for (const id of this.#topology.ring.members) {
-      const address = this.#topology.addressOf(id);
-      if (address !== undefined) wanted.add(address);
+    for (const id of topology.ring.members) {
+      const address = topology.addressOf(id);
+      if (address !== undefined && topology.isLive(id)) wanted.add(address);
+    }
+    const hints = this.#hints;
+    if (hints !== undefined) {
+      const onRing = new Set(topology.ring.members);
+      for (const id of hints.targets()) {
+        // Known and off the ring: it left for good (an unknown id may be a member not heard from yet).
+        if (topology.addressOf(id) !== undefined && !onRing.has(id)) hints.discard(id);
+      }
+      hints.expire();
     }
     for (const [address, feed] of this.#feeds) {
       if (!wanted.has(address)) {
-        feed.destroy();
         this.#feeds.delete(address);
+        feed.destroy();
       }
     }
     for (const address of this.#peerReads.keys()) if (!wanted.has(address)) this.#peerReads.delete(address);
+    this.#delivery?.poke();
   }
 
   /** Answers what waits with what it reached, and ends every stream. */
   close(): void {
     this.#closed = true;
+    this.#delivery?.close();
     this.#waits.drain();
     for (const feed of this.#feeds.values()) feed.destroy();
     this.#feeds.clear();
@@ -184,7 +237,8 @@ export class Coordinator {
   #replicate(from: number, requestId: number, record: ReplicaRecord): void {
     this.counters.replicated++;
     this.#clock.observe(record.version);
-    const peers = this.#topology.peerReplicas(hashKeyBytes(record.key));
+    const hash = hashKeyBytes(record.key);
+    const peers = this.#topology.peerReplicas(hash);
     const needed = this.#opts.writeQuorum - 1;
     const call = this.#waits.start(needed, peers.length, (achieved) => {
       if (achieved < needed) this.counters.partial++;
@@ -197,15 +251,43 @@ export class Coordinator {
         achievedFlags(achieved),
       );
     });
-    const acknowledged = (ok: boolean) => call.answer(ok);
-    for (const id of peers) this.#send(id, record, acknowledged);
+    if (this.#hints === undefined) {
+      const acknowledged = (ok: boolean) => call.answer(ok);
+      for (const id of peers) this.#send(id, record, acknowledged);
+      return;
+    }
+    const home = this.#topology.factor === 'all' ? undefined : this.#topology.homeReplicas(hash);
+    for (const id of peers) this.#send(id, record, this.#hintOnFailure(id, home, record, call));
+    if (!this.#topology.allLive) this.#hintSkipped(home ?? this.#topology.homeReplicas(hash), record);
+  }
+
+  /** The callback of a send to `id`: answers the quorum wait, and keeps a hint if a home replica missed it. */
+  #hintOnFailure(
+    id: number,
+    home: readonly number[] | undefined,
+    record: ReplicaRecord,
+    call: { answer(ok: boolean): void },
+  ): (ok: boolean) => void {
+    return (ok) => {
+      if (!ok && (home === undefined || home.includes(id))) this.#hints?.add(id, record);
+      call.answer(ok);
+    };
+  }
+
+  /** Hints for the home replicas the sloppy preference list skipped (not live). */
+  #hintSkipped(home: readonly number[], record: ReplicaRecord): void {
+    const topology = this.#topology;
+    for (const id of home) {
+      if (id !== topology.selfId && !topology.isLive(id)) this.#hints?.add(id, record);
+    }
   }
 
   /** A write of a key this node holds no replica of (or no longer does): to every replica. */
   #write(from: number, requestId: number, record: ReplicaRecord): void {
     this.counters.coordinatedWrites++;
     const self = this.#topology.selfId;
-    const replicas = this.#topology.replicas(hashKeyBytes(record.key));
+    const hash = hashKeyBytes(record.key);
+    const replicas = this.#topology.replicas(hash);
     const needed = this.#opts.writeQuorum;
     const call = this.#waits.start(needed, replicas.length, (achieved) => {
       if (achieved < needed) this.counters.partial++;
@@ -218,15 +300,21 @@ export class Coordinator {
         achievedFlags(achieved),
       );
     });
+    const home = this.#topology.factor === 'all' ? undefined : this.#topology.homeReplicas(hash);
     for (const id of replicas) {
       if (id === self) {
         this.#opts.local.apply([record]).then(
           () => call.answer(true),
           () => call.answer(false),
         );
-      } else {
+      } else if (this.#hints === undefined) {
         this.#send(id, record, (ok) => call.answer(ok));
+      } else {
+        this.#send(id, record, this.#hintOnFailure(id, home, record, call));
       }
+    }
+    if (this.#hints !== undefined && !this.#topology.allLive) {
+      this.#hintSkipped(this.#topology.homeReplicas(hash), record);
     }
   }
 
@@ -313,7 +401,7 @@ export class Coordinator {
         if (!ok) this.counters.readRepairFailures++;
       };
       if (a.id === this.#topology.selfId) {
-        this.#opts.local.apply([record]).then(
+        this.#opts.local.apply([record], 'read repair').then(
           () => done(true),
           () => done(false),
         );

@@ -4,6 +4,7 @@
  * The replication service (incoming batches), replica reads, join transfers and read repair all
  * write and read the local data through it, so they share one definition of "applied".
  */
+import type { SkewGuard } from '../clock/skew-guard.js';
 import type { MainEndpoint } from '../daemon/main-endpoint.js';
 import type { LallyError } from '../errors.js';
 import { encodeRecordPage, pageRecordBytes } from '../hop/hop-messages.js';
@@ -18,15 +19,18 @@ const PAGE_BYTES = 256 * 1024;
 export class LocalReplica {
   readonly #endpoint: MainEndpoint;
   readonly #nodeId: number;
+  /** Refuses records stamped too far ahead of this node's clock (src/clock/skew-guard.ts). */
+  readonly skew: SkewGuard | undefined;
 
   /**
    * `nodeId`: this node's id, the writer of entries that have none (imported from an upstream log,
    * version node 0, which the wire refuses): they are read as written by this node at their time, as
    * the join transfer sends them (src/cluster/local-snapshot.ts).
    */
-  constructor(endpoint: MainEndpoint, nodeId: number) {
+  constructor(endpoint: MainEndpoint, nodeId: number, skew?: SkewGuard) {
     this.#endpoint = endpoint;
     this.#nodeId = nodeId;
+    this.skew = skew;
   }
 
   /**
@@ -35,9 +39,17 @@ export class LocalReplica {
    * endpoint bounds what waits on one shard and answers BUSY past it, which fails the batch: the
    * sender sends it again). Resolves once every record is durable as the fsync policy says; rejects
    * with the first error.
+   * With `from` (a peer's batch, a read repair), a batch with a record stamped too far ahead is
+   * refused whole, before anything is applied (LALLY_ERR_CLOCK_SKEW; `from` is named in the warning).
+   * Without it (this node's own writes, a join's transfer of what the members hold) nothing is checked.
    */
-  apply(records: readonly ReplicaRecord[]): Promise<ApplyResult> {
+  apply(records: readonly ReplicaRecord[], from?: string): Promise<ApplyResult> {
     if (records.length === 0) return Promise.resolve({ applied: 0, superseded: 0 });
+    try {
+      if (from !== undefined) this.skew?.check(records, from);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const endpoint = this.#endpoint;
     const byShard: ReplicaRecord[][] = Array.from({ length: endpoint.shards }, () => []);
     for (const r of records) byShard[endpoint.ownerOfBytes(r.key)]!.push(r);

@@ -50,6 +50,12 @@ export interface LallyConfig {
   readonly hopTimeoutMs: number;
   /** Cluster: how long a write (read) waits for its quorum before answering `partial`. */
   readonly quorumTimeoutMs: number;
+  /** Cluster: bytes of hints kept for unreachable replicas (0: no hinted handoff). */
+  readonly hintMaxBytes: number;
+  /** Cluster: how long a hint is kept before it is dropped. */
+  readonly hintMaxAgeMs: number;
+  /** Cluster: a replicated version further ahead of the local clock than this is refused. */
+  readonly maxClockSkewMs: number;
   /** Event-loop turns a shard polls its rings before sleeping on its doorbell (see docs/rings.md). */
   readonly ringIdleTurns: number;
 }

@@ -1,9 +1,12 @@
 import type { Server } from 'node:net';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PreparedDataDir } from '../aof/data-dir.js';
+import { SkewGuard } from '../clock/skew-guard.js';
 import { ClusterNode, type MemberView } from '../cluster/cluster-node.js';
 import { Coordinator } from '../cluster/coordinator.js';
+import { HintStore } from '../cluster/hints/hint-store.js';
 import { LocalReplica } from '../cluster/local-replica.js';
 import { loadNodeIdentity, type NodeIdentity } from '../cluster/node-identity.js';
 import { NodeTransfer } from '../cluster/node-transfer.js';
@@ -95,6 +98,7 @@ export class Daemon {
   #transfer: NodeTransfer | undefined;
   readonly #stopSignal = new AbortController();
   #coordinator: Coordinator | undefined;
+  #hints: HintStore | undefined;
   #members: readonly MemberView[] = [];
   #stopping: Promise<void> | undefined;
   #failure: LallyError | undefined;
@@ -187,9 +191,13 @@ export class Daemon {
     this.#mainTransport.start((from, message) => endpoint.receive(from, message));
     // Peers' batches and replica reads reach the shards through the endpoint (before the join: a
     // member that knows this node may send to it at once; the shards answer once they run).
-    const replica = new LocalReplica(endpoint, identity.id);
+    const skew = new SkewGuard({
+      maxSkewMs: config.maxClockSkewMs,
+      logger: this.#logger.child({ component: 'replication' }),
+    });
+    const replica = new LocalReplica(endpoint, identity.id, skew);
     this.#cluster.serveReplication({
-      replicate: replicateHandler((records) => replica.apply(records)),
+      replicate: replicateHandler((records, peer) => replica.apply(records, peer)),
       read: readHandler((keys) => replica.lookup(keys)),
     });
     this.#transfer = new NodeTransfer({
@@ -201,7 +209,19 @@ export class Daemon {
       logger: this.#logger,
     });
     this.#transfer.serve();
+    // --- hinted handoff (src/cluster/hints/): files under <dataDir>/hints; memory only without AOF.
+    this.#hints =
+      config.hintMaxBytes > 0
+        ? await HintStore.open({
+            dir: this.#dataDir === undefined ? undefined : join(this.#dataDir.dataDir, 'hints'),
+            maxBytes: config.hintMaxBytes,
+            maxAgeMs: config.hintMaxAgeMs,
+            logger: this.#logger.child({ component: 'hints' }),
+          })
+        : undefined;
+    // --- end hinted handoff
     this.#coordinator = new Coordinator({
+      hints: this.#hints,
       endpoint,
       local: replica,
       topology: this.#cluster.topology,
@@ -326,7 +346,8 @@ export class Daemon {
     // The gRPC server and the pool, bounded; the member file is written before the data dir is let go.
     const graceMs = Math.max(100, Math.floor(this.#config.shutdownTimeoutMs * 0.1));
     const clusterStopped = Promise.resolve(this.#cluster?.stop(graceMs)).catch(() => undefined);
-    const released = clusterStopped.then(() => this.#dataDir?.release());
+    const hintsWritten = Promise.resolve(this.#hints?.close()).catch(() => undefined);
+    const released = Promise.all([clusterStopped, hintsWritten]).then(() => this.#dataDir?.release());
     void Promise.all([inboxClosed, released]).finally(() => this.#resolveExited(this.#failure ? 1 : 0));
   }
 

@@ -98,6 +98,20 @@ export class Topology {
     return this.replicas(keyHash).filter((id) => id !== this.selfId);
   }
 
+  /**
+   * The key's home replicas: the first N distinct members clockwise, live or not (with every node
+   * holding every key, every member on the ring). A write one of them misses is kept as a hint for it.
+   */
+  homeReplicas(keyHash: number): readonly number[] {
+    if (this.factor === 'all') return this.#ring.members;
+    return this.#ring.preferenceList(keyHash, this.factor);
+  }
+
+  /** True when every member on the ring is live (no home replica is skipped). */
+  get allLive(): boolean {
+    return this.#live.size === this.#ring.size;
+  }
+
   /** True when this node is one of the key's live replicas (always, when every node holds every key). */
   holds(keyHash: number): boolean {
     if (this.factor === 'all' || !this.clustered) return true;

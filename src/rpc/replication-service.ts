@@ -17,7 +17,11 @@ export interface ApplyResult {
   readonly superseded: number;
 }
 
-export type ApplyBatch = (records: readonly ReplicaRecord[]) => ApplyResult | Promise<ApplyResult>;
+/** Applies one batch; `peer` is the stream's remote address (for logs: a refusal names it). */
+export type ApplyBatch = (
+  records: readonly ReplicaRecord[],
+  peer: string,
+) => ApplyResult | Promise<ApplyResult>;
 
 export interface ReplicateHandlerOptions {
   /** Batches received and not yet applied before the stream is paused. */
@@ -34,6 +38,7 @@ export function replicateHandler(
     let running = false;
     let ended = false;
     let stopped = false;
+    const peer = call.getPeer();
 
     const run = async (): Promise<void> => {
       if (running || stopped) return;
@@ -42,7 +47,7 @@ export function replicateHandler(
         while (queue.length > 0 && !stopped) {
           const batch = queue.shift()!;
           checkReplicateBatch(batch);
-          const result = await apply(batch.records);
+          const result = await apply(batch.records, peer);
           if (stopped) return;
           const ack: ReplicateAck = {
             batchId: batch.batchId,

@@ -6,7 +6,9 @@
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { HybridLogicalClock } from '../../src/clock/hlc.js';
+import { SkewGuard } from '../../src/clock/skew-guard.js';
 import { Coordinator } from '../../src/cluster/coordinator.js';
+import { HintStore } from '../../src/cluster/hints/hint-store.js';
 import { LocalReplica } from '../../src/cluster/local-replica.js';
 import { MainEndpoint } from '../../src/daemon/main-endpoint.js';
 import { ringCapacity, ThreadRings } from '../../src/daemon/thread-rings.js';
@@ -34,6 +36,10 @@ interface NodeOptions {
   factor?: number;
   quorumTimeoutMs?: number;
   dropReplication?: boolean;
+  hints?: HintStore;
+  skew?: SkewGuard;
+  /** This node's shards stamp writes this far ahead of the real time (a clock that runs fast). */
+  clockAheadMs?: number;
 }
 
 interface TestNode {
@@ -55,7 +61,12 @@ async function buildNode(t: Test, id: number, opts: NodeOptions): Promise<TestNo
   const routers: ShardRouter[] = [];
   for (let shard = 0; shard < SHARDS; shard++) {
     const store = new ShardStore();
-    const engine = new ShardEngine({ shard, store, clock: new HybridLogicalClock(id), wal: undefined });
+    const engine = new ShardEngine({
+      shard,
+      store,
+      clock: new HybridLogicalClock(id, () => Date.now() + (opts.clockAheadMs ?? 0)),
+      wal: undefined,
+    });
     const transport = new RingTransport(shard, rings.forThread(shard));
     const router = new ShardRouter({
       engine,
@@ -88,10 +99,10 @@ async function buildNode(t: Test, id: number, opts: NodeOptions): Promise<TestNo
     logger: silent,
   });
   mainTransport.start((from, message) => endpoint.receive(from, message));
-  const local = new LocalReplica(endpoint, id);
+  const local = new LocalReplica(endpoint, id, opts.skew);
   const server = new RpcServer({ host: '127.0.0.1', port: 0 });
   server.addService(ReplicationService, {
-    replicate: replicateHandler((records) => local.apply(records)),
+    replicate: replicateHandler((records, peer) => local.apply(records, peer)),
     read: readHandler((keys) => local.lookup(keys)),
   });
   const port = await server.listen();
@@ -107,6 +118,7 @@ async function buildNode(t: Test, id: number, opts: NodeOptions): Promise<TestNo
     quorumTimeoutMs: opts.quorumTimeoutMs ?? 500,
     logger: silent,
     dropReplication: opts.dropReplication,
+    hints: opts.hints,
   });
   t.teardown(async () => {
     coordinator.close();
@@ -266,6 +278,78 @@ t.test('replication factor 1: a node that holds no replica coordinates the whole
   t.equal(entryOn(b, key)?.tombstone, true, 'the delete is on B');
   t.equal(a.coordinator.counters.coordinatedWrites, 2);
 });
+
+t.test(
+  'hints: a dead home replica gets the write it missed once live; a stand-in is not hinted',
+  async (t) => {
+    const hints = await HintStore.open({ dir: undefined, maxBytes: 1 << 20, maxAgeMs: 60_000 });
+    const nodes = await cluster(t, 3, (i) => ({
+      factor: 2,
+      writeQuorum: 1,
+      hints: i === 0 ? hints : undefined,
+    }));
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+    a.setMembers([view(a, a), view(b, a), view(c, a, 'dead')]);
+    // Keys A holds: one whose other home replica is C (B stands in for it), one whose other is B.
+    const home = (key: string) => a.topology.homeReplicas(hashKey(key));
+    let withC = '';
+    let withB = '';
+    for (let i = 0; !withC || !withB; i++) {
+      const key = `h${i}`;
+      const ids = home(key);
+      if (!ids.includes(a.id)) continue;
+      if (ids.includes(c.id)) withC ||= key;
+      else withB ||= key;
+    }
+    for (const key of [withC, withB]) {
+      await run(a, 'put', key, `v-${key}`);
+    }
+    await eventually(() => entryOn(b, withC) !== undefined && entryOn(b, withB) !== undefined, 'B has both');
+    t.equal(hints.pending(c.id), 1, 'one hint, for C, the home replica that missed it');
+    t.equal(hints.pending(b.id), 0, 'none for B');
+    t.equal(entryOn(c, withC), undefined, 'C has nothing yet');
+    a.setMembers([view(a, a), view(b, a), view(c, a)]);
+    await eventually(() => entryOn(c, withC)?.value === `v-${withC}`, 'C gets the hinted write');
+    await eventually(() => hints.queued === 0, 'the hint is gone');
+    t.equal(entryOn(c, withB), undefined, 'C is sent nothing it is not a home replica of');
+    t.match(a.coordinator.stats(), { hints: { delivered: 1, dropped: 0, queued: 0, batches: 1 } });
+  },
+);
+
+t.test(
+  'clock skew: a replica refuses writes stamped too far ahead; the writer keeps them as hints',
+  async (t) => {
+    const hints = await HintStore.open({ dir: undefined, maxBytes: 1 << 20, maxAgeMs: 60_000 });
+    const guard = new SkewGuard({ maxSkewMs: 60_000 });
+    const nodes = await cluster(t, 2, (i) =>
+      i === 0
+        ? { writeQuorum: 2, quorumTimeoutMs: 4000, hints, clockAheadMs: 3_600_000 }
+        : { writeQuorum: 2, quorumTimeoutMs: 4000, skew: guard },
+    );
+    const [a, b] = nodes as [TestNode, TestNode];
+    const result = await run(a, 'put', 'fast', 'clock');
+    t.same(result.quorum, { required: 2, achieved: 1 }, 'B did not acknowledge it');
+    t.equal(entryOn(b, 'fast'), undefined, 'nor apply it');
+    t.ok(guard.counters.refusedRecords >= 1, 'B counted the refusal');
+    await eventually(() => hints.pending(b.id) === 1, 'A keeps a hint for B');
+    const stats = b.coordinator.stats() as { clockSkew?: { refusedBatches: number } };
+    t.ok((stats.clockSkew?.refusedBatches ?? 0) >= 1, "B's stats show it");
+    // Delivered, the hint meets the same refusal: it is dropped rather than retried for ever.
+    // (membersChanged runs every second in a daemon: it retries a delivery the stream's back-off failed.)
+    await eventually(
+      () => {
+        a.coordinator.membersChanged();
+        return hints.queued === 0;
+      },
+      'the refused hint is dropped',
+      5000,
+    );
+    t.match(a.coordinator.stats(), { hints: { dropped: 1, delivered: 0, refusedForSkew: 1 } });
+    t.equal(entryOn(b, 'fast'), undefined, 'B still does not have it');
+    // B's own writes, stamped by a right clock, still go to A.
+    t.same((await run(b, 'put', 'slow', 'ok')).quorum.achieved, 2, 'the other way works');
+  },
+);
 
 t.test(
   'entries imported from an upstream log (no writer) are read and repaired as this node wrote them',
