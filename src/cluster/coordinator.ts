@@ -96,6 +96,8 @@ export class Coordinator {
   readonly #hints: HintStore | undefined;
   readonly #delivery: HintDelivery | undefined;
   readonly #peerReads = new Map<string, PeerReads>();
+  /** The incarnation each member's address had at the last member change. */
+  readonly #incarnations = new Map<string, number>();
   #closed = false;
   readonly counters = {
     replicated: 0,
@@ -176,10 +178,23 @@ export class Coordinator {
       }
       hints.expire();
     }
+    // A member that restarted (or refuted a suspicion) has a higher incarnation: its stream, which may
+    // be backing off after the failures of its death for up to 5 s of writes, tries again at once.
+    const restarted = new Set<string>();
+    for (const id of topology.ring.members) {
+      const address = topology.addressOf(id);
+      const incarnation = topology.incarnationOf(id);
+      if (address === undefined || incarnation === undefined) continue;
+      const before = this.#incarnations.get(address);
+      if (before !== undefined && before !== incarnation) restarted.add(address);
+      this.#incarnations.set(address, incarnation);
+    }
     for (const [address, feed] of this.#feeds) {
       if (!wanted.has(address)) {
         this.#feeds.delete(address);
         feed.destroy();
+      } else if (restarted.has(address)) {
+        feed.stream.retryNow();
       }
     }
     for (const address of this.#peerReads.keys()) if (!wanted.has(address)) this.#peerReads.delete(address);

@@ -14,6 +14,8 @@ export interface TopologyMember {
   readonly id: number;
   readonly address: string;
   readonly state: TopologyMemberState;
+  /** Raised by the member itself when it restarts or refutes a suspicion (SWIM). */
+  readonly incarnation?: number;
 }
 
 export class Topology {
@@ -23,6 +25,7 @@ export class Topology {
   #ringKey = '';
   readonly #live = new Set<number>();
   readonly #addresses = new Map<number, string>();
+  readonly #incarnations = new Map<number, number>();
   readonly #isLive = (id: number): boolean => this.#live.has(id);
   /** With every node holding every key: the live members but this one, the same for every key. */
   #livePeers: readonly number[] = [];
@@ -60,9 +63,11 @@ export class Topology {
     this.#live.clear();
     this.#live.add(this.selfId);
     this.#addresses.clear();
+    this.#incarnations.clear();
     for (const m of members) {
       if (m.id === this.selfId) continue;
       this.#addresses.set(m.id, m.address);
+      this.#incarnations.set(m.id, m.incarnation ?? 0);
       if (m.state === 'left') continue;
       ids.push(m.id);
       if (m.state === 'alive' || m.state === 'suspect') this.#live.add(m.id);
@@ -78,6 +83,10 @@ export class Topology {
 
   isLive(id: number): boolean {
     return this.#live.has(id);
+  }
+
+  incarnationOf(id: number): number | undefined {
+    return this.#incarnations.get(id);
   }
 
   addressOf(id: number): string | undefined {

@@ -131,6 +131,15 @@ export class ReplicationStream {
     });
   }
 
+  /**
+   * Ends the back-off: the next send opens a stream at once (the peer is known to be back, say it
+   * restarted; waiting out a delay grown while it was dead would fail its writes for nothing).
+   */
+  retryNow(): void {
+    this.#retryAt = 0;
+    this.#backoff.reset();
+  }
+
   /** Waits for every batch to be acknowledged (or failed), then ends the stream. */
   async close(): Promise<void> {
     this.#closed = true;

@@ -30,6 +30,10 @@ t.test('replication factor: each key on the first N live members, this node amon
   }
   t.ok(held > 100 && held < 300, `this node holds about half the keys (${held} of 400)`);
   t.equal(topology.addressOf(3), '127.0.0.1:5003');
+  t.equal(topology.incarnationOf(3), 0, 'no incarnation given: 0');
+  topology.update([member(1), member(2), { ...member(3), incarnation: 4 }, member(4)]);
+  t.equal(topology.incarnationOf(3), 4);
+  t.equal(topology.incarnationOf(99), undefined);
 
   // A dead member stays on the ring; its keys go to the next live member (a sloppy quorum).
   topology.update([member(1), member(2), member(3, 'dead'), member(4)]);

@@ -140,6 +140,10 @@ t.test(
     // A record Lally refuses (no version) ends the stream as INVALID_FIELD, not as a crash.
     const bad = { key: Buffer.from('k'), value: Buffer.from('v'), version: null } as unknown as ReplicaRecord;
     await t.rejects(stream.send([bad]), { code: ErrorCodes.INVALID_FIELD, message: /no version/ });
+    await t.rejects(stream.send(records(20, 1)), { code: ErrorCodes.PEER_UNAVAILABLE }, 'backing off again');
+    // The peer is known to be back (it restarted): no waiting out the back-off.
+    stream.retryNow();
+    t.same((await stream.send(records(20, 1))).applied, 1, 'retryNow opens a stream at once');
   },
 );
 
