@@ -91,6 +91,8 @@ async function main(): Promise<number> {
     .filter((s) => s.length > 0);
   const out = flag('out') ?? join(tmpdir(), 'lally-chaos', new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(out, { recursive: true });
+  // Registered first, so it runs last: after every node is gone.
+  if (!has('keep')) cleanups.push(() => rmSync(join(out, 'runs'), { recursive: true, force: true }));
   const useNetns = !has('loopback') && netnsAvailable();
   const all = allScenarios(durations);
   for (const name of wanted ?? []) {
@@ -154,7 +156,6 @@ async function main(): Promise<number> {
     broken += r.brokenInvariants.length;
   }
   console.log(`\ncommit ${summary.commit}, load ${load}; JSON in ${out}`);
-  if (!has('keep')) rmSync(join(out, 'runs'), { recursive: true, force: true });
   return broken > 0 ? 1 : 0;
 }
 
