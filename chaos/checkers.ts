@@ -29,7 +29,7 @@ export interface UniqueKeysResult {
   quorumAcknowledged: number;
   indeterminate: number;
   refused: number;
-  /** Acknowledged, and on no node at the end. */
+  /** Acknowledged, and on no node at the end (at least one node answered). */
   lostEverywhere: number;
   /** Of those, answered `success` (the write quorum met). */
   lostEverywhereQuorum: number;
@@ -39,6 +39,8 @@ export interface UniqueKeysResult {
   unacknowledgedPresent: number;
   /** Refused, yet present (must be 0). */
   refusedPresent: number;
+  /** Acknowledged, but no node answered the final read of it: not judged. */
+  unread: number;
   /** `missingOnSome` by the phase the write was sent in (a write before the fault must be everywhere). */
   missingOnSomeByPhase: Record<Phase, number>;
   /**
@@ -74,6 +76,7 @@ export function checkUniqueKeys(
     missingOnSome: 0,
     unacknowledgedPresent: 0,
     refusedPresent: 0,
+    unread: 0,
     missingOnSomeByPhase: { setup: 0, before: 0, fault: 0, healed: 0 },
     missingOnSomeSettled: 0,
     settledAcknowledged: 0,
@@ -89,7 +92,8 @@ export function checkUniqueKeys(
       r.acknowledged++;
       if (op.outcome === 'success') r.quorumAcknowledged++;
       if (op.endMs <= time.faultAtMs - time.settleMs) r.settledAcknowledged++;
-      if (on === 0) {
+      if (read === 0) r.unread++;
+      else if (on === 0) {
         r.lostEverywhere++;
         if (op.outcome === 'success') r.lostEverywhereQuorum++;
       } else if (on < read) {
@@ -155,7 +159,7 @@ export function checkLww(ops: readonly OpRecord[], final: FinalState): LwwResult
     if (distinct.size > 1) r.divergent++;
     if (nodes.some((v) => present(v) && !values.has(v.value!))) r.foreignValue++;
     const floor = newestAck.get(key);
-    if (floor === undefined) continue;
+    if (floor === undefined || nodes.length === 0) continue;
     // Timestamps render milliseconds: within one, two writes tie here and either may win.
     const fresh = (v: NodeValue) => present(v) && (v.timestamp ?? '') >= floor;
     if (!nodes.some(fresh)) r.lostUpdateEverywhere++;

@@ -5,9 +5,22 @@
  * which on all nodes gave the same answer (value and timestamp), so it is quantized by the poll period.
  */
 import type { FinalState, NodeValue } from './checkers.js';
-import { batchGet } from './http.js';
+import { type BatchItem, batchGet } from './http.js';
 
 const CHUNK = 1000;
+
+/**
+ * A node's answer as evidence: `success` is (value or absence); `partial` only when it found a value
+ * (a read that missed its quorum and found nothing proves nothing); anything else is no answer.
+ */
+export function nodeValueOf(item: BatchItem | undefined): NodeValue | undefined {
+  if (item === undefined) return undefined;
+  const found = item.value !== null && item.value !== undefined;
+  if (item.status === 'success' || (item.status === 'partial' && found)) {
+    return { found, value: item.value ?? null, timestamp: item.timestamp ?? null };
+  }
+  return undefined;
+}
 
 async function readAll(url: string, keys: readonly string[]): Promise<(NodeValue | undefined)[]> {
   const out: (NodeValue | undefined)[] = [];
@@ -15,16 +28,7 @@ async function readAll(url: string, keys: readonly string[]): Promise<(NodeValue
     const part = keys.slice(i, i + CHUNK);
     const items = await batchGet(url, part, 10_000);
     for (let j = 0; j < part.length; j++) {
-      const item = items?.[j];
-      out.push(
-        item === undefined || (item.status !== 'success' && item.status !== 'partial')
-          ? undefined
-          : {
-              found: item.value !== null && item.value !== undefined,
-              value: item.value ?? null,
-              timestamp: item.timestamp ?? null,
-            },
-      );
+      out.push(nodeValueOf(items?.[j]));
     }
   }
   return out;

@@ -8,6 +8,7 @@ import {
   checkUniqueKeys,
   type NodeValue,
 } from '../../chaos/checkers.js';
+import { nodeValueOf } from '../../chaos/convergence.js';
 import type { OpRecord } from '../../chaos/workloads.js';
 
 const op = (over: Partial<OpRecord>): OpRecord => ({
@@ -39,6 +40,7 @@ t.test('unique keys: lost everywhere, missing on some, unacknowledged and refuse
     op({ key: 'd', value: 'vd', outcome: 'timeout', achieved: undefined }),
     op({ key: 'e', value: 've', outcome: 'refused', achieved: undefined }),
     op({ key: 'f', value: 'vf', outcome: 'partial', achieved: 0 }),
+    op({ key: 'g', value: 'vg' }),
   ];
   const final = new Map([
     ['a', [has('va'), has('va'), none]],
@@ -47,12 +49,14 @@ t.test('unique keys: lost everywhere, missing on some, unacknowledged and refuse
     ['d', [has('vd'), none, none]],
     ['e', [has('ve'), none, none]],
     ['f', [none, none, none]],
+    ['g', [undefined, undefined, undefined]],
   ]);
   const r = checkUniqueKeys(ops, final, time);
   t.match(r, {
-    writes: 6,
-    acknowledged: 3,
-    quorumAcknowledged: 2,
+    writes: 7,
+    acknowledged: 4,
+    quorumAcknowledged: 3,
+    unread: 1,
     indeterminate: 2,
     refused: 1,
     lostEverywhere: 1,
@@ -61,7 +65,7 @@ t.test('unique keys: lost everywhere, missing on some, unacknowledged and refuse
     unacknowledgedPresent: 1,
     refusedPresent: 1,
     missingOnSomeSettled: 1,
-    settledAcknowledged: 2,
+    settledAcknowledged: 3,
     lastMissingAfterHealMs: 200,
   });
   t.same(r.missingOnSomeByPhase, { setup: 0, before: 1, fault: 0, healed: 1 });
@@ -153,4 +157,13 @@ t.test('availability per phase, with and without the faulted node', async (t) =>
   t.equal(a.fault.availableElsewhere, 2 / 3);
   t.equal(a.before.available, 1);
   t.same(a.healed.requests, 0);
+});
+
+t.test('a final read is evidence only when it met its quorum or found a value', async (t) => {
+  const item = (status: string, value: string | null) => ({ status, key: 'k', value, timestamp: null });
+  t.same(nodeValueOf(item('success', null)), { found: false, value: null, timestamp: null });
+  t.same(nodeValueOf(item('partial', 'v')), { found: true, value: 'v', timestamp: null });
+  t.equal(nodeValueOf(item('partial', null)), undefined, 'a partial miss proves nothing');
+  t.equal(nodeValueOf(item('error', null)), undefined);
+  t.equal(nodeValueOf(undefined), undefined);
 });
