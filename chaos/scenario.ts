@@ -59,7 +59,14 @@ export interface ScenarioSpec {
   healedMs: number;
   /** Longest wait for agreement after the workloads stop. */
   convergeMs: number;
-  clients: { unique: number; lww: number; registers: number; deleteKeys: number; ryw: number };
+  clients: {
+    unique: number;
+    lww: number;
+    registers: number;
+    deleteKeys: number;
+    deleters: number;
+    ryw: number;
+  };
   requestTimeoutMs: number;
   seed: number;
 }
@@ -221,7 +228,8 @@ export async function runScenario(spec: ScenarioSpec, env: ScenarioEnv): Promise
     phase = 'before';
     for (let c = 0; c < spec.clients.unique; c++) loops.push(uniqueKeysClient(ctx, c));
     for (let c = 0; c < spec.clients.lww; c++) loops.push(lwwClient(ctx, c, spec.clients.registers));
-    if (dKeys.length > 0) loops.push(deleteClient(ctx, dKeys));
+    const cursor = { next: 0 };
+    for (let c = 0; c < spec.clients.deleters; c++) loops.push(deleteClient(ctx, dKeys, cursor));
     for (let c = 0; c < spec.clients.ryw; c++) loops.push(readYourWritesClient(ctx, c));
     await sleep(spec.beforeMs);
 

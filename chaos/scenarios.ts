@@ -22,7 +22,7 @@ function spec(name: string, fault: Fault, d: Durations, over: Partial<ScenarioSp
     shards: 1,
     fault,
     ...d,
-    clients: { unique: 4, lww: 2, registers: 16, deleteKeys: 100, ryw: 0 },
+    clients: { unique: 4, lww: 2, registers: 16, deleteKeys: 100, deleters: 2, ryw: 0 },
     requestTimeoutMs: 3000,
     seed: 9,
   };
@@ -31,7 +31,7 @@ function spec(name: string, fault: Fault, d: Durations, over: Partial<ScenarioSp
 
 /** Every scenario; `needsNetns` ones are skipped (and said so) without network namespaces. */
 export function allScenarios(d: Durations): { spec: ScenarioSpec; needsNetns: boolean }[] {
-  const ryw = { unique: 3, lww: 2, registers: 16, deleteKeys: 100, ryw: 2 };
+  const ryw = { unique: 3, lww: 2, registers: 16, deleteKeys: 100, deleters: 2, ryw: 2 };
   return [
     { spec: spec('kill9', { kind: 'kill9', target: 2 }, d), needsNetns: false },
     { spec: spec('pause', { kind: 'pause', target: 2 }, d), needsNetns: false },

@@ -105,15 +105,21 @@ export function deleteKeys(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `d-${i}`);
 }
 
-/** (c) Keys written in setup; deleted one by one while the fault lasts, never written again. */
-export async function deleteClient(ctx: WorkloadContext, keys: readonly string[]): Promise<void> {
-  let next = 0;
-  while (!ctx.stopped() && next < keys.length) {
+/**
+ * (c) Keys written in setup; deleted one by one while the fault lasts, never written again. Clients
+ * given the same `cursor` share the keys (so one stuck on a paused node does not stop the deletes).
+ */
+export async function deleteClient(
+  ctx: WorkloadContext,
+  keys: readonly string[],
+  cursor: { next: number },
+): Promise<void> {
+  while (!ctx.stopped() && cursor.next < keys.length) {
     if (ctx.phase() !== 'fault') {
       await pause(50);
       continue;
     }
-    await kvCall(ctx, 'delete', 'delete', keys[next++]!, pick(ctx));
+    await kvCall(ctx, 'delete', 'delete', keys[cursor.next++]!, pick(ctx));
     await pause(30);
   }
 }

@@ -36,7 +36,7 @@ t.test('kill -9 and restart one of three nodes under writes: no acknowledged wri
       faultMs: 1000,
       healedMs: 600,
       convergeMs: 1000,
-      clients: { unique: 3, lww: 1, registers: 8, deleteKeys: 20, ryw: 0 },
+      clients: { unique: 3, lww: 1, registers: 8, deleteKeys: 20, deleters: 1, ryw: 0 },
       requestTimeoutMs: 3000,
       seed: 9,
     },
