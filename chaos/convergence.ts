@@ -50,6 +50,12 @@ export interface ConvergenceOptions {
   writersDone(): boolean;
   deadlineMs(): number;
   everyMs: number;
+  /**
+   * Poll while the clients still write (true), or only once they stopped. At read quorum 1 the polls
+   * are local reads; above it every poll is a quorum read of every key, which would take the
+   * cluster's capacity from the clients (and repair as it reads).
+   */
+  duringLoad: boolean;
 }
 
 export interface ConvergenceResult {
@@ -80,6 +86,7 @@ export async function waitForConvergence(opts: ConvergenceOptions): Promise<Conv
   let allAgreedMs: number | null = null;
   let final: Map<string, (NodeValue | undefined)[]> = new Map();
   let keys: [string, number][] = [];
+  while (!opts.duringLoad && !opts.writersDone()) await new Promise((r) => setTimeout(r, 50));
   for (;;) {
     const done = opts.writersDone();
     keys = [...opts.keys()];

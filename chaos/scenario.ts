@@ -287,6 +287,7 @@ export async function runScenario(spec: ScenarioSpec, env: ScenarioEnv): Promise
       writersDone: () => Number.isFinite(writersDoneAtMs),
       deadlineMs: () => writersDoneAtMs + spec.convergeMs,
       everyMs: 500,
+      duringLoad: spec.readQuorum === 1,
     });
     await sleep(spec.healedMs);
     stopped = true;
