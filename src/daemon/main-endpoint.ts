@@ -23,6 +23,7 @@ import {
   type SnapshotPage,
   type SnapshotRecordBytes,
   Utf8Scratch,
+  writeResultHeader,
 } from '../hop/hop-messages.js';
 import { PendingHops } from '../hop/pending-hops.js';
 
@@ -232,28 +233,7 @@ export class MainEndpoint {
     callback: SnapshotCallback,
     maxBytes: number = MAIN_ENDPOINT_DEFAULTS.snapshotPageBytes,
   ): void {
-    this.#request(
-      shard,
-      HopKind.SNAPSHOT,
-      undefined,
-      0,
-      EMPTY,
-      encodeSnapshotRequest(cursor, maxBytes),
-      (message, header, error) => {
-        if (error !== undefined) callback(undefined, error);
-        else if (header.status === HopStatus.ERROR) callback(undefined, errorOf(message!, header));
-        else {
-          let page: SnapshotPage;
-          try {
-            page = decodeSnapshotPage(message!, header);
-          } catch (cause) {
-            callback(undefined, new LallyError(ErrorCodes.INTERNAL, `shard ${shard}: ${String(cause)}`));
-            return;
-          }
-          callback(page, undefined);
-        }
-      },
-    );
+    this.#snapshotPage(shard, cursor, maxBytes, decodeSnapshotPage, callback);
   }
 
   /** As `snapshot`, with keys and values as bytes (views of one copy of the page): for transfers. */
@@ -262,6 +242,16 @@ export class MainEndpoint {
     cursor: SnapshotCursor,
     callback: SnapshotBytesCallback,
     maxBytes: number = MAIN_ENDPOINT_DEFAULTS.snapshotPageBytes,
+  ): void {
+    this.#snapshotPage(shard, cursor, maxBytes, decodeSnapshotPageBytes, callback);
+  }
+
+  #snapshotPage<Page>(
+    shard: number,
+    cursor: SnapshotCursor,
+    maxBytes: number,
+    decode: (message: Uint8Array, header: HopHeader) => Page,
+    callback: (page: Page | undefined, error: LallyError | undefined) => void,
   ): void {
     this.#request(
       shard,
@@ -274,9 +264,9 @@ export class MainEndpoint {
         if (error !== undefined) callback(undefined, error);
         else if (header.status === HopStatus.ERROR) callback(undefined, errorOf(message!, header));
         else {
-          let page: ReturnType<typeof decodeSnapshotPageBytes>;
+          let page: Page;
           try {
-            page = decodeSnapshotPageBytes(message!, header);
+            page = decode(message!, header);
           } catch (cause) {
             callback(undefined, new LallyError(ErrorCodes.INTERNAL, `shard ${shard}: ${String(cause)}`));
             return;
@@ -351,15 +341,14 @@ export class MainEndpoint {
   ): boolean {
     const link = this.#links[to];
     if (link === undefined) return false;
-    const header = this.#header.write(
-      HopKind.RESULT,
-      status,
-      requestId,
-      version,
-      0,
-      valueBytes.length,
+    const header = writeResultHeader(
+      this.#header,
       answering,
+      requestId,
+      status,
+      version,
       flags,
+      valueBytes.length,
     );
     return link.sendAnswer?.(header, valueBytes) ?? link.send(header, valueBytes);
   }

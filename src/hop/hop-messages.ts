@@ -139,6 +139,22 @@ export class HopHeaderWriter {
   }
 }
 
+/**
+ * The header of a RESULT: the answer to request `requestId` of kind `answering`, with its status,
+ * version, flags and the length of the value that follows (answers carry no key).
+ */
+export function writeResultHeader(
+  writer: HopHeaderWriter,
+  answering: number,
+  requestId: number,
+  status: HopStatus,
+  version: Version | undefined,
+  flags: number,
+  valueLength: number,
+): Uint8Array {
+  return writer.write(HopKind.RESULT, status, requestId, version, 0, valueLength, answering, flags);
+}
+
 /** A little-endian u32 read without a DataView: this runs for every message, and views allocate. */
 function u32(bytes: Uint8Array, at: number): number {
   return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;

@@ -16,6 +16,7 @@ import {
   MAX_FLAG_ACHIEVED,
   readHopHeader,
   Utf8Scratch,
+  writeResultHeader,
 } from '../hop/hop-messages.js';
 import { PendingHops } from '../hop/pending-hops.js';
 import {
@@ -434,15 +435,14 @@ export class ShardRouter implements KeyValueService {
     valueBytes: Uint8Array,
   ): void {
     const link = this.#links[to];
-    const header = this.#header.write(
-      HopKind.RESULT,
-      status,
-      requestId,
-      version,
-      0,
-      valueBytes.length,
+    const header = writeResultHeader(
+      this.#header,
       answering,
+      requestId,
+      status,
+      version,
       flags,
+      valueBytes.length,
     );
     // An answer must never be lost: the requester is waiting for it. The link never refuses an answer
     // while open; it refuses only once closed (the node is stopping, and the requester's deadline or
