@@ -8,5 +8,5 @@ import t from 'tap';
 import { runFuzzSession } from '../fixtures/http-fuzz-session.js';
 
 t.test('seeded HTTP fuzzing against a real daemon', (t) =>
-  runFuzzSession(t, { fallbackSeed: 0x1a11e, workers: 8, perWorker: 600 }),
+  runFuzzSession(t, { fallbackSeed: 0x1a11e, workers: 8, perWorker: 300 }),
 );
