@@ -9,6 +9,7 @@ import {
   decodeSnapshotPage,
   decodeSnapshotPageBytes,
   emptyHopHeader,
+  encodeRecordPage,
   encodeSnapshotRequest,
   HOP_HEADER_BYTES,
   HopFlag,
@@ -90,7 +91,6 @@ export class MainEndpoint {
   readonly #header = new HopHeaderWriter();
   readonly #scratchHeader = emptyHopHeader();
   readonly #keyScratch = new Utf8Scratch();
-  readonly #valueScratch = new Utf8Scratch();
   readonly counters = { sent: 0, answered: 0, busy: 0, timeouts: 0, lateAnswers: 0, requests: 0 };
   #serve: RequestHandler | undefined;
 
@@ -127,38 +127,16 @@ export class MainEndpoint {
     return this.#pending.size;
   }
 
-  /** Applies a peer's record on the shard that owns its key: `applied` is false when it lost LWW. */
+  /**
+   * Applies one peer's record on the shard that owns its key (a page of one: APPLY_BATCH is the one
+   * apply path); `applied` is false when it lost last-writer-wins.
+   */
   apply(record: AofRecord, callback: ApplyCallback): void {
     const tombstone = record.op === 'REMOVE';
-    const keyBytes = this.#keyScratch.encode(record.key);
-    const valueBytes = tombstone ? EMPTY : this.#valueScratch.encode(record.value);
-    this.applyBytes(keyBytes, valueBytes, record.version, tombstone, callback);
-  }
-
-  /**
-   * Applies a peer's record given as UTF-8 bytes (as it came off the wire): no decode and re-encode of
-   * the key and value on the main thread, the shard decodes them once.
-   */
-  applyBytes(
-    key: Uint8Array,
-    value: Uint8Array,
-    version: Version,
-    tombstone: boolean,
-    callback: ApplyCallback,
-  ): void {
-    this.#request(
-      this.ownerOfBytes(key),
-      HopKind.APPLY,
-      version,
-      tombstone ? HopFlag.TOMBSTONE : 0,
-      key,
-      tombstone ? EMPTY : value,
-      (message, header, error) => {
-        if (error !== undefined) callback(false, error);
-        else if (header.status === HopStatus.ERROR) callback(false, errorOf(message!, header));
-        else callback(header.status === HopStatus.OK, undefined);
-      },
-    );
+    const key = Buffer.from(record.key, 'utf8');
+    const value = tombstone ? EMPTY : Buffer.from(record.value, 'utf8');
+    const page = encodeRecordPage([{ key, value, version: record.version, tombstone }], 0, 1);
+    this.applyBatch(this.ownerOfBytes(key), page, (applied, error) => callback(applied === 1, error));
   }
 
   /**

@@ -19,7 +19,8 @@
  * No JSON on the hop; one fixed header so that decoding is a handful of DataView reads.
  *
  * The kinds the main thread sends for the cluster (answers are RESULTs, like every other):
- *   APPLY       a replicated record: version in the header, TOMBSTONE flag for a REMOVE, key, value.
+ *   APPLY       retired (its code stays taken): one replicated record. APPLY_BATCH carries them now,
+ *               one record or many; a shard answers an APPLY as an unknown kind.
  *               Answer status OK: applied; MISSING: it lost last-writer-wins and changed nothing.
  *   READ_ENTRY  key. Answer OK with the entry's value, version and TOMBSTONE flag (a delete is an
  *               entry too: repair must see it); MISSING when the shard never had the key.

@@ -1,5 +1,5 @@
 /**
- * The requests a shard serves for its node's main thread as one replica of the cluster: APPLY and
+ * The requests a shard serves for its node's main thread as one replica of the cluster:
  * APPLY_BATCH (peers' records, applied unless they lose last-writer-wins), READ_ENTRY (an entry with
  * its version and tombstone) and SNAPSHOT (bounded pages of every entry). The router hands them
  * here and lends its answer path (src/shard/shard-router.ts), which never refuses an answer.
@@ -14,9 +14,6 @@ import {
   type HopHeader,
   HopKind,
   HopStatus,
-  hopKey,
-  hopValue,
-  hopVersion,
   Utf8Scratch,
 } from '../hop/hop-messages.js';
 import type { ShardEngine } from './shard-engine.js';
@@ -49,36 +46,6 @@ export class ReplicaRequests {
     this.#engine = engine;
     this.#answers = answers;
     this.#snapshots = new SnapshotSessions(engine.store);
-  }
-
-  /** APPLY: a peer's record, applied unless it loses last-writer-wins (answer OK: applied, MISSING: not). */
-  apply(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
-    const tombstone = (header.flags & HopFlag.TOMBSTONE) !== 0;
-    const key = hopKey(message, header);
-    const answer = (applied: boolean) =>
-      this.#answers.send(
-        from,
-        HopKind.APPLY,
-        requestId,
-        applied ? HopStatus.OK : HopStatus.MISSING,
-        undefined,
-        0,
-        EMPTY,
-      );
-    const fail = (error: unknown) =>
-      this.#answers.fail(from, HopKind.APPLY, requestId, error, key, 'replicated write failed');
-    try {
-      const outcome = this.#engine.applyReplicated({
-        op: tombstone ? 'REMOVE' : 'ADD',
-        key,
-        value: tombstone ? '' : hopValue(message, header),
-        version: hopVersion(header),
-      });
-      if (outcome instanceof Promise) outcome.then(answer, fail);
-      else answer(outcome);
-    } catch (error) {
-      fail(error);
-    }
   }
 
   /**

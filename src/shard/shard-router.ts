@@ -86,7 +86,7 @@ export class ShardRouter implements KeyValueService {
   readonly #answerReserved: Float64Array;
   readonly #answerBudget: number;
   readonly #quorums: LocalQuorums;
-  /** Serves the main thread's replica requests (APPLY, APPLY_BATCH, READ_ENTRY, SNAPSHOT). */
+  /** Serves the main thread's replica requests (APPLY_BATCH, READ_ENTRY, SNAPSHOT). */
   readonly #replica: ReplicaRequests;
   readonly #header = new HopHeaderWriter();
   readonly #scratchHeader = emptyHopHeader();
@@ -330,10 +330,6 @@ export class ShardRouter implements KeyValueService {
         error: undefined,
         quorum: NO_QUORUM,
       });
-      return;
-    }
-    if (kind === HopKind.APPLY) {
-      this.#replica.apply(from, requestId, message, header);
       return;
     }
     if (kind === HopKind.APPLY_BATCH) {
