@@ -36,6 +36,8 @@ interface NodeOptions {
   factor?: number;
   quorumTimeoutMs?: number;
   dropReplication?: boolean;
+  /** Sizes the rings (the daemon sizes them by max_value_bytes). */
+  maxValueBytes?: number;
   hints?: HintStore;
   skew?: SkewGuard;
   /** This node's shards stamp writes this far ahead of the real time (a clock that runs fast). */
@@ -54,7 +56,7 @@ interface TestNode {
 }
 
 async function buildNode(t: Test, id: number, opts: NodeOptions): Promise<TestNode> {
-  const rings = new ThreadRings(SHARDS, ringCapacity(64, 64 * 1024));
+  const rings = new ThreadRings(SHARDS, ringCapacity(64, opts.maxValueBytes ?? 64 * 1024));
   const services: ClusterService[] = [];
   const stores: ShardStore[] = [];
   const transports: RingTransport[] = [];
@@ -369,3 +371,27 @@ t.test(
     t.pass('and A was repaired with it');
   },
 );
+
+t.test('large values replicate: above grpc-js default 4 MiB message bound, at the ring size', async (t) => {
+  const MiB = 1024 * 1024;
+  const nodes = await cluster(t, 2, () => ({
+    writeQuorum: 2,
+    quorumTimeoutMs: 8000,
+    maxValueBytes: 6 * MiB,
+  }));
+  const [a, b] = nodes as [TestNode, TestNode];
+  for (const size of [4 * MiB - 1, 4 * MiB, 4 * MiB + 1, 6 * MiB]) {
+    const value = 'v'.repeat(size);
+    const result = await run(a, 'put', `big-${size}`, value);
+    t.same(result.quorum, { required: 2, achieved: 2 }, `${size} bytes: both replicas acknowledged`);
+    t.equal(entryOn(b, `big-${size}`)?.value.length, size, `${size} bytes: the peer holds all of it`);
+  }
+  // Many small writes at once, across both shards of both nodes, while large ones travel.
+  const many = await Promise.all(
+    Array.from({ length: 400 }, (_, i) => run(i % 2 === 0 ? a : b, 'put', `m${i}`, `x${i}`, i % 2)),
+  );
+  t.ok(
+    many.every((r) => r.error === undefined && r.quorum.achieved === 2),
+    '400 concurrent writes through both nodes: all on both',
+  );
+});

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import t from 'tap';
 import { ErrorCodes, LallyError } from '../../src/errors.js';
+import { DEFAULT_PEER_SETTINGS, peerSettingsFor } from '../../src/rpc/channel-options.js';
 import { RpcServer, unaryHandler } from '../../src/rpc/grpc-server.js';
 import { PeerPool } from '../../src/rpc/peer-pool.js';
 import { MembershipService } from '../../src/rpc/services.js';
@@ -149,4 +150,17 @@ t.test('the server reports its bound port, refuses a taken one, and shuts down g
     'the cut call fails as unavailable',
   );
   await server.shutdown(); // twice is fine
+});
+
+t.test('the message bound follows the largest record a node accepts', async (t) => {
+  const MiB = 1024 * 1024;
+  t.equal(peerSettingsFor(1024, MiB), DEFAULT_PEER_SETTINGS, 'small values: the defaults');
+  const edge = DEFAULT_PEER_SETTINGS.maxMessageBytes - MiB - 1024;
+  t.equal(peerSettingsFor(1024, edge), DEFAULT_PEER_SETTINGS, 'one record that just fits: the defaults');
+  t.equal(
+    peerSettingsFor(1024, edge + 1).maxMessageBytes,
+    DEFAULT_PEER_SETTINGS.maxMessageBytes + 1,
+    'one byte more: a bound that fits it',
+  );
+  t.equal(peerSettingsFor(MiB, 512 * MiB).maxMessageBytes, 514 * MiB, 'the largest limits');
 });
