@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { ShardAof } from '../../src/aof/shard-aof.js';
 import { recordingLogger, shardOptions, tempDir } from '../fixtures/aof-helpers.js';
+import { repoPath } from '../fixtures/paths.js';
 
-const fixture = fileURLToPath(new URL('../fixtures/aof-kill-writer.mjs', import.meta.url));
-const compiled = fileURLToPath(new URL('../../dist/src/aof/shard-aof.js', import.meta.url));
+const fixture = repoPath('test/fixtures/aof-kill-writer.mjs');
+const compiled = repoPath('dist/src/aof/shard-aof.js');
 
 /** Runs the writer until it has printed `acks` acknowledged keys, then SIGKILLs it. */
 function writeUntilKilled(dataDir: string, prefix: string, acks: number): Promise<string[]> {

@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import { appendFile, open, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { readLayout, readManifest } from '../../src/aof/layout.js';
 import { rewriteShardFiles } from '../../src/aof/rewrite-job.js';
 import { ShardAof } from '../../src/aof/shard-aof.js';
 import type { AofRecord } from '../../src/aof/types.js';
 import { rec, recordingLogger, shardOptions, tempDir } from '../fixtures/aof-helpers.js';
+import { repoPath } from '../fixtures/paths.js';
 import { fillDisk, mountTmpfs, tmpfsSkipReason } from '../fixtures/tmpfs.js';
 
 async function replayAll(
@@ -540,7 +540,7 @@ t.test('close on a full disk is bounded, reports the loss, and leaves a whole fi
 t.test(
   'a compaction that hits EMFILE leaves the live log writable and succeeds on a later retry',
   async (t) => {
-    const fixture = fileURLToPath(new URL('../fixtures/aof-emfile-compaction.mjs', import.meta.url));
+    const fixture = repoPath('test/fixtures/aof-emfile-compaction.mjs');
     for (const step of ['seal', 'job']) {
       const dir = await tempDir(t);
       const { stdout, stderr, code } = await new Promise<{

@@ -1,13 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { type ConfigResult, loadConfig } from '../../src/config/load-config.js';
 import { CONFIG_OPTIONS } from '../../src/config/options.js';
 import type { LallyConfig } from '../../src/config/types.js';
+import { PROJECT_ROOT } from '../fixtures/paths.js';
 
 const HOME = '/home/tester';
-const repoRoot = resolve(import.meta.dirname, '..', '..');
+const repoRoot = PROJECT_ROOT;
 
 function load(argv: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<ConfigResult> {
   return loadConfig(argv, { HOME, ...env }, cwd);

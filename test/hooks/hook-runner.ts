@@ -1,5 +1,5 @@
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type Logger, pino } from 'pino';
 import t from 'tap';
 import { ErrorCodes, LallyError } from '../../src/errors.js';
@@ -9,8 +9,9 @@ import {
   HookRunner,
   loadHookModule,
 } from '../../src/hooks/hook-runner.js';
+import { repoPath } from '../fixtures/paths.js';
 
-const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/unit-hooks');
+const FIXTURES = repoPath('test/fixtures/unit-hooks');
 
 interface HookEvent {
   hook: string;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { loadNativeUws, nativeBinaryPath } from '../../src/http/uws-native.js';
+import { repoPath } from '../fixtures/paths.js';
 
 t.test('the native build for this Node is found and loads', async (t) => {
   const path = nativeBinaryPath();
@@ -25,7 +25,7 @@ t.test(
 );
 
 t.test('a module that loads but is not uWS is refused too', async (t) => {
-  t.throws(() => loadNativeUws(fileURLToPath(new URL('../../package.json', import.meta.url))), {
+  t.throws(() => loadNativeUws(repoPath('package.json')), {
     code: 'LALLY_ERR_NATIVE_UWS_MISSING',
     message: /has no App\(\)/,
   });

@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import t from 'tap';
 import { localQuorums } from '../../src/kv/key-value-service.js';
+import { repoPath } from '../fixtures/paths.js';
 
-const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+const SRC = repoPath('src');
 
 /** The relative module paths a folder's sources import (import and export ... from). */
 function importsOf(folder: string): { file: string; target: string }[] {

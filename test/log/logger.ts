@@ -64,7 +64,7 @@ t.test(
   async (t) => {
     const dir = t.testdir({});
     const file = `${dir}/worker.log`;
-    const logger = new URL('../../src/log/logger.ts', import.meta.url).href;
+    const logger = new URL('../../src/log/logger.js', import.meta.url).href;
     const source = `
     import { openSync } from 'node:fs';
     import { parentPort } from 'node:worker_threads';

@@ -1,10 +1,10 @@
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import t from 'tap';
 import { wire } from '../../src/rpc/codec.js';
 import { MembershipService, ReplicationService } from '../../src/rpc/services.js';
+import { repoPath } from '../fixtures/paths.js';
 
-const PROTO = fileURLToPath(new URL('../../proto/lally.proto', import.meta.url));
+const PROTO = repoPath('proto/lally.proto');
 
 t.test('the gRPC schema parses and a replication batch round-trips (bytes values, tombstones)', async (t) => {
   const root = await protobuf.load(PROTO);

@@ -7,6 +7,7 @@ import { Doorbell } from '../../src/ring/doorbell.js';
 import { Inbox } from '../../src/ring/inbox.js';
 import { Outbox, type OutboxOptions } from '../../src/ring/outbox.js';
 import { SpscRing } from '../../src/ring/spsc-ring.js';
+import { repoPath } from '../fixtures/paths.js';
 
 interface WorkerReport {
   threadId: number;
@@ -40,7 +41,7 @@ async function startEcho(capacity: number, options: { main?: OutboxOptions; work
   inbox.addRing(1, toMainRing);
   inbox.start();
   const outbox = new Outbox(fromMainRing, workerDoorbellSab, options.main);
-  const worker = new Worker(new URL('../fixtures/ring-echo-worker.mjs', import.meta.url), {
+  const worker = new Worker(repoPath('test/fixtures/ring-echo-worker.mjs'), {
     workerData: {
       inboxDoorbell: workerDoorbellSab,
       fromMainRing,

@@ -1,9 +1,14 @@
 // A real producer thread against a consumer on this thread: order and content of every byte.
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { SpscRing } from '../../src/ring/spsc-ring.js';
-// @ts-expect-error: a plain JavaScript fixture shared with the worker, without type declarations.
-import { messageBytes, messageSize } from '../fixtures/ring-load.mjs';
+import { repoPath } from '../fixtures/paths.js';
+
+// A plain JavaScript fixture shared with the worker, in the source tree (not compiled into dist/).
+const { messageBytes, messageSize } = (await import(
+  pathToFileURL(repoPath('test/fixtures/ring-load.mjs')).href
+)) as { messageBytes: unknown; messageSize: unknown };
 
 type Bytes = (index: number, size: number) => Uint8Array;
 type Size = (index: number, maxBytes: number) => number;
@@ -18,7 +23,7 @@ for (const capacity of [1024, 16 * 1024]) {
     const ringSab = SpscRing.allocate(capacity);
     const ring = new SpscRing(ringSab);
     const maxBytes = ring.maxMessageBytes;
-    const worker = new Worker(new URL('../fixtures/ring-stream-producer.mjs', import.meta.url), {
+    const worker = new Worker(repoPath('test/fixtures/ring-stream-producer.mjs'), {
       workerData: { ringSab, count: COUNT, maxBytes },
     });
     let received = 0;
