@@ -66,6 +66,8 @@ export interface CoordinatorOptions {
   readonly dropReplication?: boolean;
   /** Where missed writes wait for their replica (none: they are only counted). */
   readonly hints?: HintStore;
+  /** The wall clock of the stamps this coordinator makes (default Date.now; see src/clock/fault-clock.ts). */
+  readonly now?: () => number;
 }
 
 /** One replica's answer to a quorum read: its record (undefined: it has none) or no answer. */
@@ -113,7 +115,7 @@ export class Coordinator {
     this.#endpoint = opts.endpoint;
     this.#topology = opts.topology;
     this.#waits = new QuorumWaits(opts.quorumTimeoutMs);
-    this.#clock = new HybridLogicalClock(opts.topology.selfId);
+    this.#clock = new HybridLogicalClock(opts.topology.selfId, opts.now);
     // The fault that drops replication must not have its writes repaired behind the test's back.
     this.#hints = opts.dropReplication === true ? undefined : opts.hints;
     const hints = this.#hints;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PreparedDataDir } from '../aof/data-dir.js';
+import { CLOCK_OFFSET_ENV, clockOffsetFrom, offsetClock } from '../clock/fault-clock.js';
 import { SkewGuard } from '../clock/skew-guard.js';
 import { ClusterNode, type MemberView } from '../cluster/cluster-node.js';
 import { Coordinator } from '../cluster/coordinator.js';
@@ -191,8 +192,17 @@ export class Daemon {
     this.#mainTransport.start((from, message) => endpoint.receive(from, message));
     // Peers' batches and replica reads reach the shards through the endpoint (before the join: a
     // member that knows this node may send to it at once; the shards answer once they run).
+    const clockOffsetMs = clockOffsetFrom(process.env);
+    if (clockOffsetMs !== 0) {
+      this.#logger.warn(
+        { clockOffsetMs },
+        `${CLOCK_OFFSET_ENV}: this node stamps its writes ${clockOffsetMs} ms off the real clock (a fault for tests)`,
+      );
+    }
+    const now = offsetClock(clockOffsetMs);
     const skew = new SkewGuard({
       maxSkewMs: config.maxClockSkewMs,
+      now,
       logger: this.#logger.child({ component: 'replication' }),
     });
     const replica = new LocalReplica(endpoint, identity.id, skew);
@@ -231,6 +241,7 @@ export class Daemon {
       quorumTimeoutMs: config.quorumTimeoutMs,
       logger: this.#logger.child({ component: 'coordinator' }),
       dropReplication: process.env.LALLY_FAULT_DROP_REPLICATION === '1',
+      now,
     });
     if (process.env.LALLY_FAULT_DROP_REPLICATION === '1') {
       this.#logger.warn(
@@ -243,6 +254,7 @@ export class Daemon {
         shards: config.shards,
         nodeId,
         config,
+        clockOffsetMs,
         rings: rings.forThread(id),
       };
       const worker = new Worker(SHARD_WORKER_URL, { workerData: data, name: `lally-shard-${id}` });

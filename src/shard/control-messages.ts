@@ -38,5 +38,7 @@ export interface ShardWorkerData {
   readonly shards: number;
   readonly nodeId: number;
   readonly config: LallyConfig;
+  /** Added to the wall clock of this shard's version stamps (a fault for tests: src/clock/fault-clock.ts). */
+  readonly clockOffsetMs?: number;
   readonly rings: ShardRings;
 }

@@ -1,5 +1,6 @@
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
+import { offsetClock } from '../clock/fault-clock.js';
 import { HybridLogicalClock } from '../clock/hlc.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { HookRunner } from '../hooks/hook-runner.js';
@@ -112,7 +113,7 @@ export class ShardRuntime {
     this.#hooks = await HookRunner.load(config.hooks, process.cwd(), { shard, shards, logger: this.#logger });
     this.#checkStopping();
     const store = new ShardStore();
-    const clock = new HybridLogicalClock(data.nodeId);
+    const clock = new HybridLogicalClock(data.nodeId, offsetClock(data.clockOffsetMs ?? 0));
     this.#log = await this.#deps.openLog();
     this.#checkStopping();
     const engine = new ShardEngine({
