@@ -126,11 +126,20 @@ export interface LwwResult {
   staleOnSome: number;
   /** Registers holding a value nobody wrote (must be 0). */
   foreignValue: number;
+  /**
+   * Registers whose surviving value (the newest on any node) was written, in real time, wholly before
+   * the last acknowledged write began: what a clock running ahead does to last-writer-wins (the
+   * versions say the older write is newer). A figure, not an invariant: the store orders writes by
+   * their versions, and the checks above hold by versions.
+   */
+  overwrittenByEarlier: number;
 }
 
 export function checkLww(ops: readonly OpRecord[], final: FinalState): LwwResult {
   const written = new Map<string, Set<string>>();
   const newestAck = new Map<string, string>();
+  const lastAckInTime = new Map<string, OpRecord>();
+  const writerOf = new Map<string, OpRecord>();
   let writes = 0;
   let acked = 0;
   for (const op of ops) {
@@ -139,8 +148,11 @@ export function checkLww(ops: readonly OpRecord[], final: FinalState): LwwResult
     const set = written.get(op.key) ?? new Set<string>();
     written.set(op.key, set);
     set.add(op.value ?? '');
+    writerOf.set(`${op.key}\n${op.value ?? ''}`, op);
     if (!acknowledged(op) || typeof op.timestamp !== 'string') continue;
     acked++;
+    const last = lastAckInTime.get(op.key);
+    if (last === undefined || op.startMs > last.startMs) lastAckInTime.set(op.key, op);
     const seen = newestAck.get(op.key);
     if (seen === undefined || op.timestamp > seen) newestAck.set(op.key, op.timestamp);
   }
@@ -152,12 +164,14 @@ export function checkLww(ops: readonly OpRecord[], final: FinalState): LwwResult
     lostUpdateEverywhere: 0,
     staleOnSome: 0,
     foreignValue: 0,
+    overwrittenByEarlier: 0,
   };
   for (const [key, values] of written) {
     const nodes = (final.get(key) ?? []).filter((v): v is NodeValue => v !== undefined);
     const distinct = new Set(nodes.map((v) => `${v.value}@${v.timestamp}`));
     if (distinct.size > 1) r.divergent++;
     if (nodes.some((v) => present(v) && !values.has(v.value!))) r.foreignValue++;
+    if (survivorIsEarlier(key, nodes, lastAckInTime.get(key), writerOf)) r.overwrittenByEarlier++;
     const floor = newestAck.get(key);
     if (floor === undefined || nodes.length === 0) continue;
     // Timestamps render milliseconds: within one, two writes tie here and either may win.
@@ -166,6 +180,24 @@ export function checkLww(ops: readonly OpRecord[], final: FinalState): LwwResult
     else if (!nodes.every(fresh)) r.staleOnSome++;
   }
   return r;
+}
+
+/** True when the newest value on the nodes was written wholly before the last acknowledged write began. */
+function survivorIsEarlier(
+  key: string,
+  nodes: readonly NodeValue[],
+  last: OpRecord | undefined,
+  writerOf: ReadonlyMap<string, OpRecord>,
+): boolean {
+  if (last === undefined) return false;
+  let survivor: NodeValue | undefined;
+  for (const v of nodes) {
+    if (present(v) && (survivor === undefined || (v.timestamp ?? '') > (survivor.timestamp ?? '')))
+      survivor = v;
+  }
+  if (survivor === undefined || survivor.value === last.value) return false;
+  const writer = writerOf.get(`${key}\n${survivor.value}`);
+  return writer !== undefined && writer.endMs < last.startMs;
 }
 
 export interface DeleteResult {

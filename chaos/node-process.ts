@@ -25,6 +25,8 @@ export interface NodeSpec {
   netns?: string;
   /** Every other flag (quorums, shards...). */
   args: string[];
+  /** Extra environment (e.g. LALLY_FAULT_CLOCK_OFFSET_MS for a skewed clock). */
+  env?: Record<string, string>;
 }
 
 export class ChaosNode {
@@ -69,12 +71,14 @@ export class ChaosNode {
       ...(seed === undefined ? [] : ['--seed-node', seed]),
       ...spec.args,
     ];
+    const env = { ...process.env, ...spec.env };
     // `ip netns exec` execs the command in place: the child's pid is the daemon's.
     const child =
       spec.netns === undefined
-        ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+        ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
         : spawn('ip', ['netns', 'exec', spec.netns, process.execPath, ...args], {
             stdio: ['ignore', 'pipe', 'pipe'],
+            env,
           });
     this.#child = child;
     this.#paused = false;

@@ -19,6 +19,7 @@ export interface Row {
   unackedPresent: number;
   lwwLost: number;
   lwwStale: number;
+  lwwEarlier: number;
   resurrected: string;
   ryw: string;
   availFault: string;
@@ -28,7 +29,8 @@ export interface Row {
 }
 
 export function rowOf(r: ScenarioResult): Row {
-  const toTarget = r.detection.filter((d) => r.fault.kind !== 'none' && d.subject === r.fault.target);
+  const fault = r.fault;
+  const toTarget = r.detection.filter((d) => 'target' in fault && d.subject === fault.target);
   const c = r.convergence;
   return {
     scenario: r.name,
@@ -39,6 +41,7 @@ export function rowOf(r: ScenarioResult): Row {
     unackedPresent: r.unique.unacknowledgedPresent,
     lwwLost: r.lww.lostUpdateEverywhere,
     lwwStale: r.lww.staleOnSome,
+    lwwEarlier: r.lww.overwrittenByEarlier,
     resurrected: `${r.deletes.resurrectedEverywhere}+${r.deletes.resurrectedOnSome}/${r.deletes.deletesAcknowledged}`,
     ryw: r.readYourWrites.applicable ? `${r.readYourWrites.violations}/${r.readYourWrites.covered}` : 'n/a',
     availFault: pct(r.availability.fault.available),
@@ -60,6 +63,7 @@ const HEADERS: Record<keyof Row, string> = {
   unackedPresent: 'unacked present',
   lwwLost: 'lww lost',
   lwwStale: 'lww stale',
+  lwwEarlier: 'lww earlier won',
   resurrected: 'resurrected all+some/deleted',
   ryw: 'RYW viol/covered',
   availFault: 'avail(fault)',

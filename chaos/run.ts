@@ -102,7 +102,7 @@ async function main(): Promise<number> {
     }
   }
   const chosen = all.filter((s) => wanted === undefined || wanted.includes(s.spec.name));
-  const maxNodes = Math.max(...chosen.map((s) => s.spec.nodes));
+  const maxNodes = Math.max(...chosen.map((s) => s.spec.nodes + (s.spec.fault.kind === 'join' ? 1 : 0)));
   let network: Network = loopbackNetwork();
   if (useNetns) {
     network = netnsNetwork(maxNodes);

@@ -42,7 +42,14 @@ export type Fault =
   /** `target` cut off from every other node (blackhole routes); `oneWay`: only its outgoing packets. */
   | { kind: 'partition'; target: number; oneWay: boolean }
   /** `target`'s link down: cut off from peers and clients. */
-  | { kind: 'isolate'; target: number };
+  | { kind: 'isolate'; target: number }
+  /**
+   * `target`'s wall clock runs `offsetMs` off for the whole run (LALLY_FAULT_CLOCK_OFFSET_MS): nothing
+   * is injected or healed; the phases only time the figures.
+   */
+  | { kind: 'skew'; target: number; offsetMs: number }
+  /** A new node (index `nodes`) joins through node 0 under load; the clients use it once it serves. */
+  | { kind: 'join' };
 
 export interface ScenarioSpec {
   name: string;
@@ -90,7 +97,7 @@ export interface ScenarioResult {
   operations: number;
   availability: Record<'before' | 'fault' | 'healed', PhaseAvailability>;
   detection: Detection[];
-  /** kill9: how long the restarted node took to serve HTTP again. */
+  /** kill9: how long the restarted node took to serve HTTP again; join: how long the joiner took to. */
   restartMs: number | null;
   convergence: Omit<ConvergenceResult, 'final'>;
   unique: UniqueKeysResult;
@@ -159,8 +166,9 @@ async function waitForMembership(nodes: readonly ChaosNode[], limitMs: number): 
   }
 }
 
+/** The nodes a fault takes away (a skewed node or a joiner stays available). */
 function targetOf(fault: Fault): number[] {
-  return fault.kind === 'none' ? [] : [fault.target];
+  return fault.kind === 'none' || fault.kind === 'skew' || fault.kind === 'join' ? [] : [fault.target];
 }
 
 export async function runScenario(spec: ScenarioSpec, env: ScenarioEnv): Promise<ScenarioResult> {
@@ -180,7 +188,9 @@ export async function runScenario(spec: ScenarioSpec, env: ScenarioEnv): Promise
     ...(spec.replicationFactor === undefined ? [] : ['--replication-factor', String(spec.replicationFactor)]),
   ];
   const nodes: ChaosNode[] = [];
-  for (let i = 0; i < spec.nodes; i++) {
+  const joining = spec.fault.kind === 'join';
+  const skew = spec.fault.kind === 'skew' ? spec.fault : undefined;
+  for (let i = 0; i < spec.nodes + (joining ? 1 : 0); i++) {
     const loopback = network.kind === 'loopback';
     const netns = network.netnsOf(i);
     nodes.push(
@@ -193,13 +203,16 @@ export async function runScenario(spec: ScenarioSpec, env: ScenarioEnv): Promise
         logFile: join(logDir, `node-${i}.log`),
         ...(netns === undefined ? {} : { netns }),
         args: flags,
+        ...(skew?.target === i ? { env: { LALLY_FAULT_CLOCK_OFFSET_MS: String(skew.offsetMs) } } : {}),
       }),
     );
   }
   env.onCleanup(() => {
     for (const n of nodes) n.killNow();
   });
-  const urls = nodes.map((n) => n.url);
+  // The joiner's URL is added once it serves: clients, the convergence poll and the final reads use it.
+  const members = nodes.slice(0, spec.nodes);
+  const urls = members.map((n) => n.url);
   const ops: OpRecord[] = [];
   let phase: Phase = 'setup';
   let stopped = false;
@@ -215,8 +228,8 @@ export async function runScenario(spec: ScenarioSpec, env: ScenarioEnv): Promise
   let watch: MemberWatch | undefined;
   try {
     await nodes[0]!.start();
-    await Promise.all(nodes.slice(1).map((n) => n.start(nodes[0]!.address)));
-    await waitForMembership(nodes, 20_000);
+    await Promise.all(members.slice(1).map((n) => n.start(nodes[0]!.address)));
+    await waitForMembership(members, 20_000);
     env.log(`${spec.name}: ${spec.nodes} nodes up (${network.kind})`);
 
     const dKeys = deleteKeys(spec.clients.deleteKeys);
@@ -256,16 +269,23 @@ export async function runScenario(spec: ScenarioSpec, env: ScenarioEnv): Promise
     else if (f.kind === 'partition') {
       for (let o = 0; o < spec.nodes; o++) if (o !== f.target) network.partition(f.target, o, f.oneWay);
     } else if (f.kind === 'isolate') network.linkDown(f.target);
-    env.log(`${spec.name}: fault ${f.kind} injected`);
-    await sleep(spec.faultMs);
-
     let restartMs: number | null = null;
+    if (f.kind === 'join') {
+      const joiner = nodes[spec.nodes]!;
+      const t0 = Date.now();
+      await joiner.start(nodes[0]!.address, spec.faultMs + 30_000);
+      restartMs = Date.now() - t0;
+      urls.push(joiner.url);
+    }
+    env.log(`${spec.name}: fault ${f.kind} injected`);
+    await sleep(Math.max(0, faultAtMs + spec.faultMs - Date.now()));
+
     if (f.kind === 'kill9') {
       const t0 = Date.now();
       await nodes[f.target]!.start();
       restartMs = Date.now() - t0;
     } else if (f.kind === 'pause') nodes[f.target]!.resume();
-    else network.heal();
+    else if (f.kind !== 'skew' && f.kind !== 'join') network.heal();
     const healedAtMs = Date.now();
     phase = 'healed';
     env.log(`${spec.name}: healed`);

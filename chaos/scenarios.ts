@@ -51,5 +51,9 @@ export function allScenarios(d: Durations): { spec: ScenarioSpec; needsNetns: bo
       }),
       needsNetns: true,
     },
+    // Node 2's clock 30 s ahead, within max_clock_skew_ms (60 s): its writes win over later ones.
+    { spec: spec('skew', { kind: 'skew', target: 2, offsetMs: 30_000 }, d), needsNetns: false },
+    // A fourth node joins under load (every node holds every key: it takes a copy of all before serving).
+    { spec: spec('join', { kind: 'join' }, d), needsNetns: false },
   ];
 }

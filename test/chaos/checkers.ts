@@ -103,6 +103,35 @@ t.test('LWW registers: the newest acknowledged timestamp must survive', async (t
   });
 });
 
+t.test('registers: a value written wholly before the last acknowledged write, surviving it', async (t) => {
+  const ts = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
+  const lww = (key: string, value: string, startMs: number, stamp: number, over: Partial<OpRecord> = {}) =>
+    op({ workload: 'lww', key, value, startMs, endMs: startMs + 10, timestamp: ts(stamp), ...over });
+  const ops = [
+    // a1 through a node whose clock runs 30 s ahead, then a2 a second later elsewhere: a1 survives.
+    lww('a', 'a1', 1000, 31_000),
+    lww('a', 'a2', 2000, 2000),
+    // Overlapping in time (b2 starts before b1 ended): either may win, not counted.
+    lww('b', 'b1', 1000, 31_000),
+    lww('b', 'b2', 1005, 1005),
+    // The last write survives: not counted.
+    lww('c', 'c1', 1000, 1000),
+    lww('c', 'c2', 2000, 2000),
+    // The later write was not acknowledged: it need not survive.
+    lww('d', 'd1', 1000, 31_000),
+    lww('d', 'd2', 2000, 2000, { outcome: 'timeout', achieved: undefined }),
+  ];
+  const final = new Map([
+    ['a', [has('a1', ts(31_000)), has('a1', ts(31_000))]],
+    ['b', [has('b1', ts(31_000))]],
+    ['c', [has('c2', ts(2000)), has('c1', ts(1000))]],
+    ['d', [has('d1', ts(31_000))]],
+  ]);
+  const r = checkLww(ops, final);
+  t.equal(r.overwrittenByEarlier, 1, 'only register a');
+  t.equal(r.lostUpdateEverywhere, 0, 'by versions nothing is lost: a1 is the newest stamp');
+});
+
 t.test('deletes: resurrected everywhere or on some nodes', async (t) => {
   const ops = [
     op({ workload: 'delete', key: 'd1', value: 'g', phase: 'setup' }),
