@@ -17,7 +17,7 @@ const MAX_OFFSET_MS = 1_000_000_000;
 export function clockOffsetFrom(env: NodeJS.ProcessEnv): number {
   const text = env[CLOCK_OFFSET_ENV];
   if (text === undefined || text.trim() === '') return 0;
-  const offset = Number(text);
+  const offset = /^\s*[-+]?\d+\s*$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(offset) || Math.abs(offset) > MAX_OFFSET_MS) {
     throw new LallyError(
       ErrorCodes.CONFIG,

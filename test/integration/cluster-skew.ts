@@ -56,8 +56,9 @@ t.test('a peer stamping beyond max_clock_skew_ms is refused, named and counted',
   const onA = (await request(`${a.url}/kv/skewed`)).json() as Answer;
   t.equal(onA.value ?? null, null, 'A did not take it');
 
+  // The peer is named by the address its connection comes from (B's loopback address here).
   await within(3000, 'A logs the refusal naming the peer', async () =>
-    a.lines.some((l) => /ahead of this node's clock/.test(l) && l.includes(addressOf(b).split(':')[1]!)),
+    a.lines.some((l) => /refused replicated writes from 127\.0\.0\.1:\d+: stamped \d+ ms ahead/.test(l)),
   );
   const stats = (await request(`${a.url}/stats`)).json() as {
     replication: { clockSkew?: { refusedBatches: number; refusedRecords: number } };
