@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `lally` command: `lally [options]` runs a node; `lally aof ...` runs the AOF tools;
- * `lally cluster-demo ...` runs a local cluster of nodes in the foreground.
+ * `lally cluster-demo ...` runs a local cluster of nodes in the foreground;
+ * `lally get|put|del|nodes|cluster|stats ...` is a client of a running node (src/cli/client.ts).
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line or configuration.
  */
 import { loadConfig } from '../config/load-config.js';
+import { isClientCommand } from './client-commands.js';
 import { runDaemon } from './run-daemon.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -15,6 +17,15 @@ async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'cluster-demo') {
     const { runClusterDemo } = await import('./cluster-demo.js');
     return runClusterDemo(argv.slice(1), { stdout: process.stdout, stderr: process.stderr });
+  }
+  if (isClientCommand(argv[0])) {
+    const { runClientCommand } = await import('./client.js');
+    return runClientCommand(argv[0], argv.slice(1), {
+      stdin: process.stdin,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+    });
   }
   const result = await loadConfig(argv, process.env, process.cwd());
   switch (result.kind) {

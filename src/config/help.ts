@@ -26,6 +26,8 @@ export function renderHelp(
     '  lally aof <check|repair|dump|export|import> ...',
     '  lally cluster-demo [--nodes N] [--base-port P] [--data-dir BASE] [--keep] [-- <node options>]',
     '                     a local cluster of N nodes (default 3) on 127.0.0.1; `lally cluster-demo --help`',
+    '  lally <get|put|del|nodes|cluster|stats> ... [--url URL] [--token T] [--json]',
+    '                     a client of a running node; `lally get --help`',
     '',
     'Each option is taken from its flag, else its LALLY_* environment variable, else the config file',
     '(lally.yml in the working directory, or --config), else its default. Flags may be spelt with',
