@@ -55,9 +55,11 @@ export async function runDaemon(config: LallyConfig, warnings: readonly string[]
     );
   } catch (error) {
     const code = error instanceof LallyError ? error.code : undefined;
-    logger.fatal(
-      { code, err: error },
-      `lally could not start: ${error instanceof Error ? error.message : String(error)}`,
+    const message = error instanceof Error ? error.message : String(error);
+    // One line for people (as a bad configuration gets), on stderr; the details for debugging.
+    logger.debug({ code, err: error }, `lally could not start: ${message}`);
+    process.stderr.write(
+      `lally: could not start: ${oneLine(message)}${code === undefined ? '' : ` (${code})`}\n`,
     );
     // The daemon terminates shards that never listened by itself; one that listens and does not close
     // (a hook stuck in a loop) could hold the process forever, so a failed start is bounded here too.
@@ -81,6 +83,10 @@ export async function runDaemon(config: LallyConfig, warnings: readonly string[]
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   return exitCode;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 /**

@@ -103,6 +103,8 @@ export class Daemon {
   #members: readonly MemberView[] = [];
   #stopping: Promise<void> | undefined;
   #failure: LallyError | undefined;
+  /** Set once start() has succeeded: a shard that fails before that fails the start (logged by the CLI). */
+  #started = false;
   readonly #exited: Promise<number>;
   #resolveExited!: (code: number) => void;
 
@@ -273,6 +275,7 @@ export class Daemon {
     const first = await this.#listen(this.#shards[0]!, config.httpPort);
     await Promise.all(this.#shards.slice(1).map((s) => this.#listen(s, first)));
     await this.#assertPortOwned(first);
+    this.#started = true;
     return {
       httpPort: first,
       shards: config.shards,
@@ -306,7 +309,13 @@ export class Daemon {
     handle.worker.on('message', (message: ShardToMain) => {
       if (message.type === 'fatal') {
         // A shard's configuration problem (it could not listen on the port) stays one: exit 2, not 1.
-        const code = message.code === ErrorCodes.CONFIG ? ErrorCodes.CONFIG : ErrorCodes.SHARD_CRASHED;
+        // A hook that does not load or a corrupt AOF keeps its code; any other failure is a crash.
+        const code =
+          message.code === ErrorCodes.CONFIG ||
+          message.code === ErrorCodes.HOOK_LOAD ||
+          message.code === ErrorCodes.AOF_CORRUPT
+            ? message.code
+            : ErrorCodes.SHARD_CRASHED;
         this.#shardFailed(handle, new LallyError(code, `shard ${handle.id}: ${message.message}`));
       }
       for (const waiter of [...this.#waiters]) waiter(message);
@@ -336,7 +345,9 @@ export class Daemon {
   /** A node that lost a shard would serve a partial keyspace: it stops instead, and says so loudly. */
   #shardFailed(handle: ShardHandle, error: LallyError): void {
     if (this.#failure === undefined) this.#failure = error;
-    this.#logger.fatal(
+    // During the start, start() rejects with the first failure and the CLI prints it, once; every
+    // shard's own failure (often the same: a hook that no shard can load) stays at debug level.
+    this.#logger[this.#started ? 'fatal' : 'debug'](
       { shard: handle.id, code: error.code, err: error },
       `${error.message}; stopping the node`,
     );

@@ -76,6 +76,8 @@ export class ShardRuntime {
   /** Set by the first drain or close: a boot still running stops at its next step. */
   #stopping = false;
   #booting: Promise<void> = Promise.resolve();
+  /** Set once it has told the main thread it listens: a failure after that is a crash, logged as fatal. */
+  #listening = false;
   #closing: Promise<void> | undefined;
 
   constructor(deps: ShardRuntimeDeps) {
@@ -245,6 +247,7 @@ export class ShardRuntime {
       this.#listenSocket = socket;
       const bound = this.#uws!.us_socket_local_port(socket);
       this.#guardAccepts(bound);
+      this.#listening = true;
       this.#deps.control.postMessage({ type: 'listening', shard, port: bound });
     });
   }
@@ -357,7 +360,10 @@ export class ShardRuntime {
   #fatal(error: unknown): void {
     const code = error instanceof LallyError ? error.code : ErrorCodes.INTERNAL;
     const message = error instanceof Error ? error.message : String(error);
-    this.#logger.fatal({ err: error }, 'shard failed');
+    // Before it listens, the node's start fails with this error and the CLI prints it once, on one
+    // line: the details (the stack) stay at debug level.
+    if (this.#listening) this.#logger.fatal({ err: error }, 'shard failed');
+    else this.#logger.debug({ err: error }, 'shard failed to start');
     this.#deps.control.postMessage({ type: 'fatal', shard: this.#deps.data.shard, code, message });
   }
 }
