@@ -121,6 +121,28 @@ t.test('the client against a real daemon', async (t) => {
   t.match(run.stdout.toString(), /^shards\.1\.keys: \d+$/m, 'stats: one path: value line per figure');
   t.match(run.stdout.toString(), /^totals\.keys: 1$/m, 'stats: the key count (a/b c?)');
 
+  // the binary itself (one daemon for the whole file: each start costs seconds on a loaded machine)
+  const binary = (args: string[], input?: string) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, LALLY_URL: daemon.url },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(input ?? '');
+    });
+  const put = await binary(['put', 'piped', '-'], 'from a pipe');
+  t.equal(put.code, 0, 'lally put KEY - < file');
+  const get = await binary(['get', 'piped']);
+  t.same([get.code, get.stdout], [0, 'from a pipe']);
+  const missing = await binary(['del', 'nothing']);
+  t.same([missing.code, missing.stderr], [3, 'lally: key "nothing" does not exist\n']);
+
   run = await client('get', ['k', '--url', 'http://127.0.0.1:9', '--token', 'secret']);
   t.equal(run.code, 1, 'a node that is not there: exit 1');
   t.match(run.stderr, /^lally: cannot (connect to|reach) http:\/\/127\.0\.0\.1:9/);
@@ -180,28 +202,4 @@ t.test('the token goes out as a bearer header (from --token, LALLY_TOKEN or LALL
   await client('stats', ['--url', url], { env: { LALLY_TOKEN: 'first', LALLY_AUTH_TOKEN: 'second' } });
   await client('stats', ['--url', url]);
   t.same(seen, ['Bearer flag', 'Bearer env', 'Bearer daemon-env', 'Bearer first', undefined]);
-});
-
-t.test('the binary: stdin, exit status and one error line', async (t) => {
-  const daemon = await startDaemon(t, { shards: 1 });
-  const binary = (args: string[], input?: string) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, LALLY_URL: daemon.url },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(input ?? '');
-    });
-  const put = await binary(['put', 'piped', '-'], 'from a pipe');
-  t.equal(put.code, 0, 'lally put KEY - < file');
-  const get = await binary(['get', 'piped']);
-  t.same([get.code, get.stdout], [0, 'from a pipe']);
-  const missing = await binary(['del', 'nothing']);
-  t.same([missing.code, missing.stderr], [3, 'lally: key "nothing" does not exist\n']);
 });

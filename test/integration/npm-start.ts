@@ -41,6 +41,8 @@ t.test('SIGTERM to `npm start` stops the daemon gracefully and frees its port', 
       LALLY_SHARDS: '1',
       LALLY_DATA_DIR: dataDir,
       LALLY_CONFIG: '',
+      // no background check for a newer npm (a child that would keep our pipes open)
+      npm_config_update_notifier: 'false',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -51,6 +53,8 @@ t.test('SIGTERM to `npm start` stops the daemon gracefully and frees its port', 
   let daemonPid: number | undefined;
   t.teardown(() => {
     child.kill('SIGKILL');
+    child.stdout.destroy();
+    child.stderr.destroy();
     if (daemonPid !== undefined && alive(daemonPid)) process.kill(daemonPid, 'SIGKILL');
   });
 
@@ -65,7 +69,14 @@ t.test('SIGTERM to `npm start` stops the daemon gracefully and frees its port', 
   t.not(daemonPid, child.pid, 'the daemon is a process of its own under npm');
 
   child.kill('SIGTERM');
-  const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000))]);
+  let hung: NodeJS.Timeout | undefined;
+  const code = await Promise.race([
+    exited,
+    new Promise<'hung'>((resolve) => {
+      hung = setTimeout(() => resolve('hung'), 15_000);
+    }),
+  ]);
+  clearTimeout(hung);
   t.equal(code, 0, 'npm exits 0 once the daemon has stopped');
   t.match(output, /"signal":"SIGTERM".*shutting down/, 'the daemon got the SIGTERM');
   t.match(output, /lally stopped cleanly/, 'and stopped cleanly');
