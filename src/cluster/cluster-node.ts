@@ -19,6 +19,7 @@ import { RpcServer } from '../rpc/grpc-server.js';
 import { membershipImplementation } from '../rpc/membership-service.js';
 import { PeerPool } from '../rpc/peer-pool.js';
 import { toStatusError } from '../rpc/rpc-errors.js';
+import type { RpcSecurity } from '../rpc/rpc-security.js';
 import { MembershipService, ReplicationService } from '../rpc/services.js';
 import { GrpcSwimTransport, type JoinAnswer } from '../rpc/swim-transport.js';
 import type { Member, MemberUpdate } from './member.js';
@@ -46,6 +47,8 @@ export interface ClusterNodeOptions {
   readonly dataDir: string | undefined;
   readonly logger: Logger;
   readonly onChange: (members: readonly MemberView[]) => void;
+  /** TLS and the cluster secret of the gRPC port and of calls to peers (docs/security.md). */
+  readonly security?: RpcSecurity;
 }
 
 const JOIN_CALL_TIMEOUT_MS = 2000;
@@ -79,9 +82,15 @@ export class ClusterNode {
     // grpc-js's own diagnostics join the daemon's log lines instead of going to stderr.
     routeGrpcLogs(opts.logger);
     const settings = peerSettingsFor(opts.config.maxKeyBytes, opts.config.maxValueBytes);
-    this.#pool = new PeerPool(settings);
+    this.#pool = new PeerPool(settings, opts.security);
     this.#transport = new GrpcSwimTransport(this.#pool);
-    this.#server = new RpcServer({ host: opts.config.host, port: opts.config.grpcPort, settings });
+    this.#server = new RpcServer({
+      host: opts.config.host,
+      port: opts.config.grpcPort,
+      settings,
+      security: opts.security,
+      logger: opts.logger.child({ component: 'rpc' }),
+    });
     this.topology = new Topology(opts.identity.id, opts.config.replicationFactor);
     // Calls that come before the detector exists (between the bind and the join) answer UNAVAILABLE,
     // which a prober takes as no ack.

@@ -3,9 +3,11 @@ import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { KeyValueService, OpKind, OpResult } from '../kv/key-value-service.js';
 import type { MemberView } from '../kv/member-view.js';
+import { BearerTokens, OPEN_ROUTES, withBearerAuth } from './auth-guard.js';
 import { timestampOf } from './batch-json.js';
 import { BATCH_DEFAULTS, BatchRunner, defaultBatchBudget } from './batch-runner.js';
 import { readBody, withFramingChecks } from './body-reader.js';
+import type { HttpSecurity } from './http-security.js';
 import { KvJson } from './kv-json.js';
 import { wantsRawValue, wantsReturnBody } from './query-flags.js';
 import {
@@ -384,6 +386,18 @@ export class HttpApi {
   }
 }
 
-export function createHttpApp(uws: UwsModule, api: HttpApi): TemplatedApp {
-  return api.register(withFramingChecks(uws.App()));
+export function createHttpApp(uws: UwsModule, api: HttpApi, security: HttpSecurity = {}): TemplatedApp {
+  const { tokens, tls } = security;
+  let app = withFramingChecks(
+    tls === undefined ? uws.App() : uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }),
+  );
+  if (tokens !== undefined && tokens.length > 0) {
+    app = withBearerAuth(
+      app,
+      new BearerTokens(tokens),
+      security.openRoutes ?? OPEN_ROUTES,
+      security.counters,
+    );
+  }
+  return api.register(app);
 }
