@@ -278,6 +278,14 @@ export class ClusterNode {
       } catch (error) {
         // A refusal (an id collision) does not get better by retrying.
         if (error instanceof LallyError && error.code === ErrorCodes.CONFIG) throw error;
+        if (error instanceof LallyError && error.code === ErrorCodes.UNAUTHENTICATED) {
+          // Nor does a secret the seed does not share: say so at once (exit 2), not after the timeout.
+          throw new LallyError(
+            ErrorCodes.CONFIG,
+            `the seed ${seed} refused this node (UNAUTHENTICATED): ${error.message}; every node needs the same cluster_secret`,
+            { cause: error },
+          );
+        }
         last = error;
       }
       const delay = backoff.next();
