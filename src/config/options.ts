@@ -91,6 +91,8 @@ const PORT = { min: 1, max: 65535 } as const;
 export const MAX_SHARDS = 1024;
 /** Shortest API token or cluster secret accepted (`openssl rand -hex 32` makes 64). */
 export const MIN_SECRET_LENGTH = 16;
+/** Longest accepted: src/http/auth-guard.ts compares tokens padded to this length. */
+export const MAX_SECRET_LENGTH = 256;
 
 const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -718,8 +720,8 @@ export const META_FLAGS: readonly MetaFlag[] = [
 function checkSecrets(value: ConfigValue): string | undefined {
   if (!Array.isArray(value)) return undefined;
   for (const item of value as readonly string[]) {
-    if (item.length < MIN_SECRET_LENGTH || /\s/.test(item)) {
-      return `tokens of at least ${MIN_SECRET_LENGTH} characters without spaces`;
+    if (item.length < MIN_SECRET_LENGTH || item.length > MAX_SECRET_LENGTH || !/^[\x21-\x7e]+$/.test(item)) {
+      return `tokens of ${MIN_SECRET_LENGTH} to ${MAX_SECRET_LENGTH} printable ASCII characters without spaces`;
     }
   }
   return undefined;

@@ -4,7 +4,7 @@
  * environment of child processes.
  */
 import { readFile } from 'node:fs/promises';
-import { MIN_SECRET_LENGTH } from './options.js';
+import { MAX_SECRET_LENGTH, MIN_SECRET_LENGTH } from './options.js';
 
 export type SecretFileResult =
   | { readonly ok: true; readonly secrets: readonly string[] }
@@ -22,11 +22,11 @@ export async function readSecretFile(path: string, name: string): Promise<Secret
   for (const [index, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
-    if (line.length < MIN_SECRET_LENGTH || /\s/.test(line)) {
+    if (line.length < MIN_SECRET_LENGTH || line.length > MAX_SECRET_LENGTH || !/^[\x21-\x7e]+$/.test(line)) {
       // The line's number, never its text: it may be a secret with a typo.
       return {
         ok: false,
-        error: `${name}: line ${index + 1} of ${path} must be a token of at least ${MIN_SECRET_LENGTH} characters without spaces`,
+        error: `${name}: line ${index + 1} of ${path} must be a token of ${MIN_SECRET_LENGTH} to ${MAX_SECRET_LENGTH} printable ASCII characters without spaces`,
       };
     }
     secrets.push(line);

@@ -554,7 +554,7 @@ t.test(
     );
     t.match(
       errors.join('\n'),
-      /auth_token: must be tokens of at least 16 characters without spaces, got a value that is not shown/,
+      /auth_token: must be tokens of 16 to 256 printable ASCII characters without spaces, got a value that is not shown/,
     );
     t.match(errors.join('\n'), /cluster_secret_file: line 2 of .*short\.txt must be a token/);
     t.match(errors.join('\n'), /auth_token_file: .*empty\.txt holds no token/);

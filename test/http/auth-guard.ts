@@ -3,7 +3,13 @@
  * token, refused with 401, a stable code and WWW-Authenticate; several tokens are accepted at once.
  */
 import t from 'tap';
-import { BearerTokens, METRICS_ROUTE, OPEN_ROUTES, withBearerAuth } from '../../src/http/auth-guard.js';
+import {
+  BearerTokens,
+  MAX_TOKEN_LENGTH,
+  METRICS_ROUTE,
+  OPEN_ROUTES,
+  withBearerAuth,
+} from '../../src/http/auth-guard.js';
 import { httpSecurityOf } from '../../src/http/http-security.js';
 import { loadNativeUws } from '../../src/http/uws-native.js';
 import { request } from '../fixtures/http-client.js';
@@ -22,6 +28,15 @@ t.test('BearerTokens accepts exactly the tokens, with the scheme in any case', a
   t.notOk(tokens.accepts(`Bearer ${TOKENS[0]}x`), 'longer');
   t.notOk(tokens.accepts('Bearer '));
   t.notOk(new BearerTokens([]).accepts(`Bearer ${TOKENS[0]}`), 'no tokens: nothing accepted');
+  t.notOk(tokens.accepts(`Bearer ${TOKENS[0]}${'\0'.repeat(4)}`), 'zero padding is not the token');
+  t.notOk(tokens.accepts(`Bearer ${'x'.repeat(300)}`), 'over the longest token');
+  const bang = new BearerTokens(['token-with-a-bang!-0123']);
+  t.ok(bang.accepts('Bearer token-with-a-bang!-0123'));
+  t.notOk(bang.accepts('Bearer token-with-a-bang\u0121-0123'), "a character whose low byte is the token's");
+  const longest = 'L'.repeat(MAX_TOKEN_LENGTH);
+  t.ok(new BearerTokens([longest]).accepts(`Bearer ${longest}`), 'a token of the longest length');
+  t.notOk(new BearerTokens([longest]).accepts(`Bearer ${longest}L`));
+  t.throws(() => new BearerTokens([`${longest}L`]), RangeError);
 });
 
 t.test('httpSecurityOf opens /metrics only with metrics_open', async (t) => {

@@ -91,7 +91,7 @@ t.test('hostile connections against a daemon', async (t) => {
 
   const dotted = await exchange(port, `GET /kv/../stats HTTP/1.1\r\nHost: x\r\n${AUTH}\r\n`, 3000);
   t.equal(statusOf(dotted.text), '404', '/kv/../stats is the key "../stats", not the stats');
-  t.match(dotted.text, /"key":"\.\.\/stats"/, "the key as sent");
+  t.match(dotted.text, /"key":"\.\.\/stats"/, 'the key as sent');
   for (const path of ['/livez/../kv/a', '/greet/../kv/a', '//kv/a', '/kv/a?/livez', '/%6bv/a']) {
     const answer = await exchange(port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, 3000);
     t.equal(statusOf(answer.text), '401', `${path} without a token: 401`);
