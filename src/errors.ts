@@ -20,6 +20,8 @@ export const ErrorCodes = {
   BUSY: 'LALLY_ERR_BUSY',
   SHUTTING_DOWN: 'LALLY_ERR_SHUTTING_DOWN',
   QUORUM_TIMEOUT: 'LALLY_ERR_QUORUM_TIMEOUT',
+  /** A request body did not arrive within body_timeout_ms (the connection is closed). */
+  REQUEST_TIMEOUT: 'LALLY_ERR_REQUEST_TIMEOUT',
   /** A hop to another shard got no answer within hop_timeout_ms. */
   TIMEOUT: 'LALLY_ERR_TIMEOUT',
   PEER_TIMEOUT: 'LALLY_ERR_PEER_TIMEOUT',
@@ -71,6 +73,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, { http: number; grpc: numb
   LALLY_ERR_BUSY: { http: 503, grpc: GRPC.UNAVAILABLE },
   LALLY_ERR_SHUTTING_DOWN: { http: 503, grpc: GRPC.UNAVAILABLE },
   LALLY_ERR_QUORUM_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },
+  LALLY_ERR_REQUEST_TIMEOUT: { http: 408, grpc: GRPC.DEADLINE_EXCEEDED },
   LALLY_ERR_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },
   // A call to a peer node: no answer within its deadline, or the peer could not be reached.
   LALLY_ERR_PEER_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },

@@ -680,6 +680,21 @@ const TABLE = [
     defaultText: '10000',
     description: 'Most operations accepted in one batch request.',
   },
+  {
+    key: 'bodyTimeoutMs',
+    flag: 'body-timeout-ms',
+    yaml: 'body_timeout_ms',
+    env: 'LALLY_BODY_TIMEOUT_MS',
+    group: 'Limits',
+    kind: 'integer',
+    placeholder: '<ms>',
+    min: 0,
+    max: 3_600_000,
+    default: 30_000,
+    defaultText: '30000',
+    description:
+      'Longest a request body may take to arrive once its head has; then 408 and the connection is closed. 0: no bound (uWS still cuts a connection silent for 10 s).',
+  },
   // Hooks
   {
     key: 'hooks',

@@ -42,6 +42,8 @@ export interface LallyConfig {
   readonly maxValueBytes: number;
   readonly maxBodyBytes: number;
   readonly maxBatchOps: number;
+  /** How long a request body may take to arrive once its head has (0: no bound but uWS's 10 s idle cut). */
+  readonly bodyTimeoutMs: number;
   /** ESM module paths of write hooks, resolved against the config file's folder (or the cwd). */
   readonly hooks: readonly string[];
   /** How long a graceful shutdown may take before the daemon forces its exit. */

@@ -59,6 +59,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   401: '401 Unauthorized',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
+  408: '408 Request Timeout',
   413: '413 Payload Too Large',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',

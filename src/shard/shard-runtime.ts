@@ -158,6 +158,7 @@ export class ShardRuntime {
     const http = new HttpApi({
       service,
       limits: config,
+      bodyTimeoutMs: config.bodyTimeoutMs,
       logger: this.#logger,
       // Alive only, as upstream lists the peers it can reach: a suspect drops out at once (it comes
       // back if it refutes), so a killed node leaves the list within about 2 s (cluster-design.md).

@@ -61,6 +61,7 @@ const SAMPLES: Record<keyof LallyConfig, { raw: string; value: (dir: string) => 
   maxValueBytes: { raw: '2M', value: () => 2 * 1024 * 1024 },
   maxBodyBytes: { raw: '16M', value: () => 16 * 1024 * 1024 },
   maxBatchOps: { raw: '77', value: () => 77 },
+  bodyTimeoutMs: { raw: '5000', value: () => 5000 },
   hooks: { raw: 'h1.js,h2.js', value: (dir) => [join(dir, 'h1.js'), join(dir, 'h2.js')] },
   logLevel: { raw: 'debug', value: () => 'debug' },
   authToken: {

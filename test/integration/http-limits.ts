@@ -39,7 +39,10 @@ function exchange(port: number, head: string, waitMs: number): Promise<RawAnswer
 const statusOf = (text: string) => /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1];
 
 t.test('hostile connections against a daemon', async (t) => {
-  const node = await startDaemon(t, { shards: 1, args: ['--no-aof', '--auth-token', TOKEN] });
+  const node = await startDaemon(t, {
+    shards: 1,
+    args: ['--no-aof', '--auth-token', TOKEN, '--body-timeout-ms', '1000'],
+  });
   const port = node.port;
 
   // Slowloris: the head trickles in, a byte every 500 ms; uWS does not restart its timer for it.
@@ -96,6 +99,32 @@ t.test('hostile connections against a daemon', async (t) => {
     const answer = await exchange(port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, 3000);
     t.equal(statusOf(answer.text), '401', `${path} without a token: 401`);
   }
+
+  // A body that trickles (a byte every 300 ms, which keeps uWS's own timer going): 408 after
+  // body_timeout_ms, and the connection closed; a body that comes at once is stored.
+  const trickle = await new Promise<RawAnswer>((resolve) => {
+    const started = Date.now();
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(`PUT /kv/slow HTTP/1.1\r\nHost: x\r\n${AUTH}Content-Length: 1000\r\n\r\nab`),
+    );
+    const drip = setInterval(() => socket.write('c'), 300);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearInterval(drip);
+      resolve({ text, closedAfterMs: Date.now() - started });
+    });
+  });
+  t.equal(statusOf(trickle.text), '408', 'a trickled body: 408');
+  t.match(trickle.text, /LALLY_ERR_REQUEST_TIMEOUT/);
+  t.ok((trickle.closedAfterMs ?? 0) < 6000, `and closed (${trickle.closedAfterMs} ms)`);
+  const whole = await exchange(
+    port,
+    `PUT /kv/whole HTTP/1.1\r\nHost: x\r\n${AUTH}Content-Length: 5\r\n\r\nhello`,
+    1500,
+  );
+  t.equal(statusOf(whole.text), '200', 'a body sent at once is stored');
 
   const cut = await slow;
   clearInterval(ask);
