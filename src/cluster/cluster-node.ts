@@ -152,6 +152,9 @@ export class ClusterNode {
       for (const peer of others) {
         const answer = await this.#joinOnce(peer.address, address, incarnation).catch((error: unknown) => {
           if (error instanceof LallyError && error.code === ErrorCodes.CONFIG) throw error;
+          if (error instanceof LallyError && error.code === ErrorCodes.UNAUTHENTICATED) {
+            throw refusedJoin(`the remembered member ${peer.address}`, error);
+          }
           return undefined;
         });
         if (answer !== undefined) {
@@ -278,14 +281,9 @@ export class ClusterNode {
       } catch (error) {
         // A refusal (an id collision) does not get better by retrying.
         if (error instanceof LallyError && error.code === ErrorCodes.CONFIG) throw error;
-        if (error instanceof LallyError && error.code === ErrorCodes.UNAUTHENTICATED) {
-          // Nor does a secret the seed does not share: say so at once (exit 2), not after the timeout.
-          throw new LallyError(
-            ErrorCodes.CONFIG,
-            `the seed ${seed} refused this node (UNAUTHENTICATED): ${error.message}; every node needs the same cluster_secret`,
-            { cause: error },
-          );
-        }
+        // Nor does a secret the seed does not share: say so at once (exit 2), not after the timeout.
+        if (error instanceof LallyError && error.code === ErrorCodes.UNAUTHENTICATED)
+          throw refusedJoin(`the seed ${seed}`, error);
         last = error;
       }
       const delay = backoff.next();
@@ -375,4 +373,13 @@ export class ClusterNode {
       .then(() => writeMemberFile(dataDir, file))
       .catch((error: unknown) => this.#logger.error({ err: error }, 'cannot write the member file'));
   }
+}
+
+/** A member refused this node's join for its cluster secret: a configuration error (exit 2). */
+function refusedJoin(who: string, error: LallyError): LallyError {
+  return new LallyError(
+    ErrorCodes.CONFIG,
+    `${who} refused this node (UNAUTHENTICATED): ${error.message}; every node needs the same cluster_secret`,
+    { cause: error },
+  );
 }

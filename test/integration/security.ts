@@ -88,7 +88,7 @@ t.test('mutual TLS, a cluster secret and HTTPS: two nodes replicate; intruders c
   t.match(seed.http, /^https:/);
   const b = await startDaemon(t, {
     shards: 1,
-    args: ['--no-aof', ...common, ...tlsArgs(makeCert(ours, 'b')), '--seed-node', seed.address],
+    args: [...common, ...tlsArgs(makeCert(ours, 'b')), '--seed-node', seed.address],
   });
   const aUrl = a.url.replace('http:', 'https:');
   const bUrl = b.url.replace('http:', 'https:');
@@ -134,6 +134,32 @@ t.test('mutual TLS, a cluster secret and HTTPS: two nodes replicate; intruders c
     members: unknown[];
   };
   t.equal(members.members.length, 2, 'neither intruder became a member');
+
+  // b restarted with another secret rejoins through its remembered members: refused, exit 2 (not a
+  // node that starts alone and serves).
+  t.equal((await b.stop()).code, 0);
+  const restarted = await runCli([
+    '--config',
+    '',
+    '--host',
+    '127.0.0.1',
+    '--http-port',
+    String(await freePort()),
+    '--grpc-port',
+    String(await freePort()),
+    '--shards',
+    '1',
+    '--data-dir',
+    b.dataDir,
+    '--cluster-secret',
+    'not-the-secret-0123456789',
+    ...tlsArgs(makeCert(ours, 'b2')),
+  ]);
+  t.equal(restarted.code, 2);
+  t.match(
+    restarted.stdout + restarted.stderr,
+    /the remembered member .* refused this node \(UNAUTHENTICATED\)/,
+  );
 });
 
 async function waitForLine(t: Test, lines: readonly string[], pattern: RegExp): Promise<void> {
