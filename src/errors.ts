@@ -15,9 +15,13 @@ export const ErrorCodes = {
   NOT_FOUND: 'LALLY_ERR_NOT_FOUND',
   ROUTE_NOT_FOUND: 'LALLY_ERR_ROUTE_NOT_FOUND',
   METHOD_NOT_ALLOWED: 'LALLY_ERR_METHOD_NOT_ALLOWED',
+  /** No accepted API token (HTTP), or no valid cluster signature (gRPC): see docs/security.md. */
+  UNAUTHENTICATED: 'LALLY_ERR_UNAUTHENTICATED',
   BUSY: 'LALLY_ERR_BUSY',
   SHUTTING_DOWN: 'LALLY_ERR_SHUTTING_DOWN',
   QUORUM_TIMEOUT: 'LALLY_ERR_QUORUM_TIMEOUT',
+  /** A request body did not arrive within body_timeout_ms (the connection is closed). */
+  REQUEST_TIMEOUT: 'LALLY_ERR_REQUEST_TIMEOUT',
   /** A hop to another shard got no answer within hop_timeout_ms. */
   TIMEOUT: 'LALLY_ERR_TIMEOUT',
   PEER_TIMEOUT: 'LALLY_ERR_PEER_TIMEOUT',
@@ -48,6 +52,7 @@ const GRPC = {
   INTERNAL: 13,
   UNAVAILABLE: 14,
   DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
 } as const;
 
 /** The one table from error code to HTTP status and gRPC status. */
@@ -64,9 +69,11 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, { http: number; grpc: numb
   LALLY_ERR_NOT_FOUND: { http: 404, grpc: GRPC.NOT_FOUND },
   LALLY_ERR_ROUTE_NOT_FOUND: { http: 404, grpc: GRPC.UNIMPLEMENTED },
   LALLY_ERR_METHOD_NOT_ALLOWED: { http: 405, grpc: GRPC.UNIMPLEMENTED },
+  LALLY_ERR_UNAUTHENTICATED: { http: 401, grpc: GRPC.UNAUTHENTICATED },
   LALLY_ERR_BUSY: { http: 503, grpc: GRPC.UNAVAILABLE },
   LALLY_ERR_SHUTTING_DOWN: { http: 503, grpc: GRPC.UNAVAILABLE },
   LALLY_ERR_QUORUM_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },
+  LALLY_ERR_REQUEST_TIMEOUT: { http: 408, grpc: GRPC.DEADLINE_EXCEEDED },
   LALLY_ERR_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },
   // A call to a peer node: no answer within its deadline, or the peer could not be reached.
   LALLY_ERR_PEER_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },

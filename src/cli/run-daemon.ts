@@ -1,6 +1,7 @@
 import type { LallyConfig } from '../config/types.js';
 import { readVersion } from '../config/version.js';
 import { Daemon } from '../daemon/daemon.js';
+import { exposureWarnings } from '../daemon/exposure-warnings.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { createLogger, flushLogger, type Logger } from '../log/logger.js';
 
@@ -11,6 +12,7 @@ import { createLogger, flushLogger, type Logger } from '../log/logger.js';
 export async function runDaemon(config: LallyConfig, warnings: readonly string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
   for (const warning of warnings) logger.warn(warning);
+  for (const warning of exposureWarnings(config)) logger.warn({ security: 'open' }, warning);
   const daemon = new Daemon(config, logger);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -35,12 +37,13 @@ export async function runDaemon(config: LallyConfig, warnings: readonly string[]
 
   try {
     const info = await daemon.start();
+    const scheme = config.tlsCert === undefined ? 'http' : 'https';
     logger.info(
       {
         version: await readVersion(),
         nodeId: info.nodeId,
         nodeIdCreated: info.nodeIdCreated,
-        http: `http://${config.host}:${info.httpPort}`,
+        http: `${scheme}://${config.host}:${info.httpPort}`,
         grpcPort: info.grpcPort,
         address: info.address,
         members: info.members,
@@ -51,7 +54,7 @@ export async function runDaemon(config: LallyConfig, warnings: readonly string[]
         replayedRecords: info.records,
         replayMs: info.replayMs,
       },
-      `lally listening on http://${config.host}:${info.httpPort} with ${info.shards} shards (node ${info.nodeId})`,
+      `lally listening on ${scheme}://${config.host}:${info.httpPort} with ${info.shards} shards (node ${info.nodeId})`,
     );
   } catch (error) {
     const code = error instanceof LallyError ? error.code : undefined;

@@ -19,6 +19,7 @@ import { RpcServer } from '../rpc/grpc-server.js';
 import { membershipImplementation } from '../rpc/membership-service.js';
 import { PeerPool } from '../rpc/peer-pool.js';
 import { toStatusError } from '../rpc/rpc-errors.js';
+import type { RpcSecurity } from '../rpc/rpc-security.js';
 import { MembershipService, ReplicationService } from '../rpc/services.js';
 import { GrpcSwimTransport, type JoinAnswer } from '../rpc/swim-transport.js';
 import type { Member, MemberUpdate } from './member.js';
@@ -46,6 +47,8 @@ export interface ClusterNodeOptions {
   readonly dataDir: string | undefined;
   readonly logger: Logger;
   readonly onChange: (members: readonly MemberView[]) => void;
+  /** TLS and the cluster secret of the gRPC port and of calls to peers (docs/security.md). */
+  readonly security?: RpcSecurity;
 }
 
 const JOIN_CALL_TIMEOUT_MS = 2000;
@@ -79,9 +82,15 @@ export class ClusterNode {
     // grpc-js's own diagnostics join the daemon's log lines instead of going to stderr.
     routeGrpcLogs(opts.logger);
     const settings = peerSettingsFor(opts.config.maxKeyBytes, opts.config.maxValueBytes);
-    this.#pool = new PeerPool(settings);
+    this.#pool = new PeerPool(settings, opts.security);
     this.#transport = new GrpcSwimTransport(this.#pool);
-    this.#server = new RpcServer({ host: opts.config.host, port: opts.config.grpcPort, settings });
+    this.#server = new RpcServer({
+      host: opts.config.host,
+      port: opts.config.grpcPort,
+      settings,
+      security: opts.security,
+      logger: opts.logger.child({ component: 'rpc' }),
+    });
     this.topology = new Topology(opts.identity.id, opts.config.replicationFactor);
     // Calls that come before the detector exists (between the bind and the join) answer UNAVAILABLE,
     // which a prober takes as no ack.
@@ -143,6 +152,9 @@ export class ClusterNode {
       for (const peer of others) {
         const answer = await this.#joinOnce(peer.address, address, incarnation).catch((error: unknown) => {
           if (error instanceof LallyError && error.code === ErrorCodes.CONFIG) throw error;
+          if (error instanceof LallyError && error.code === ErrorCodes.UNAUTHENTICATED) {
+            throw refusedJoin(`the remembered member ${peer.address}`, error);
+          }
           return undefined;
         });
         if (answer !== undefined) {
@@ -269,6 +281,9 @@ export class ClusterNode {
       } catch (error) {
         // A refusal (an id collision) does not get better by retrying.
         if (error instanceof LallyError && error.code === ErrorCodes.CONFIG) throw error;
+        // Nor does a secret the seed does not share: say so at once (exit 2), not after the timeout.
+        if (error instanceof LallyError && error.code === ErrorCodes.UNAUTHENTICATED)
+          throw refusedJoin(`the seed ${seed}`, error);
         last = error;
       }
       const delay = backoff.next();
@@ -358,4 +373,13 @@ export class ClusterNode {
       .then(() => writeMemberFile(dataDir, file))
       .catch((error: unknown) => this.#logger.error({ err: error }, 'cannot write the member file'));
   }
+}
+
+/** A member refused this node's join for its cluster secret: a configuration error (exit 2). */
+function refusedJoin(who: string, error: LallyError): LallyError {
+  return new LallyError(
+    ErrorCodes.CONFIG,
+    `${who} refused this node (UNAUTHENTICATED): ${error.message}; every node needs the same cluster_secret`,
+    { cause: error },
+  );
 }

@@ -29,7 +29,7 @@ export function yargsOptions(): Record<string, Options> {
     options[option.flag] =
       option.kind === 'boolean'
         ? { type: 'boolean', describe: option.description }
-        : option.kind === 'paths'
+        : option.kind === 'paths' || option.kind === 'strings'
           ? { type: 'array', string: true, describe: option.description }
           : { type: 'string', describe: option.description };
   }
@@ -124,7 +124,10 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
     if (!(option.flag in parsed)) continue;
     const raw = parsed[option.flag];
     // A repeated scalar flag comes as a list: the last one wins, as in most CLIs.
-    values.set(option.key, Array.isArray(raw) && option.kind !== 'paths' ? raw.at(-1) : raw);
+    values.set(
+      option.key,
+      Array.isArray(raw) && option.kind !== 'paths' && option.kind !== 'strings' ? raw.at(-1) : raw,
+    );
   }
   const flagSet = (name: string): boolean => {
     const raw = parsed[name];

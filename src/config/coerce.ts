@@ -123,19 +123,22 @@ export function coerceValue(option: ConfigOption, raw: unknown, base: PathBase):
       if (text === undefined || text === '') return { ok: false, expected: 'a non-empty string' };
       return { ok: true, value: option.kind === 'path' ? resolvePath(text, base) : text };
     }
-    case 'paths': {
+    case 'paths':
+    case 'strings': {
+      const what = option.kind === 'paths' ? 'a list of module paths' : 'a list of strings';
       const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
-      if (items === undefined) return { ok: false, expected: 'a list of module paths' };
-      const paths: string[] = [];
+      if (items === undefined) return { ok: false, expected: what };
+      const list: string[] = [];
       for (const item of items) {
         const text = asText(item);
-        if (text === undefined) return { ok: false, expected: 'a list of module paths' };
+        if (text === undefined) return { ok: false, expected: what };
         // `a.js,,b.js` or a trailing comma: skip the empty parts rather than fail.
         for (const part of text.split(',')) {
-          if (part.trim() !== '') paths.push(resolvePath(part.trim(), base));
+          const trimmed = part.trim();
+          if (trimmed !== '') list.push(option.kind === 'paths' ? resolvePath(trimmed, base) : trimmed);
         }
       }
-      return { ok: true, value: paths };
+      return { ok: true, value: list };
     }
   }
 }

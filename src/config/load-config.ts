@@ -10,6 +10,7 @@ import { readConfigEnv } from './config-env.js';
 import { readConfigFile } from './config-file.js';
 import { renderHelp } from './help.js';
 import { CONFIG_OPTIONS, type ConfigOption, type ConfigValue, MAX_SHARDS, optionName } from './options.js';
+import { readSecretFile } from './secret-files.js';
 import type { ConfigSource, LallyConfig } from './types.js';
 import { readVersion } from './version.js';
 
@@ -83,7 +84,8 @@ export async function loadConfig(
         const coerced = coerceValue(option, raw, layer.base);
         const problem = coerced.ok ? option.check?.(coerced.value) : coerced.expected;
         if (problem !== undefined) {
-          errors.push(`${optionName(option)}: must be ${problem}, got ${showRaw(raw)} (from ${origin})`);
+          const shown = option.secret ? 'a value that is not shown' : showRaw(raw);
+          errors.push(`${optionName(option)}: must be ${problem}, got ${shown} (from ${origin})`);
         }
         values[option.key] = coerced.ok ? coerced.value : undefined;
       }
@@ -127,6 +129,7 @@ export async function loadConfig(
   for (const option of CONFIG_OPTIONS) {
     if (option !== configOption) settle(option, layers);
   }
+  await addSecretFiles(values, errors);
   checkTogether(values, origins, errors, warnings);
 
   if (errors.length > 0) return { kind: 'error', errors };
@@ -137,6 +140,27 @@ export async function loadConfig(
     sources: sources as Record<keyof LallyConfig, ConfigSource>,
     warnings,
   };
+}
+
+/** Appends the tokens of auth_token_file and cluster_secret_file to auth_token and cluster_secret. */
+async function addSecretFiles(
+  values: Partial<Record<keyof LallyConfig, ConfigValue>>,
+  errors: string[],
+): Promise<void> {
+  for (const [fileKey, listKey, name] of [
+    ['authTokenFile', 'authToken', 'auth_token_file'],
+    ['clusterSecretFile', 'clusterSecret', 'cluster_secret_file'],
+  ] as const) {
+    const path = values[fileKey];
+    if (typeof path !== 'string') continue;
+    const read = await readSecretFile(path, name);
+    if (!read.ok) {
+      errors.push(read.error);
+      continue;
+    }
+    const inline = values[listKey];
+    values[listKey] = [...(Array.isArray(inline) ? (inline as readonly string[]) : []), ...read.secrets];
+  }
 }
 
 /** Rules that involve two options. */
@@ -182,6 +206,13 @@ function checkTogether(
     errors.push(
       `quorum_timeout_ms: ${quorumTimeout} must be below hop_timeout_ms ${hopTimeout}: a shard would give up on the quorum's answer before it comes (${from('quorumTimeoutMs', 'quorum_timeout_ms')}, ${from('hopTimeoutMs', 'hop_timeout_ms')})`,
     );
+  }
+  if ((values.tlsCert === undefined) !== (values.tlsKey === undefined)) {
+    const [set, unset] = values.tlsCert === undefined ? ['tls_key', 'tls_cert'] : ['tls_cert', 'tls_key'];
+    errors.push(`${set}: needs ${unset} too: a certificate and its private key go together`);
+  }
+  if (values.tlsCa !== undefined && values.tlsCert === undefined) {
+    errors.push('tls_ca: needs tls_cert and tls_key: mutual TLS means this node presents a certificate too');
   }
   const body = values.maxBodyBytes;
   const value = values.maxValueBytes;

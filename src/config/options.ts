@@ -6,12 +6,21 @@
 import { availableParallelism, homedir } from 'node:os';
 import type { LallyConfig } from './types.js';
 
-export type OptionGroup = 'General' | 'Server' | 'Cluster' | 'Storage' | 'Limits' | 'Hooks' | 'Logging';
+export type OptionGroup =
+  | 'General'
+  | 'Server'
+  | 'Security'
+  | 'Cluster'
+  | 'Storage'
+  | 'Limits'
+  | 'Hooks'
+  | 'Logging';
 
 /** The order of the groups in `--help` and in docs/config.md. */
 export const OPTION_GROUPS: readonly OptionGroup[] = [
   'General',
   'Server',
+  'Security',
   'Cluster',
   'Storage',
   'Limits',
@@ -25,8 +34,9 @@ export const OPTION_GROUPS: readonly OptionGroup[] = [
  * - `bytes`: as `integer`, and text may carry a K, M or G suffix (powers of 1024).
  * - `path`: a string, resolved against the config file's folder (file) or the cwd (flags, env).
  * - `paths`: a list of `path`s (YAML list, repeated flag, or comma-separated text).
+ * - `strings`: a list of strings, given as `paths` are (no item may contain a comma).
  */
-export type OptionKind = 'boolean' | 'integer' | 'bytes' | 'string' | 'enum' | 'path' | 'paths';
+export type OptionKind = 'boolean' | 'integer' | 'bytes' | 'string' | 'enum' | 'path' | 'paths' | 'strings';
 
 /** A typed config value, before the merged record is checked and handed out as `LallyConfig`. */
 export type ConfigValue = boolean | number | string | readonly string[] | undefined;
@@ -61,6 +71,8 @@ export interface ConfigOption {
   /** The default as users read it (help, docs): stable across machines. */
   readonly defaultText: string;
   readonly description: string;
+  /** A secret (a token): messages never show its value. */
+  readonly secret?: boolean;
   /** A check beyond the kind's own: returns what the value must be, or undefined when it is fine. */
   readonly check?: (value: ConfigValue) => string | undefined;
 }
@@ -77,6 +89,10 @@ const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 const PORT = { min: 1, max: 65535 } as const;
 export const MAX_SHARDS = 1024;
+/** Shortest API token or cluster secret accepted (`openssl rand -hex 32` makes 64). */
+export const MIN_SECRET_LENGTH = 16;
+/** Longest accepted: src/http/auth-guard.ts compares tokens padded to this length. */
+export const MAX_SECRET_LENGTH = 256;
 
 const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -222,6 +238,118 @@ const TABLE = [
     defaultText: '0',
     description:
       'Event-loop turns a shard keeps polling its rings before it sleeps on its doorbell: lower hop latency, more CPU when idle.',
+  },
+  // Security (docs/security.md)
+  {
+    key: 'authToken',
+    flag: 'auth-token',
+    yaml: 'auth_token',
+    env: 'LALLY_AUTH_TOKEN',
+    group: 'Security',
+    kind: 'strings',
+    placeholder: '<token...>',
+    optional: true,
+    secret: true,
+    default: undefined,
+    defaultText: 'none (the API is open)',
+    description:
+      'Bearer tokens the HTTP API accepts (Authorization: Bearer <token>); several allow a rotation. Every route but /livez and /readyz needs one.',
+    check: (v) => checkSecrets(v),
+  },
+  {
+    key: 'authTokenFile',
+    flag: 'auth-token-file',
+    yaml: 'auth_token_file',
+    env: 'LALLY_AUTH_TOKEN_FILE',
+    group: 'Security',
+    kind: 'path',
+    placeholder: '<path>',
+    optional: true,
+    default: undefined,
+    defaultText: 'none',
+    description: 'File of more API tokens, one a line (read at start; # starts a comment).',
+  },
+  {
+    key: 'metricsOpen',
+    flag: 'metrics-open',
+    yaml: 'metrics_open',
+    env: 'LALLY_METRICS_OPEN',
+    group: 'Security',
+    kind: 'boolean',
+    placeholder: '',
+    default: false,
+    defaultText: 'false',
+    description: 'Serve GET /metrics without a token even when auth_token is set.',
+  },
+  {
+    key: 'clusterSecret',
+    flag: 'cluster-secret',
+    yaml: 'cluster_secret',
+    env: 'LALLY_CLUSTER_SECRET',
+    group: 'Security',
+    kind: 'strings',
+    placeholder: '<secret...>',
+    optional: true,
+    secret: true,
+    default: undefined,
+    defaultText: 'none (any node may join)',
+    description:
+      'Shared secret of the cluster: every gRPC call carries an HMAC of it, and calls without a valid one are refused. The first signs; all are accepted (rotation).',
+    check: (v) => checkSecrets(v),
+  },
+  {
+    key: 'clusterSecretFile',
+    flag: 'cluster-secret-file',
+    yaml: 'cluster_secret_file',
+    env: 'LALLY_CLUSTER_SECRET_FILE',
+    group: 'Security',
+    kind: 'path',
+    placeholder: '<path>',
+    optional: true,
+    default: undefined,
+    defaultText: 'none',
+    description: 'File of cluster secrets, one a line, used after those of cluster_secret.',
+  },
+  {
+    key: 'tlsCert',
+    flag: 'tls-cert',
+    yaml: 'tls_cert',
+    env: 'LALLY_TLS_CERT',
+    group: 'Security',
+    kind: 'path',
+    placeholder: '<path>',
+    optional: true,
+    default: undefined,
+    defaultText: 'none (plain HTTP and gRPC)',
+    description:
+      'PEM certificate (chain) of this node: with tls_key, the API is HTTPS only and gRPC uses TLS.',
+  },
+  {
+    key: 'tlsKey',
+    flag: 'tls-key',
+    yaml: 'tls_key',
+    env: 'LALLY_TLS_KEY',
+    group: 'Security',
+    kind: 'path',
+    placeholder: '<path>',
+    optional: true,
+    default: undefined,
+    defaultText: 'none',
+    description: 'PEM private key of tls_cert.',
+  },
+  {
+    key: 'tlsCa',
+    flag: 'tls-ca',
+    yaml: 'tls_ca',
+    env: 'LALLY_TLS_CA',
+    group: 'Security',
+    kind: 'path',
+    placeholder: '<path>',
+    optional: true,
+    default: undefined,
+    defaultText: "none (the system's roots)",
+    description:
+      'PEM CA certificates for gRPC: peers must present a certificate it signed (mutual TLS), and peers are verified against it.',
   },
   // Cluster
   {
@@ -552,6 +680,21 @@ const TABLE = [
     defaultText: '10000',
     description: 'Most operations accepted in one batch request.',
   },
+  {
+    key: 'bodyTimeoutMs',
+    flag: 'body-timeout-ms',
+    yaml: 'body_timeout_ms',
+    env: 'LALLY_BODY_TIMEOUT_MS',
+    group: 'Limits',
+    kind: 'integer',
+    placeholder: '<ms>',
+    min: 0,
+    max: 3_600_000,
+    default: 30_000,
+    defaultText: '30000',
+    description:
+      'Longest a request body may take to arrive once its head has; then 408 and the connection is closed. 0: no bound (uWS still cuts a connection silent for 10 s).',
+  },
   // Hooks
   {
     key: 'hooks',
@@ -587,6 +730,17 @@ export const META_FLAGS: readonly MetaFlag[] = [
   { flag: 'help', short: 'h', description: 'Show this help and exit.' },
   { flag: 'version', short: 'V', description: 'Print the version and exit.' },
 ];
+
+/** Tokens and secrets: long enough not to be guessed, and free of spaces (they travel in headers). */
+function checkSecrets(value: ConfigValue): string | undefined {
+  if (!Array.isArray(value)) return undefined;
+  for (const item of value as readonly string[]) {
+    if (item.length < MIN_SECRET_LENGTH || item.length > MAX_SECRET_LENGTH || !/^[\x21-\x7e]+$/.test(item)) {
+      return `tokens of ${MIN_SECRET_LENGTH} to ${MAX_SECRET_LENGTH} printable ASCII characters without spaces`;
+    }
+  }
+  return undefined;
+}
 
 function homedirOf(env: NodeJS.ProcessEnv): string {
   return env.HOME || homedir();

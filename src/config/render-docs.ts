@@ -32,7 +32,8 @@ export function renderConfigDocs(): string {
     '',
     '1. its command-line flag (`--http-port 4001`; upstream spellings with underscores, `--http_port 4001`,',
     '   work too);',
-    '2. its environment variable (`LALLY_HTTP_PORT=4001`; `LALLY_HOOKS` is comma-separated);',
+    '2. its environment variable (`LALLY_HTTP_PORT=4001`; `LALLY_HOOKS`, `LALLY_AUTH_TOKEN` and',
+    '   `LALLY_CLUSTER_SECRET` are comma-separated);',
     '3. the YAML file: `lally.yml` in the working directory if it exists, or the file named by `--config`',
     '   (then it must exist). Keys are snake_case as upstream (`http_port: 4001`);',
     '4. its default.',
@@ -48,6 +49,10 @@ export function renderConfigDocs(): string {
     'unknown `LALLY_*` variable that looks like a misspelt option (`LALLY_HTTP_PROT`); other `LALLY_*`',
     'names are left to hooks and wrappers (`LALLY_AUDIT_FILE`) without a word. An unknown flag is an',
     'error. `fresh` together with `replay_log` is an error, as upstream.',
+    '',
+    'Tokens and secrets (`auth_token`, `cluster_secret`) are never shown in messages or logs; keep them',
+    'in `auth_token_file` and `cluster_secret_file` (mode 0600) rather than in flags, which `ps` shows.',
+    'What each protects: [security.md](security.md).',
     '',
   ];
   for (const group of OPTION_GROUPS) {

@@ -42,6 +42,8 @@ export interface LallyConfig {
   readonly maxValueBytes: number;
   readonly maxBodyBytes: number;
   readonly maxBatchOps: number;
+  /** How long a request body may take to arrive once its head has (0: no bound but uWS's 10 s idle cut). */
+  readonly bodyTimeoutMs: number;
   /** ESM module paths of write hooks, resolved against the config file's folder (or the cwd). */
   readonly hooks: readonly string[];
   /** How long a graceful shutdown may take before the daemon forces its exit. */
@@ -56,6 +58,18 @@ export interface LallyConfig {
   readonly hintMaxAgeMs: number;
   /** Cluster: a replicated version further ahead of the local clock than this is refused. */
   readonly maxClockSkewMs: number;
+  /** API bearer tokens (auth_token and the lines of auth_token_file); undefined: the API is open. */
+  readonly authToken: readonly string[] | undefined;
+  readonly authTokenFile: string | undefined;
+  /** GET /metrics needs no token. */
+  readonly metricsOpen: boolean;
+  /** Cluster secrets (cluster_secret, then the lines of cluster_secret_file); the first signs. */
+  readonly clusterSecret: readonly string[] | undefined;
+  readonly clusterSecretFile: string | undefined;
+  /** PEM files: this node's certificate and key (HTTPS, gRPC TLS), and the CA of the peers (mTLS). */
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  readonly tlsCa: string | undefined;
   /** Event-loop turns a shard polls its rings before sleeping on its doorbell (see docs/rings.md). */
   readonly ringIdleTurns: number;
 }

@@ -16,6 +16,7 @@ import { ErrorCodes, LallyError } from '../errors.js';
 import { loadNativeUws } from '../http/uws-native.js';
 import { readHandler } from '../rpc/replica-read.js';
 import { replicateHandler } from '../rpc/replication-service.js';
+import { rpcSecurityOf } from '../rpc/rpc-security.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from '../shard/control-messages.js';
 import { RingTransport } from '../shard/ring-transport.js';
 import { MainEndpoint } from './main-endpoint.js';
@@ -178,6 +179,7 @@ export class Daemon {
       dataDir: this.#dataDir?.dataDir,
       logger: this.#logger,
       onChange: (members) => this.#membersChanged(members),
+      security: rpcSecurityOf(config),
     });
     const grpcPort = await this.#cluster.bind();
     const rings = new ThreadRings(config.shards, ringCapacity(config.maxKeyBytes, config.maxValueBytes));

@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCodes, LallyError } from '../errors.js';
+import type { BodyDeadlines } from './body-deadlines.js';
 import { errorJson } from './responses.js';
 
 /**
@@ -85,6 +86,7 @@ export function readBody(
   maxBytes: number,
   onBody: (body: Uint8Array) => void,
   onError: (error: LallyError) => void,
+  deadlines?: BodyDeadlines,
 ): void {
   const declared = req.getHeader('content-length');
   const length = declared === '' ? -1 : Number(declared);
@@ -103,14 +105,26 @@ export function readBody(
   let buffer: Uint8Array | undefined;
   let received = 0;
   let failed = false;
+  const tracked = deadlines?.track(() => {
+    if (failed) return;
+    failed = true;
+    onError(
+      new LallyError(
+        ErrorCodes.REQUEST_TIMEOUT,
+        `the request body did not arrive within ${deadlines.timeoutMs} ms (body_timeout_ms); ${received} bytes came`,
+      ),
+    );
+  });
   res.onData((chunk, isLast) => {
     if (failed) return;
     const bytes = new Uint8Array(chunk);
     if (received + bytes.byteLength > maxBytes) {
       failed = true;
+      deadlines?.done(tracked);
       onError(tooLarge(received + bytes.byteLength, maxBytes));
       return;
     }
+    if (isLast) deadlines?.done(tracked);
     if (isLast && received === 0) {
       // The whole body came in one chunk: hand it over without a copy. uWS neuters it when this
       // callback returns, which is why onBody must be done with it before returning (see above).

@@ -3,9 +3,12 @@ import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { KeyValueService, OpKind, OpResult } from '../kv/key-value-service.js';
 import type { MemberView } from '../kv/member-view.js';
+import { BearerTokens, OPEN_ROUTES, withBearerAuth } from './auth-guard.js';
 import { timestampOf } from './batch-json.js';
 import { BATCH_DEFAULTS, BatchRunner, defaultBatchBudget } from './batch-runner.js';
+import { BodyDeadlines } from './body-deadlines.js';
 import { readBody, withFramingChecks } from './body-reader.js';
+import type { HttpSecurity } from './http-security.js';
 import { KvJson } from './kv-json.js';
 import { wantsRawValue, wantsReturnBody } from './query-flags.js';
 import {
@@ -24,6 +27,8 @@ export interface HttpAppOptions {
   readonly service: KeyValueService;
   readonly limits: RequestLimits;
   readonly logger: Logger;
+  /** How long a request body may take once its head came (body_timeout_ms; 0: no bound). */
+  readonly bodyTimeoutMs?: number;
   /** Budget of the batch answers one shard assembles at once (src/http/batch-runner.ts). */
   readonly batchAnswerBudgetBytes?: number;
   /** The other members' gRPC addresses (GET /nodes). */
@@ -69,9 +74,11 @@ export class HttpApi {
   }
 
   readonly #json: KvJson;
+  readonly #bodyDeadlines: BodyDeadlines;
 
   constructor(opts: HttpAppOptions) {
     this.#opts = opts;
+    this.#bodyDeadlines = new BodyDeadlines(opts.bodyTimeoutMs ?? 0);
     this.#json = new KvJson();
     this.#batches = new BatchRunner(
       (op, key, value, callback) => opts.service.execute(op, key, value, callback),
@@ -152,7 +159,8 @@ export class HttpApi {
       res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
     }
     if (extra !== undefined) res.writeHeader(extra[0], extra[1]);
-    res.end(body, this.closing);
+    // A 408 closes: the rest of that body may still be on its way.
+    res.end(body, this.closing || status === 408);
   }
 
   #sendError(res: HttpResponse, error: unknown): void {
@@ -204,6 +212,7 @@ export class HttpApi {
       (error) => {
         if (this.#finish(pending)) this.#sendError(res, error);
       },
+      this.#bodyDeadlines,
     );
   }
 
@@ -384,6 +393,18 @@ export class HttpApi {
   }
 }
 
-export function createHttpApp(uws: UwsModule, api: HttpApi): TemplatedApp {
-  return api.register(withFramingChecks(uws.App()));
+export function createHttpApp(uws: UwsModule, api: HttpApi, security: HttpSecurity = {}): TemplatedApp {
+  const { tokens, tls } = security;
+  let app = withFramingChecks(
+    tls === undefined ? uws.App() : uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }),
+  );
+  if (tokens !== undefined && tokens.length > 0) {
+    app = withBearerAuth(
+      app,
+      new BearerTokens(tokens),
+      security.openRoutes ?? OPEN_ROUTES,
+      security.counters,
+    );
+  }
+  return api.register(app);
 }

@@ -56,8 +56,10 @@ export function errorJson(code: string, message: string): string {
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: '200 OK',
   400: '400 Bad Request',
+  401: '401 Unauthorized',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
+  408: '408 Request Timeout',
   413: '413 Payload Too Large',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',

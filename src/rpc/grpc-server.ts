@@ -6,19 +6,25 @@ import {
   type Server as GrpcServer,
   type handleUnaryCall,
   Server,
-  ServerCredentials,
+  type ServerOptions,
   type ServerUnaryCall,
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { DEFAULT_PEER_SETTINGS, formatAddress, type PeerSettings, serverOptions } from './channel-options.js';
 import { toStatusError } from './rpc-errors.js';
+import { INSECURE, type RpcSecurity, serverCredentials, verifyingInterceptor } from './rpc-security.js';
 
 export interface RpcServerOptions {
   readonly host: string;
   readonly port: number;
   readonly settings?: PeerSettings;
+  /** TLS and the cluster secret (rpc-security.ts); insecure without. */
+  readonly security?: RpcSecurity;
+  /** Where refused calls are logged (with a cluster secret). */
+  readonly logger?: Logger;
 }
 
 export class RpcServer {
@@ -28,9 +34,17 @@ export class RpcServer {
   #port: number | undefined;
   #stopped = false;
   #noDelayServers = 0;
+  readonly #security: RpcSecurity;
 
   constructor(opts: RpcServerOptions) {
-    this.#server = new Server(serverOptions(opts.settings ?? DEFAULT_PEER_SETTINGS));
+    this.#security = opts.security ?? INSECURE;
+    const options: ServerOptions = serverOptions(opts.settings ?? DEFAULT_PEER_SETTINGS);
+    if (this.#security.secrets.length > 0) {
+      if (opts.logger === undefined)
+        throw new LallyError(ErrorCodes.INTERNAL, 'a cluster secret needs a logger');
+      options.interceptors = [verifyingInterceptor(this.#security.secrets, opts.logger)];
+    }
+    this.#server = new Server(options);
     this.#host = opts.host;
     this.#requestedPort = opts.port;
   }
@@ -43,7 +57,7 @@ export class RpcServer {
   listen(): Promise<number> {
     const address = formatAddress(this.#host, this.#requestedPort);
     return new Promise((resolve, reject) => {
-      this.#server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
+      this.#server.bindAsync(address, serverCredentials(this.#security), (error, port) => {
         if (error) {
           reject(
             new LallyError(ErrorCodes.CONFIG, `cannot bind the gRPC port ${address}: ${error.message}`, {

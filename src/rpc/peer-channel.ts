@@ -10,12 +10,12 @@ import {
   type ClientDuplexStream,
   type ClientReadableStream,
   type connectivityState,
-  credentials,
   type MethodDefinition,
 } from '@grpc/grpc-js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { channelOptions, DEFAULT_PEER_SETTINGS, type PeerSettings } from './channel-options.js';
 import { fromCallError } from './rpc-errors.js';
+import { channelCredentials, INSECURE, type RpcSecurity, signingInterceptor } from './rpc-security.js';
 
 const METHOD_NAME = /[^/]+$/;
 
@@ -28,9 +28,17 @@ export class PeerChannel {
   readonly #client: Client;
   #closed = false;
 
-  constructor(address: string, settings: PeerSettings = DEFAULT_PEER_SETTINGS) {
+  constructor(
+    address: string,
+    settings: PeerSettings = DEFAULT_PEER_SETTINGS,
+    security: RpcSecurity = INSECURE,
+  ) {
     this.address = address;
-    this.#client = new Client(address, credentials.createInsecure(), channelOptions(settings));
+    const secret = security.secrets[0];
+    this.#client = new Client(address, channelCredentials(security), {
+      ...channelOptions(settings),
+      ...(secret === undefined ? {} : { interceptors: [signingInterceptor(secret)] }),
+    });
   }
 
   get closed(): boolean {

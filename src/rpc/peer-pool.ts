@@ -5,6 +5,7 @@
 import { ErrorCodes, LallyError } from '../errors.js';
 import { DEFAULT_PEER_SETTINGS, type PeerSettings } from './channel-options.js';
 import { PeerChannel } from './peer-channel.js';
+import { INSECURE, type RpcSecurity } from './rpc-security.js';
 
 // host:port, the host a name, an IPv4 address or a bracketed IPv6 address.
 const ADDRESS = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
@@ -19,10 +20,12 @@ export function isPeerAddress(address: string): boolean {
 export class PeerPool {
   readonly #channels = new Map<string, PeerChannel>();
   readonly #settings: PeerSettings;
+  readonly #security: RpcSecurity;
   #closed = false;
 
-  constructor(settings: PeerSettings = DEFAULT_PEER_SETTINGS) {
+  constructor(settings: PeerSettings = DEFAULT_PEER_SETTINGS, security: RpcSecurity = INSECURE) {
     this.#settings = settings;
+    this.#security = security;
   }
 
   /** The channel to `address`, made on first use. */
@@ -33,7 +36,7 @@ export class PeerPool {
     if (!isPeerAddress(address)) {
       throw new LallyError(ErrorCodes.INVALID_FIELD, `'${address}' is not a peer address (host:port)`);
     }
-    const channel = new PeerChannel(address, this.#settings);
+    const channel = new PeerChannel(address, this.#settings, this.#security);
     this.#channels.set(address, channel);
     return channel;
   }

@@ -37,6 +37,7 @@ const BY_STATUS: Partial<Record<number, ErrorCode>> = {
   [status.RESOURCE_EXHAUSTED]: ErrorCodes.BUSY,
   [status.FAILED_PRECONDITION]: ErrorCodes.CONFIG,
   [status.DATA_LOSS]: ErrorCodes.AOF_CORRUPT,
+  [status.UNAUTHENTICATED]: ErrorCodes.UNAUTHENTICATED,
 };
 
 function isServiceError(error: unknown): error is ServiceError {

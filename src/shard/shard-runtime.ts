@@ -6,6 +6,7 @@ import { ErrorCodes, LallyError } from '../errors.js';
 import { HookRunner } from '../hooks/hook-runner.js';
 import { AcceptGuard } from '../http/accept-guard.js';
 import { createHttpApp, HttpApi } from '../http/http-app.js';
+import { httpSecurityOf } from '../http/http-security.js';
 import { loadNativeUws, type UwsModule } from '../http/uws-native.js';
 import type { MemberView } from '../kv/member-view.js';
 import { ShardStore } from '../store/shard-store.js';
@@ -160,6 +161,7 @@ export class ShardRuntime {
     const http = new HttpApi({
       service,
       limits: config,
+      bodyTimeoutMs: config.bodyTimeoutMs,
       logger: this.#logger,
       // Alive only, as upstream lists the peers it can reach: a suspect drops out at once (it comes
       // back if it refutes), so a killed node leaves the list within about 2 s (cluster-design.md).
@@ -170,7 +172,7 @@ export class ShardRuntime {
     this.#http = http;
     router.statsProvider = () => JSON.stringify(this.#ownStats());
     transport.start((from, message) => router.receive(from, message));
-    this.#app = createHttpApp(this.#uws, http);
+    this.#app = createHttpApp(this.#uws, http, httpSecurityOf(config));
     this.#deps.control.postMessage({ type: 'ready', shard, records, replayMs });
   }
 

@@ -62,12 +62,26 @@ const SAMPLES: Record<keyof LallyConfig, { raw: string; value: (dir: string) => 
   maxValueBytes: { raw: '2M', value: () => 2 * 1024 * 1024 },
   maxBodyBytes: { raw: '16M', value: () => 16 * 1024 * 1024 },
   maxBatchOps: { raw: '77', value: () => 77 },
+  bodyTimeoutMs: { raw: '5000', value: () => 5000 },
   hooks: { raw: 'h1.js,h2.js', value: (dir) => [join(dir, 'h1.js'), join(dir, 'h2.js')] },
   logLevel: { raw: 'debug', value: () => 'debug' },
+  authToken: {
+    raw: 'token-one-0123456789,token-two-0123456789',
+    value: () => ['token-one-0123456789', 'token-two-0123456789'],
+  },
+  authTokenFile: { raw: 'tokens.txt', value: (dir) => join(dir, 'tokens.txt') },
+  metricsOpen: { raw: 'true', value: () => true },
+  clusterSecret: { raw: 'secret-one-0123456789', value: () => ['secret-one-0123456789'] },
+  clusterSecretFile: { raw: 'secrets.txt', value: (dir) => join(dir, 'secrets.txt') },
+  tlsCert: { raw: 'node.pem', value: (dir) => join(dir, 'node.pem') },
+  tlsKey: { raw: 'node.key', value: (dir) => join(dir, 'node.key') },
+  tlsCa: { raw: 'ca.pem', value: (dir) => join(dir, 'ca.pem') },
 };
 // fresh and replay_log together are an error, and so are aof false and replay_log: the "every
-// option" tests leave fresh and aof out; aof has its own test below.
-const EVERY = CONFIG_OPTIONS.filter((o) => o.key !== 'configPath' && o.key !== 'fresh' && o.key !== 'aof');
+// option" tests leave fresh and aof out; aof has its own test below. The secret files are read at
+// load (their own test is below).
+const SKIPPED = new Set(['configPath', 'fresh', 'aof', 'authTokenFile', 'clusterSecretFile']);
+const EVERY = CONFIG_OPTIONS.filter((o) => !SKIPPED.has(o.key));
 
 t.test('aof: false from a flag, the environment or the file', async (t) => {
   const dir = t.testdir({ conf: { 'lally.yml': 'aof: false\n' }, empty: {} });
@@ -503,4 +517,68 @@ t.test('advertise must be host:port', async (t) => {
     const errors = expectErrors(t, await loadConfig(['--config', '', '--advertise', bad], {}, process.cwd()));
     t.match(errors.join('\n'), /advertise/, bad);
   }
+});
+
+t.test(
+  'auth_token_file and cluster_secret_file add their lines; secrets never show in messages',
+  async (t) => {
+    const dir = t.testdir({
+      'tokens.txt': '# API tokens\nfile-token-0123456789\n\n  file-token-abcdefghij  \n',
+      'secrets.txt': 'file-secret-0123456789\n',
+      'short.txt': 'ok-token-0123456789\nshort\n',
+      'empty.txt': '# nothing\n',
+    });
+    const config = expectRun(
+      t,
+      await load(
+        [
+          '--auth-token',
+          'flag-token-0123456789',
+          '--auth-token-file',
+          'tokens.txt',
+          '--cluster-secret-file',
+          'secrets.txt',
+        ],
+        dir,
+      ),
+    ).config;
+    t.same(config.authToken, ['flag-token-0123456789', 'file-token-0123456789', 'file-token-abcdefghij']);
+    t.same(config.clusterSecret, ['file-secret-0123456789']);
+    const env = expectRun(t, await load([], dir, { LALLY_AUTH_TOKEN: 'env-token-0123456789' })).config;
+    t.same(env.authToken, ['env-token-0123456789']);
+
+    const errors = expectErrors(
+      t,
+      await load(
+        ['--auth-token', 'tooshort', '--cluster-secret-file', 'short.txt', '--auth-token-file', 'empty.txt'],
+        dir,
+      ),
+    );
+    t.match(
+      errors.join('\n'),
+      /auth_token: must be tokens of 16 to 256 printable ASCII characters without spaces, got a value that is not shown/,
+    );
+    t.match(errors.join('\n'), /cluster_secret_file: line 2 of .*short\.txt must be a token/);
+    t.match(errors.join('\n'), /auth_token_file: .*empty\.txt holds no token/);
+    t.notOk(errors.join('\n').includes('tooshort'), 'the bad token is not echoed');
+    t.notOk(errors.join('\n').includes('ok-token'), "the file's tokens are not echoed");
+    const missing = expectErrors(t, await load(['--cluster-secret-file', 'nope.txt'], dir));
+    t.match(missing.join('\n'), /cluster_secret_file: cannot read .*nope\.txt: ENOENT/);
+  },
+);
+
+t.test('tls_cert and tls_key go together; tls_ca needs them', async (t) => {
+  const dir = t.testdir({});
+  t.match(
+    expectErrors(t, await load(['--tls-cert', 'a.pem'], dir)).join('\n'),
+    /tls_cert: needs tls_key too/,
+  );
+  t.match(expectErrors(t, await load(['--tls-key', 'a.key'], dir)).join('\n'), /tls_key: needs tls_cert too/);
+  t.match(
+    expectErrors(t, await load(['--tls-ca', 'ca.pem'], dir)).join('\n'),
+    /tls_ca: needs tls_cert and tls_key/,
+  );
+  const run = expectRun(t, await load(['--tls-cert', 'a.pem', '--tls-key', 'a.key'], dir)).config;
+  t.equal(run.tlsCert, join(dir, 'a.pem'));
+  t.equal(run.tlsCa, undefined);
 });
