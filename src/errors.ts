@@ -17,6 +17,8 @@ export const ErrorCodes = {
   METHOD_NOT_ALLOWED: 'LALLY_ERR_METHOD_NOT_ALLOWED',
   BUSY: 'LALLY_ERR_BUSY',
   SHUTTING_DOWN: 'LALLY_ERR_SHUTTING_DOWN',
+  /** GET /readyz: the node is starting, joining, catching up or stopping. */
+  NOT_READY: 'LALLY_ERR_NOT_READY',
   QUORUM_TIMEOUT: 'LALLY_ERR_QUORUM_TIMEOUT',
   /** A hop to another shard got no answer within hop_timeout_ms. */
   TIMEOUT: 'LALLY_ERR_TIMEOUT',
@@ -66,6 +68,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, { http: number; grpc: numb
   LALLY_ERR_METHOD_NOT_ALLOWED: { http: 405, grpc: GRPC.UNIMPLEMENTED },
   LALLY_ERR_BUSY: { http: 503, grpc: GRPC.UNAVAILABLE },
   LALLY_ERR_SHUTTING_DOWN: { http: 503, grpc: GRPC.UNAVAILABLE },
+  LALLY_ERR_NOT_READY: { http: 503, grpc: GRPC.UNAVAILABLE },
   LALLY_ERR_QUORUM_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },
   LALLY_ERR_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },
   // A call to a peer node: no answer within its deadline, or the peer could not be reached.

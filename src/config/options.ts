@@ -223,6 +223,20 @@ const TABLE = [
     description:
       'Event-loop turns a shard keeps polling its rings before it sleeps on its doorbell: lower hop latency, more CPU when idle.',
   },
+  {
+    key: 'shardMetrics',
+    flag: 'shard-metrics',
+    yaml: 'shard_metrics',
+    env: 'LALLY_SHARD_METRICS',
+    group: 'Server',
+    kind: 'boolean',
+    placeholder: '',
+    negatable: true,
+    default: true,
+    defaultText: 'true',
+    description:
+      'Count every key operation and its latency in shared memory for GET /metrics; --no-shard-metrics leaves them out (to measure their cost).',
+  },
   // Cluster
   {
     key: 'seedNode',
