@@ -166,3 +166,51 @@ t.test('GET /readyz answers 503 once the node is stopping, while /livez still an
   writer.write('cd'); // the held PUT completes; the stop goes on
   t.same(await daemon.exited, { code: 0, signal: null });
 });
+
+function addressOf(lines: readonly string[]): string {
+  const line = lines.find((l) => l.includes('lally listening on'));
+  return (JSON.parse(line ?? '{}') as { address?: string }).address ?? '';
+}
+
+async function within<T>(limitMs: number, what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`not within ${limitMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+t.test('in a cluster: members by state, replication per peer, hints for a dead peer', async (t) => {
+  const seed = await startDaemon(t, { shards: 1, args: ['--no-aof'] });
+  const other = await startDaemon(t, {
+    shards: 1,
+    args: ['--no-aof', '--seed-node', addressOf(seed.lines), '--quorum-timeout-ms', '300'],
+  });
+  const peer = addressOf(other.lines);
+  await within(8000, 'the seed sees its peer alive', async () => {
+    const figures = await scrape(seed.url);
+    return figures.value('lally_cluster_members', { state: 'alive' }) === 2 ? true : undefined;
+  });
+  t.equal((await request(`${seed.url}/kv/a`, { method: 'PUT', body: '1' })).status, 200);
+  const acked = await within(5000, 'the write is acknowledged by the peer', async () => {
+    const figures = await scrape(seed.url);
+    const n = figures.find('lally_replication_peer_acknowledged_total', { peer });
+    return n.length === 1 && n[0]!.value >= 1 ? figures : undefined;
+  });
+  t.ok(acked.value('lally_replication_replicated_total') >= 1);
+  t.equal(acked.value('lally_replication_peer_backlog', { peer }), 0);
+  t.equal(acked.value('lally_hints_queued'), 0);
+
+  await other.stop('SIGKILL');
+  // Writes to the dead peer become hints (the write itself is partial or waits for the detector).
+  const hinted = await within(10_000, 'hints queued for the dead peer', async () => {
+    await request(`${seed.url}/kv/b`, { method: 'PUT', body: '2' });
+    const figures = await scrape(seed.url);
+    return figures.value('lally_hints_queued') > 0 ? figures : undefined;
+  });
+  t.ok(hinted.value('lally_hints_added_total') > 0);
+  t.equal((await request(`${seed.url}/readyz`)).status, 200, 'a dead peer does not make this node unready');
+  t.same(await seed.stop(), { code: 0, signal: null });
+});
