@@ -73,18 +73,23 @@ export class ShardMetricsWriter {
     this.#slots = checkBlock(buffer);
   }
 
-  /** One operation: its outcome, and its latency in milliseconds (performance.now() differences). */
+  /** One operation's outcome. */
+  count(route: ApiRoute, op: MeteredOp, outcome: Outcome): void {
+    this.#slots[
+      (ROUTE_INDEX[route] * METERED_OPS.length + OP_INDEX[op]) * OUTCOMES.length + OUTCOME_INDEX[outcome]
+    ]!++;
+  }
+
+  /** One operation's latency in milliseconds (performance.now() differences). */
+  latency(route: ApiRoute, op: MeteredOp, elapsedMs: number): void {
+    const at = HISTOGRAMS_AT + (ROUTE_INDEX[route] * METERED_OPS.length + OP_INDEX[op]) * REQUEST_SLOTS;
+    observeInto(this.#slots, at, REQUEST_BUCKETS, elapsedMs / 1000);
+  }
+
+  /** Both at once. */
   operation(route: ApiRoute, op: MeteredOp, outcome: Outcome, elapsedMs: number): void {
-    const r = ROUTE_INDEX[route];
-    const o = OP_INDEX[op];
-    const slots = this.#slots;
-    slots[(r * METERED_OPS.length + o) * OUTCOMES.length + OUTCOME_INDEX[outcome]]!++;
-    observeInto(
-      slots,
-      HISTOGRAMS_AT + (r * METERED_OPS.length + o) * REQUEST_SLOTS,
-      REQUEST_BUCKETS,
-      elapsedMs / 1000,
-    );
+    this.count(route, op, outcome);
+    this.latency(route, op, elapsedMs);
   }
 
   /** One AOF sync (fdatasync) that took `elapsedMs`. */

@@ -32,6 +32,7 @@ t.test('outcomeOf: errors by status class, quorum misses, GET and REMOVE of noth
 t.test('a metered service counts each answer once, at the time it comes, and passes it on', async (t) => {
   const block = allocateShardMetrics();
   let clock = 10;
+  let reads = 0;
   let later: (() => void) | undefined;
   const inner: KeyValueService = {
     execute(op, _key, _value, callback) {
@@ -39,7 +40,10 @@ t.test('a metered service counts each answer once, at the time it comes, and pas
       else later = () => callback(result({}));
     },
   };
-  const metered = meteredService(inner, 'upstream', new ShardMetricsWriter(block), () => clock);
+  const metered = meteredService(inner, 'upstream', new ShardMetricsWriter(block), () => {
+    reads++;
+    return clock;
+  });
   const answers: OpResult[] = [];
   metered.execute('get', 'k', undefined, (r) => answers.push(r));
   metered.execute('put', 'k', 'v', (r) => answers.push(r));
@@ -47,6 +51,7 @@ t.test('a metered service counts each answer once, at the time it comes, and pas
   clock += 2; // 2 ms later, the PUT's answer
   later!();
   t.equal(answers.length, 2);
+  t.equal(reads, 2, 'two clock reads, both for the PUT answered later');
   const snapshot = readShardMetrics(block);
   const count = (op: string, outcome: string) =>
     snapshot.operations.find((o) => o.route === 'upstream' && o.op === op && o.outcome === outcome)!.count;
@@ -55,4 +60,8 @@ t.test('a metered service counts each answer once, at the time it comes, and pas
   const put = snapshot.latency.find((l) => l.route === 'upstream' && l.op === 'put')!.histogram;
   t.equal(put.count, 1);
   t.equal(put.sum, 0.002, '2 ms, in seconds');
+  const get = snapshot.latency.find((l) => l.route === 'upstream' && l.op === 'get')!.histogram;
+  t.equal(get.count, 1, 'an inline answer is in the histogram too');
+  t.equal(get.buckets[0], 1, 'in its first bucket');
+  t.equal(get.sum, 0, 'with a duration of 0: no clock was read for it');
 });
