@@ -65,7 +65,7 @@ interface Pending {
 
 /**
  * The HTTP API of one shard: upstream's routes (/add, /get, /remove, /nodes, /greet), REST routes under
- * /kv/, /batch and /stats. Every shard serves all of them on the same port; the key-value service
+ * /kv/, /batch, /stats and /metrics, and the probes /livez and /readyz. Every shard serves all of them on the same port; the key-value service
  * (the shard router, which sends each key to its owner) runs the operations, and its results say
  * which quorum they reached. See docs/api.md.
  */
