@@ -105,3 +105,36 @@ export class Exposition {
     return text;
   }
 }
+
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export function numeric(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return undefined;
+}
+
+/**
+ * A nested record of figures as samples named `prefix_<path>`, `_total` for the keys `counters` names.
+ * Figures added to /stats later (anti-entropy, say) show up here as gauges without a change.
+ */
+export function flatten(
+  out: Exposition,
+  prefix: string,
+  record: Record<string, unknown>,
+  counters: ReadonlySet<string>,
+  labels: Labels | undefined,
+  help: string,
+): void {
+  for (const [key, value] of Object.entries(record)) {
+    const name = `${prefix}_${snakeCase(key)}`;
+    const n = numeric(value);
+    if (n !== undefined) {
+      if (counters.has(key)) out.sample(`${name}_total`, 'counter', help, n, labels);
+      else out.sample(name, 'gauge', help, n, labels);
+    } else if (isRecord(value)) {
+      flatten(out, name, value, new Set(), labels, help);
+    }
+  }
+}

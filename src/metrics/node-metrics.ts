@@ -7,7 +7,8 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { MemberView } from '../kv/member-view.js';
 import type { ShardStats } from '../shard/shard-stats.js';
-import { Exposition, type Labels, snakeCase } from './exposition.js';
+import { writeClusterFigures } from './cluster-metrics.js';
+import { Exposition, flatten, numeric } from './exposition.js';
 import type { EventLoopDelay, NodePhase } from './node-status.js';
 import { REQUEST_BUCKETS, type ShardMetricsSnapshot, SYNC_BUCKETS } from './shard-metrics.js';
 
@@ -29,8 +30,6 @@ export interface NodeFigures {
   /** The coordinator's figures (Coordinator.stats()), or undefined on a node alone. */
   readonly replication: Record<string, unknown> | undefined;
 }
-
-const MEMBER_STATES: readonly MemberView['state'][] = ['alive', 'suspect', 'dead', 'left'];
 
 /** Per-shard counters of /stats: field, metric name, help. */
 const SHARD_COUNTERS: readonly [keyof ShardStats, string, string][] = [
@@ -75,132 +74,6 @@ const AOF_FIGURES: readonly [string, string, 'counter' | 'gauge', string][] = [
   ['failed', 'lally_aof_failed', 'gauge', '1 while the AOF refuses writes'],
   ['rewriteInProgress', 'lally_aof_rewrite_in_progress', 'gauge', '1 while a compaction runs'],
 ];
-
-/** Replication figures that are counters (the rest of Coordinator.stats() is written as gauges). */
-const REPLICATION_COUNTERS = new Set([
-  'replicated',
-  'coordinatedReads',
-  'coordinatedWrites',
-  'partial',
-  'readRepairs',
-  'readRepairFailures',
-  'timedOut',
-]);
-const PEER_COUNTERS = new Set(['records', 'sends', 'acknowledged', 'failed', 'refused']);
-const HINT_COUNTERS = new Set([
-  'added',
-  'delivered',
-  'dropped',
-  'writeFailures',
-  'batches',
-  'failedBatches',
-  'refusedForSkew',
-]);
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-function numeric(value: unknown): number | undefined {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'boolean') return value ? 1 : 0;
-  return undefined;
-}
-
-/**
- * A nested record of figures as samples named `prefix_<path>`, `_total` for the keys `counters` names.
- * Figures added to /stats later (anti-entropy, say) show up here as gauges without a change.
- */
-function flatten(
-  out: Exposition,
-  prefix: string,
-  record: Record<string, unknown>,
-  counters: ReadonlySet<string>,
-  labels: Labels | undefined,
-  help: string,
-): void {
-  for (const [key, value] of Object.entries(record)) {
-    const name = `${prefix}_${snakeCase(key)}`;
-    const n = numeric(value);
-    if (n !== undefined) {
-      if (counters.has(key)) out.sample(`${name}_total`, 'counter', help, n, labels);
-      else out.sample(name, 'gauge', help, n, labels);
-    } else if (isRecord(value)) {
-      flatten(out, name, value, new Set(), labels, help);
-    }
-  }
-}
-
-function clusterFigures(out: Exposition, figures: NodeFigures): void {
-  for (const state of MEMBER_STATES) {
-    out.sample(
-      'lally_cluster_members',
-      'gauge',
-      'members this node knows, itself included, by state',
-      figures.members.filter((m) => m.state === state).length,
-      { state },
-    );
-  }
-  const replication = figures.replication;
-  if (replication === undefined) return;
-  const { peers, hints, clockSkew, ...top } = replication;
-  const help = 'replication figures of the coordinator (GET /stats `replication`)';
-  const renamed: Record<string, unknown> = { ...top };
-  if ('timedOut' in renamed) {
-    out.sample(
-      'lally_replication_quorum_timeouts_total',
-      'counter',
-      'quorum waits that ended at quorum_timeout_ms',
-      numeric(renamed.timedOut) ?? 0,
-    );
-    delete renamed.timedOut;
-  }
-  flatten(out, 'lally_replication', renamed, REPLICATION_COUNTERS, undefined, help);
-  if (isRecord(peers)) {
-    for (const [peer, fields] of Object.entries(peers)) {
-      if (!isRecord(fields)) continue;
-      flatten(
-        out,
-        'lally_replication_peer',
-        fields,
-        PEER_COUNTERS,
-        { peer },
-        'replication to one peer (backlog: queued or unacknowledged records)',
-      );
-    }
-  }
-  if (isRecord(hints)) {
-    const { targets, ...rest } = hints;
-    flatten(
-      out,
-      'lally_hints',
-      rest,
-      HINT_COUNTERS,
-      undefined,
-      'hinted handoff (GET /stats `replication.hints`)',
-    );
-    if (isRecord(targets)) {
-      for (const [target, queued] of Object.entries(targets)) {
-        out.sample(
-          'lally_hints_queued_for',
-          'gauge',
-          'hints queued per target member (id prefix)',
-          numeric(queued) ?? 0,
-          { target },
-        );
-      }
-    }
-  }
-  if (isRecord(clockSkew)) {
-    flatten(
-      out,
-      'lally_clock_skew',
-      clockSkew,
-      new Set(Object.keys(clockSkew)),
-      undefined,
-      'replicated batches refused for a version too far ahead',
-    );
-  }
-}
 
 function shardFigures(out: Exposition, figures: NodeFigures): void {
   out.declare(
@@ -330,7 +203,7 @@ export function renderLallyMetrics(figures: NodeFigures): string {
   out.sample('lally_ready', 'gauge', '1 when GET /readyz answers 200', figures.phase === 'ready' ? 1 : 0);
   eventLoop(out, figures.mainEventLoopDelay, 'main');
   shardFigures(out, figures);
-  clusterFigures(out, figures);
+  writeClusterFigures(out, figures.members, figures.replication);
   return out.render();
 }
 
