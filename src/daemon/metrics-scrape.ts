@@ -6,7 +6,7 @@
  */
 import type { MemberView } from '../kv/member-view.js';
 import { EventLoopDelayMonitor } from '../metrics/event-loop-delay.js';
-import { type NodeFigures, NodeMetrics, type ShardFigures } from '../metrics/node-metrics.js';
+import type { NodeFigures, NodeMetrics, ShardFigures } from '../metrics/node-metrics.js';
 import { NodeStatus } from '../metrics/node-status.js';
 import { allocateShardMetrics, readShardMetrics } from '../metrics/shard-metrics.js';
 import type { ShardStats } from '../shard/shard-stats.js';
@@ -52,7 +52,13 @@ export class NodeObservability {
 
   /** The whole node's figures as Prometheus text, with its content type. */
   async scrape(sources: MetricsSources): Promise<{ contentType: string; text: string }> {
-    this.#metrics ??= new NodeMetrics();
+    // Loaded at the first scrape: prom-client took about a second to import on a loaded machine, a
+    // cost every start would otherwise pay.
+    if (this.#metrics === undefined) {
+      const { NodeMetrics } = await import('../metrics/node-metrics.js');
+      this.#metrics ??= new NodeMetrics();
+    }
+    const metrics = this.#metrics;
     const { endpoint } = sources;
     const stats = await Promise.all(
       Array.from({ length: endpoint.shards }, (_, shard) => shardStats(endpoint, shard)),
@@ -70,7 +76,7 @@ export class NodeObservability {
       members: sources.members(),
       replication: sources.replication(),
     };
-    return { contentType: this.#metrics.contentType, text: await this.#metrics.render(figures) };
+    return { contentType: metrics.contentType, text: await metrics.render(figures) };
   }
 
   stop(): void {
