@@ -18,6 +18,7 @@ export const SCENARIO_NAMES = [
   'memory',
   'replay',
   'cluster',
+  'metrics',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 

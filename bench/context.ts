@@ -9,6 +9,7 @@ import type {
   CompactionResult,
   HopResult,
   MemoryResult,
+  MetricsOverheadResult,
   PeerStatus,
   ReplayResult,
   RoundFigures,
@@ -37,6 +38,7 @@ export interface BenchContext {
     compaction: CompactionResult | null;
     replay: ReplayResult | null;
     cluster: ClusterResult | null;
+    metricsOverhead: MetricsOverheadResult | null;
   };
 }
 

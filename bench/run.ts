@@ -87,6 +87,7 @@ async function main(argv: readonly string[]): Promise<number> {
       compaction: null,
       replay: null,
       cluster: null,
+      metricsOverhead: null,
     },
   };
   const chosen = SCENARIOS.filter((s) => options.scenarios.includes(s.name));

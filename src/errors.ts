@@ -19,6 +19,8 @@ export const ErrorCodes = {
   UNAUTHENTICATED: 'LALLY_ERR_UNAUTHENTICATED',
   BUSY: 'LALLY_ERR_BUSY',
   SHUTTING_DOWN: 'LALLY_ERR_SHUTTING_DOWN',
+  /** GET /readyz: the node is starting, joining, catching up or stopping. */
+  NOT_READY: 'LALLY_ERR_NOT_READY',
   QUORUM_TIMEOUT: 'LALLY_ERR_QUORUM_TIMEOUT',
   /** A request body did not arrive within body_timeout_ms (the connection is closed). */
   REQUEST_TIMEOUT: 'LALLY_ERR_REQUEST_TIMEOUT',
@@ -72,6 +74,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, { http: number; grpc: numb
   LALLY_ERR_UNAUTHENTICATED: { http: 401, grpc: GRPC.UNAUTHENTICATED },
   LALLY_ERR_BUSY: { http: 503, grpc: GRPC.UNAVAILABLE },
   LALLY_ERR_SHUTTING_DOWN: { http: 503, grpc: GRPC.UNAVAILABLE },
+  LALLY_ERR_NOT_READY: { http: 503, grpc: GRPC.UNAVAILABLE },
   LALLY_ERR_QUORUM_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },
   LALLY_ERR_REQUEST_TIMEOUT: { http: 408, grpc: GRPC.DEADLINE_EXCEEDED },
   LALLY_ERR_TIMEOUT: { http: 504, grpc: GRPC.DEADLINE_EXCEEDED },

@@ -17,7 +17,7 @@ const runtime = new ShardRuntime({
   control: parentPort as unknown as ControlChannel,
   logger,
   transport: new RingTransport(data.shard, data.rings, data.config.ringIdleTurns),
-  openLog: () => openShardLog(data.config, data.shard, logger),
+  openLog: (onSync) => openShardLog(data.config, data.shard, logger, onSync),
 });
 guardShardThread(
   process,

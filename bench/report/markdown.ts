@@ -172,6 +172,19 @@ export function buildReport(results: BenchResults): Report {
   if (notes.length > 0)
     out.push('', 'Notes:', ...notes.map((c) => `- ${c.scenario} / ${c.label}: ${c.note}`));
   out.push(...clusterSection(results.cluster));
+  if (results.metricsOverhead) {
+    const m = results.metricsOverhead;
+    out.push('', '## Cost of the shard metrics', '', m.method, '');
+    out.push(
+      '| request | ops/s with metrics | ops/s without | ratio | p99 ms with | p99 ms without | CPU µs/request with | without | ratio |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const c of m.cases) {
+      out.push(
+        `| ${c.kind.toUpperCase()} | ${fmt(c.on.opsPerSec)} | ${fmt(c.off.opsPerSec)} | ${c.ratioOnToOff === null ? '–' : c.ratioOnToOff.toFixed(3)} | ${fmt(c.on.latencyMs.p99, 3)} | ${fmt(c.off.latencyMs.p99, 3)} | ${fmt(c.cpuUsPerRequest.on, 2)} | ${fmt(c.cpuUsPerRequest.off, 2)} | ${c.cpuRatioOnToOff === null ? '–' : c.cpuRatioOnToOff.toFixed(3)} |`,
+      );
+    }
+  }
   if (results.memory) {
     const mem = results.memory;
     out.push('', '## Memory and replay', '');

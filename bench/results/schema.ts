@@ -49,6 +49,25 @@ export interface CaseResult {
   note?: string;
 }
 
+/** The `metrics` scenario: the same load with shard metrics on and off (--no-shard-metrics). */
+export interface MetricsOverheadResult {
+  method: string;
+  shards: number;
+  rounds: number;
+  cases: {
+    kind: 'get' | 'put';
+    on: ReturnType<typeof import('./figures.js').combineRounds> & { rounds: RoundFigures[] };
+    off: ReturnType<typeof import('./figures.js').combineRounds> & { rounds: RoundFigures[] };
+    /** Throughput with metrics over throughput without: the goal is at least 0.97. */
+    ratioOnToOff: number | null;
+    p99RatioOnToOff: number | null;
+    /** The daemon's CPU time (every thread) per request, µs: medians, and each round's. */
+    cpuUsPerRequest: { on: number | null; off: number | null; rounds: { on: number[]; off: number[] } };
+    /** CPU per request with metrics over without: the cost of the metrics, less noisy than throughput. */
+    cpuRatioOnToOff: number | null;
+  }[];
+}
+
 export interface HopResult {
   method: string;
   samples: number;
@@ -300,6 +319,7 @@ export interface BenchResults {
   compaction?: CompactionResult | null;
   replay?: ReplayResult | null;
   cluster?: ClusterResult | null;
+  metricsOverhead?: MetricsOverheadResult | null;
   peers: PeerStatus[];
   skipped: SkippedScenario[];
 }

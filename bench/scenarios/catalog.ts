@@ -12,6 +12,7 @@ import {
 } from './durability.js';
 import { estimateHop, runHop } from './hop.js';
 import { estimateMemory, runMemory } from './memory.js';
+import { estimateMetrics, runMetrics } from './metrics.js';
 import { estimatePeers, runPeers } from './peers.js';
 import {
   describeWorkload,
@@ -207,4 +208,13 @@ export const SCENARIOS: readonly Scenario[] = [
     run: runReplay,
   },
   clusterScenario,
+  {
+    name: 'metrics',
+    description:
+      'The cost of the shard metrics (GET /metrics): GET and PUT against a daemon with them and one with --no-shard-metrics, rounds alternated.',
+    unavailable: (ctx) =>
+      ctx.options.url ? 'it starts daemons with its own settings (--url was given)' : null,
+    estimateSec: estimateMetrics,
+    run: runMetrics,
+  },
 ];

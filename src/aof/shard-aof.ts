@@ -51,6 +51,8 @@ export interface ShardAofOptions {
   readonly runRewrite?: (job: RewriteJob) => Promise<RewriteResult>;
   /** Test hook: called between compaction steps; throwing from it abandons the compaction there. */
   readonly onRewriteStep?: (step: 'sealed' | 'written' | 'switched') => void | Promise<void>;
+  /** Called after each fdatasync of the pump with its duration (GET /metrics' sync histogram). */
+  readonly onSync?: (elapsedMs: number) => void;
 }
 
 export interface ReplayResult {
@@ -104,6 +106,7 @@ export class ShardAof {
   #activeBytes = 0; // the increment being appended to, as written
   readonly #compaction: ShardCompaction;
   #writes = 0;
+  #writtenBytes = 0;
   #syncs = 0;
   #replayStats = { records: 0, truncatedBytes: 0 };
 
@@ -226,6 +229,7 @@ export class ShardAof {
       replayedRecords: this.#replayStats.records,
       truncatedBytes: this.#replayStats.truncatedBytes,
       writes: this.#writes,
+      writtenBytes: this.#writtenBytes,
       syncs: this.#syncs,
       rewriteInProgress: compaction.running,
       rewrites: compaction.rewrites,
@@ -336,6 +340,7 @@ export class ShardAof {
           const bytes = await writeAll(this.#fh, batch);
           wrote = true;
           this.#writes++;
+          this.#writtenBytes += bytes;
           this.#activeBytes += bytes;
           this.#seqWritten = seq;
           if (this.#o.fsync === 'everysec') {
@@ -354,8 +359,10 @@ export class ShardAof {
         if (seal !== undefined || (wantSync && this.#seqSynced < this.#seqWritten)) {
           const covered = this.#seqWritten;
           phase = 'sync';
+          const syncStarted = performance.now();
           await this.#fh.datasync();
           this.#syncs++;
+          this.#o.onSync?.(performance.now() - syncStarted);
           this.#seqSynced = covered;
           disk.synced(this.#activeBytes);
           this.#releaseWaiters();

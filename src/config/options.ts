@@ -351,6 +351,20 @@ const TABLE = [
     description:
       'PEM CA certificates for gRPC: peers must present a certificate it signed (mutual TLS), and peers are verified against it.',
   },
+  {
+    key: 'shardMetrics',
+    flag: 'shard-metrics',
+    yaml: 'shard_metrics',
+    env: 'LALLY_SHARD_METRICS',
+    group: 'Server',
+    kind: 'boolean',
+    placeholder: '',
+    negatable: true,
+    default: true,
+    defaultText: 'true',
+    description:
+      'Count every key operation and its latency in shared memory for GET /metrics; --no-shard-metrics leaves them out (to measure their cost).',
+  },
   // Cluster
   {
     key: 'seedNode',

@@ -72,6 +72,8 @@ export interface LallyConfig {
   readonly tlsCa: string | undefined;
   /** Event-loop turns a shard polls its rings before sleeping on its doorbell (see docs/rings.md). */
   readonly ringIdleTurns: number;
+  /** Per-operation counters and latency histograms of the shards (GET /metrics); off for comparisons. */
+  readonly shardMetrics: boolean;
 }
 
 /** Where a config value came from: used to name it in validation errors. */

@@ -12,6 +12,7 @@ import { LocalReplica } from '../cluster/local-replica.js';
 import { loadNodeIdentity, type NodeIdentity } from '../cluster/node-identity.js';
 import { NodeTransfer } from '../cluster/node-transfer.js';
 import type { LallyConfig } from '../config/types.js';
+import { readVersion } from '../config/version.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { loadNativeUws } from '../http/uws-native.js';
 import { readHandler } from '../rpc/replica-read.js';
@@ -20,6 +21,7 @@ import { rpcSecurityOf } from '../rpc/rpc-security.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from '../shard/control-messages.js';
 import { RingTransport } from '../shard/ring-transport.js';
 import { MainEndpoint } from './main-endpoint.js';
+import { NodeObservability } from './metrics-scrape.js';
 import { assertPortFree } from './port-check.js';
 import { lockHttpPort } from './port-lock.js';
 import { foreignListeners } from './port-owners.js';
@@ -108,10 +110,13 @@ export class Daemon {
   #started = false;
   readonly #exited: Promise<number>;
   #resolveExited!: (code: number) => void;
+  /** The node's phase (GET /readyz), the shards' metrics blocks and the scrapes (GET /metrics). */
+  readonly #observe: NodeObservability;
 
   constructor(config: LallyConfig, logger: Logger) {
     this.#config = config;
     this.#logger = logger;
+    this.#observe = new NodeObservability(config.shards, config.shardMetrics);
     this.#exited = new Promise((resolve) => {
       this.#resolveExited = resolve;
     });
@@ -260,6 +265,8 @@ export class Daemon {
         config,
         clockOffsetMs,
         rings: rings.forThread(id),
+        status: this.#observe.status.buffer,
+        ...(this.#observe.blocks[id] === undefined ? {} : { metrics: this.#observe.blocks[id] }),
       };
       const worker = new Worker(SHARD_WORKER_URL, { workerData: data, name: `lally-shard-${id}` });
       const handle: ShardHandle = { id, worker, state: 'starting', listenSent: false };
@@ -270,14 +277,18 @@ export class Daemon {
     const records = ready.reduce((sum, m) => sum + (m.type === 'ready' ? m.records : 0), 0);
     const replayMs = ready.reduce((max, m) => Math.max(max, m.type === 'ready' ? m.replayMs : 0), 0);
     // Joined before the HTTP port opens: a node that serves HTTP knows its cluster.
+    this.#setPhase('joining');
     await this.#cluster.join();
     // The data before the HTTP port: a node that serves holds what its ranges held (docs/cluster.md).
+    this.#setPhase('catching_up');
     await this.#transfer.catchUp(this.#stopSignal.signal);
+    this.#setPhase('opening');
     // The first shard binds the port (which may be 0: ephemeral); the others join that same port.
     const first = await this.#listen(this.#shards[0]!, config.httpPort);
     await Promise.all(this.#shards.slice(1).map((s) => this.#listen(s, first)));
     await this.#assertPortOwned(first);
     this.#started = true;
+    this.#setPhase('ready');
     return {
       httpPort: first,
       shards: config.shards,
@@ -307,8 +318,43 @@ export class Daemon {
     }
   }
 
+  /** A phase once stopping stays stopping (a failed start may still be joining when the stop begins). */
+  #setPhase(phase: 'joining' | 'catching_up' | 'opening' | 'ready'): void {
+    if (this.#stopping === undefined) this.#observe.status.phase = phase;
+  }
+
+  /** GET /metrics reached shard `handle`: render the node's figures and hand them back to it. */
+  #answerMetrics(handle: ShardHandle, id: number): void {
+    const endpoint = this.#endpoint;
+    const rendered =
+      endpoint === undefined
+        ? Promise.reject(new LallyError(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down'))
+        : readVersion().then((version) =>
+            this.#observe.scrape({
+              endpoint,
+              nodeId: this.#identity?.hex ?? '',
+              version,
+              members: () => this.#members,
+              replication: () => (this.#members.length > 1 ? this.#coordinator?.stats() : undefined),
+            }),
+          );
+    rendered.then(
+      (answer) => this.#send(handle, { type: 'metrics', id, ...answer }),
+      (error: unknown) => {
+        this.#logger.error({ err: error }, 'GET /metrics failed');
+        const code = error instanceof LallyError ? error.code : ErrorCodes.INTERNAL;
+        const message = error instanceof Error ? error.message : String(error);
+        this.#send(handle, { type: 'metrics', id, contentType: '', text: undefined, code, message });
+      },
+    );
+  }
+
   #supervise(handle: ShardHandle): void {
     handle.worker.on('message', (message: ShardToMain) => {
+      if (message.type === 'metrics') {
+        this.#answerMetrics(handle, message.id);
+        return;
+      }
       if (message.type === 'fatal') {
         // A shard's configuration problem (it could not listen on the port) stays one: exit 2, not 1.
         // A hook that does not load or a corrupt AOF keeps its code; any other failure is a crash.
@@ -358,6 +404,7 @@ export class Daemon {
   }
 
   #allExited(): void {
+    this.#observe.stop();
     // No shard is left to answer the main thread: fail what waits, and stop its inbox (it keeps the
     // process alive while open).
     this.#coordinator?.close();
@@ -435,6 +482,7 @@ export class Daemon {
   }
 
   async #stop(drainMs: number): Promise<void> {
+    this.#observe.status.phase = 'stopping';
     this.#stopSignal.abort();
     const graceMs = Math.max(MIN_CLOSE_GRACE_MS, Math.floor(this.#config.shutdownTimeoutMs * 0.1));
     const forced = setTimeout(() => this.#forceStop(drainMs + graceMs), drainMs + graceMs);

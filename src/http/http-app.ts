@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { KeyValueService, OpKind, OpResult } from '../kv/key-value-service.js';
 import type { MemberView } from '../kv/member-view.js';
+import type { ApiRoute } from '../metrics/shard-metrics.js';
 import { BearerTokens, OPEN_ROUTES, withBearerAuth } from './auth-guard.js';
 import { timestampOf } from './batch-json.js';
 import { BATCH_DEFAULTS, BatchRunner, defaultBatchBudget } from './batch-runner.js';
@@ -37,6 +38,15 @@ export interface HttpAppOptions {
   cluster(): readonly MemberView[];
   /** The whole node's figures (GET /stats), gathered from every shard. */
   stats(callback: (json: string) => void): void;
+  /**
+   * The whole node's figures in Prometheus text (GET /metrics), or an error when they could not be
+   * rendered in time. Without it, /metrics is not a route.
+   */
+  metrics?(callback: (answer: { contentType: string; text: string } | LallyError) => void): void;
+  /** Whether the node serves (GET /readyz): undefined when ready, else why not. */
+  notReady?(): { phase: string; reason: string } | undefined;
+  /** Wraps the service one route uses, to count its operations (shard metrics); none: uncounted. */
+  meter?(route: ApiRoute, service: KeyValueService): KeyValueService;
 }
 
 const JSON_TYPE = 'application/json';
@@ -46,6 +56,8 @@ const always200 = (): number => 200;
 const foundOr404 = (result: OpResult): number => (result.found ? 200 : 404);
 
 const KV_PREFIX = '/kv/';
+const LIVE_JSON = JSON.stringify({ status: 'success', live: true });
+const READY_JSON = JSON.stringify({ status: 'success', ready: true, phase: 'ready' });
 export const GREETING = 'Hello World! from lally';
 
 /** Tracks one request that is answered later (after a hop, a sync, or its body). */
@@ -55,7 +67,7 @@ interface Pending {
 
 /**
  * The HTTP API of one shard: upstream's routes (/add, /get, /remove, /nodes, /greet), REST routes under
- * /kv/, /batch and /stats. Every shard serves all of them on the same port; the key-value service
+ * /kv/, /batch, /stats and /metrics, and the probes /livez and /readyz. Every shard serves all of them on the same port; the key-value service
  * (the shard router, which sends each key to its owner) runs the operations, and its results say
  * which quorum they reached. See docs/api.md.
  */
@@ -75,24 +87,32 @@ export class HttpApi {
 
   readonly #json: KvJson;
   readonly #bodyDeadlines: BodyDeadlines;
+  /** The service as each route uses it: counted when shard metrics are on. */
+  readonly #kv: KeyValueService;
+  readonly #upstream: KeyValueService;
 
   constructor(opts: HttpAppOptions) {
     this.#opts = opts;
     this.#bodyDeadlines = new BodyDeadlines(opts.bodyTimeoutMs ?? 0);
     this.#json = new KvJson();
-    this.#batches = new BatchRunner(
-      (op, key, value, callback) => opts.service.execute(op, key, value, callback),
-      {
-        ...BATCH_DEFAULTS,
-        budgetBytes: opts.batchAnswerBudgetBytes ?? defaultBatchBudget(opts.limits.maxValueBytes),
-      },
-    );
+    const meter = (route: ApiRoute) => opts.meter?.(route, opts.service) ?? opts.service;
+    this.#kv = meter('kv');
+    this.#upstream = meter('upstream');
+    const batch = meter('batch');
+    this.#batches = new BatchRunner((op, key, value, callback) => batch.execute(op, key, value, callback), {
+      ...BATCH_DEFAULTS,
+      budgetBytes: opts.batchAnswerBudgetBytes ?? defaultBatchBudget(opts.limits.maxValueBytes),
+    });
     this.#debug = opts.logger.isLevelEnabled('debug');
   }
 
   register(app: TemplatedApp): TemplatedApp {
     const allow = (methods: string) => (res: HttpResponse, req: HttpRequest) =>
       this.#methodNotAllowed(res, req, methods);
+    this.#registerProbes(app);
+    if (this.#opts.metrics !== undefined) {
+      app.get('/metrics', (res) => this.#metrics(res)).any('/metrics', allow('GET'));
+    }
     return app
       .get('/greet', (res) => this.#send(res, 200, 'text/plain; charset=utf-8', GREETING))
       .get('/nodes', (res) => this.#nodes(res))
@@ -129,6 +149,16 @@ export class HttpApi {
           ),
         );
       });
+  }
+
+  /** GET /livez and GET /readyz (OPEN_ROUTES): registered apart, so that a guard of the API can skip them. */
+  #registerProbes(app: TemplatedApp): void {
+    const allow = (res: HttpResponse, req: HttpRequest) => this.#methodNotAllowed(res, req, 'GET');
+    app
+      .get('/livez', (res) => this.#send(res, 200, JSON_TYPE, LIVE_JSON))
+      .get('/readyz', (res) => this.#readyz(res))
+      .any('/livez', allow)
+      .any('/readyz', allow);
   }
 
   // ---- plumbing -------------------------------------------------------------------------------
@@ -229,11 +259,12 @@ export class HttpApi {
     answer: (result: OpResult) => string,
     statusOf: (result: OpResult) => number,
     contentType: (result: OpResult) => string = jsonType,
+    service: KeyValueService = this.#kv,
   ): void {
     let deferred: Pending | undefined = pending;
     let sync = true;
     let settled = false;
-    this.#opts.service.execute(op, key, value, (result) => {
+    service.execute(op, key, value, (result) => {
       settled = true;
       if (deferred !== undefined && !this.#finish(deferred)) return;
       if (result.error !== undefined) {
@@ -269,7 +300,17 @@ export class HttpApi {
   /** POST /add, POST /get, DELETE /remove: upstream's shapes, 200 even for a missing key (as upstream). */
   #upstreamOp(res: HttpResponse, pending: Pending, op: OpKind, body: Uint8Array, needsValue: boolean): void {
     const { key, value } = parseKeyValueBody(body, needsValue, this.#opts.limits);
-    this.#run(res, pending, op, key, value, (result) => this.#answerJson(op, key, value, result), always200);
+    this.#run(
+      res,
+      pending,
+      op,
+      key,
+      value,
+      (result) => this.#answerJson(op, key, value, result),
+      always200,
+      jsonType,
+      this.#upstream,
+    );
   }
 
   /** The key of a /kv/ URL, or undefined after answering the error (a bad key, a key too large). */
@@ -383,6 +424,31 @@ export class HttpApi {
       ring_share: m.ringShare ?? null,
     }));
     this.#send(res, 200, JSON_TYPE, JSON.stringify({ status: 'success', members }));
+  }
+
+  #readyz(res: HttpResponse): void {
+    const notReady = this.#opts.notReady?.();
+    if (notReady === undefined) {
+      this.#send(res, 200, JSON_TYPE, READY_JSON);
+      return;
+    }
+    const body = JSON.stringify({
+      status: 'error',
+      code: ErrorCodes.NOT_READY,
+      message: notReady.reason,
+      ready: false,
+      phase: notReady.phase,
+    });
+    this.#send(res, 503, JSON_TYPE, body);
+  }
+
+  #metrics(res: HttpResponse): void {
+    const pending = this.#defer(res);
+    this.#opts.metrics!((answer) => {
+      if (!this.#finish(pending)) return;
+      if (answer instanceof LallyError) this.#sendError(res, answer);
+      else this.#send(res, 200, answer.contentType, answer.text);
+    });
   }
 
   #stats(res: HttpResponse): void {

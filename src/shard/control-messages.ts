@@ -14,14 +14,25 @@ export type MainToShard =
   /** The member table, on every change and once a second (src/cluster/cluster-node.ts). */
   | { readonly type: 'members'; readonly members: readonly MemberView[] }
   /** The coordinator's figures (GET /stats `replication`), sent with the member table (at most 1 s old). */
-  | { readonly type: 'replication'; readonly stats: Record<string, unknown> };
+  | { readonly type: 'replication'; readonly stats: Record<string, unknown> }
+  /** The answer to a shard's `metrics` request: the node's Prometheus text, or an error code. */
+  | {
+      readonly type: 'metrics';
+      readonly id: number;
+      readonly contentType: string;
+      readonly text: string | undefined;
+      readonly code?: string;
+      readonly message?: string;
+    };
 
 export type ShardToMain =
   | { readonly type: 'ready'; readonly shard: number; readonly records: number; readonly replayMs: number }
   | { readonly type: 'listening'; readonly shard: number; readonly port: number }
   | { readonly type: 'drained'; readonly shard: number }
   | { readonly type: 'closed'; readonly shard: number }
-  | { readonly type: 'fatal'; readonly shard: number; readonly code: string; readonly message: string };
+  | { readonly type: 'fatal'; readonly shard: number; readonly code: string; readonly message: string }
+  /** GET /metrics reached this shard: the main thread renders the whole node's figures (a scrape: rare). */
+  | { readonly type: 'metrics'; readonly shard: number; readonly id: number };
 
 /** Shared memory a shard needs; thread ids: shards are 0..shards-1, the main thread is `shards`. */
 export interface ShardRings {
@@ -41,4 +52,8 @@ export interface ShardWorkerData {
   /** Added to the wall clock of this shard's version stamps (a fault for tests: src/clock/fault-clock.ts). */
   readonly clockOffsetMs?: number;
   readonly rings: ShardRings;
+  /** The node's phase and the main thread's event-loop delay (src/metrics/node-status.ts). */
+  readonly status?: SharedArrayBuffer;
+  /** This shard's metrics block (src/metrics/shard-metrics.ts); undefined with --no-shard-metrics. */
+  readonly metrics?: SharedArrayBuffer;
 }

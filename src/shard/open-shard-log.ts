@@ -7,6 +7,7 @@ export async function openShardLog(
   config: LallyConfig,
   shard: number,
   logger: Logger,
+  onSync?: (elapsedMs: number) => void,
 ): Promise<ShardLog | undefined> {
   if (!config.aof) return undefined;
   const { ShardAof } = await import('../aof/shard-aof.js');
@@ -19,5 +20,6 @@ export async function openShardLog(
     rewriteMinSize: config.aofRewriteMinSize,
     rewritePercentage: config.aofRewritePercentage,
     logger,
+    ...(onSync === undefined ? {} : { onSync }),
   });
 }

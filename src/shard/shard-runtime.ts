@@ -2,13 +2,17 @@ import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { offsetClock } from '../clock/fault-clock.js';
 import { HybridLogicalClock } from '../clock/hlc.js';
-import { ErrorCodes, LallyError } from '../errors.js';
+import { ErrorCodes, isErrorCode, LallyError } from '../errors.js';
 import { HookRunner } from '../hooks/hook-runner.js';
 import { AcceptGuard } from '../http/accept-guard.js';
 import { createHttpApp, HttpApi } from '../http/http-app.js';
 import { httpSecurityOf } from '../http/http-security.js';
 import { loadNativeUws, type UwsModule } from '../http/uws-native.js';
 import type { MemberView } from '../kv/member-view.js';
+import { EventLoopDelayMonitor } from '../metrics/event-loop-delay.js';
+import { meteredService } from '../metrics/metered-service.js';
+import { NodeStatus, PHASE_REASONS } from '../metrics/node-status.js';
+import { ShardMetricsWriter } from '../metrics/shard-metrics.js';
 import { ShardStore } from '../store/shard-store.js';
 import { ClusterService } from './cluster-service.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from './control-messages.js';
@@ -36,12 +40,14 @@ export interface ShardRuntimeDeps {
   readonly control: ControlChannel;
   readonly logger: Logger;
   readonly transport: ShardTransport;
-  /** Opens this shard's AOF, or undefined when the AOF is off. */
-  openLog(): Promise<ShardLog | undefined>;
+  /** Opens this shard's AOF, or undefined when the AOF is off; `onSync` times its fdatasyncs. */
+  openLog(onSync?: (elapsedMs: number) => void): Promise<ShardLog | undefined>;
   readonly uws?: UwsModule;
 }
 
 const DRAIN_POLL_MS = 5;
+/** How long GET /metrics waits for the main thread to render the node's figures. */
+const METRICS_TIMEOUT_MS = 5000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -80,10 +86,24 @@ export class ShardRuntime {
   /** Set once it has told the main thread it listens: a failure after that is a crash, logged as fatal. */
   #listening = false;
   #closing: Promise<void> | undefined;
+  /** The node's phase as the main thread writes it (a shard tested alone is always ready). */
+  readonly #status: NodeStatus;
+  readonly #metrics: ShardMetricsWriter | undefined;
+  #eventLoop: EventLoopDelayMonitor | undefined;
+  /** GET /metrics requests waiting for the main thread, by id. */
+  readonly #metricsWaiting = new Map<number, (message: Extract<MainToShard, { type: 'metrics' }>) => void>();
+  #nextMetricsId = 1;
 
   constructor(deps: ShardRuntimeDeps) {
     this.#deps = deps;
     this.#logger = deps.logger;
+    const { status, metrics } = deps.data;
+    if (status !== undefined) this.#status = new NodeStatus(status);
+    else {
+      this.#status = new NodeStatus();
+      this.#status.phase = 'ready';
+    }
+    this.#metrics = metrics === undefined ? undefined : new ShardMetricsWriter(metrics);
   }
 
   get router(): ShardRouter | undefined {
@@ -113,11 +133,13 @@ export class ShardRuntime {
     const { data, transport } = this.#deps;
     const { config, shard, shards } = data;
     this.#uws = this.#deps.uws ?? loadNativeUws();
+    this.#eventLoop = new EventLoopDelayMonitor();
     this.#hooks = await HookRunner.load(config.hooks, process.cwd(), { shard, shards, logger: this.#logger });
     this.#checkStopping();
     const store = new ShardStore();
     const clock = new HybridLogicalClock(data.nodeId, offsetClock(data.clockOffsetMs ?? 0));
-    this.#log = await this.#deps.openLog();
+    const metrics = this.#metrics;
+    this.#log = await this.#deps.openLog(metrics === undefined ? undefined : (ms) => metrics.sync(ms));
     this.#checkStopping();
     const engine = new ShardEngine({
       shard,
@@ -168,6 +190,9 @@ export class ShardRuntime {
       nodes: () => this.#members.filter((m) => !m.self && m.state === 'alive').map((m) => m.address),
       cluster: () => this.#members,
       stats: (callback) => this.#gatherStats(callback),
+      metrics: (callback) => this.#askMetrics(callback),
+      notReady: () => this.#notReady(),
+      ...(metrics === undefined ? {} : { meter: (route, inner) => meteredService(inner, route, metrics) }),
     });
     this.#http = http;
     router.statsProvider = () => JSON.stringify(this.#ownStats());
@@ -183,7 +208,39 @@ export class ShardRuntime {
       this.#http!,
       this.#log,
       this.#deps.transport.stats?.(),
+      this.#eventLoop?.read(),
     );
+  }
+
+  /** Undefined when ready; otherwise the phase and why (GET /readyz). */
+  #notReady(): { phase: string; reason: string } | undefined {
+    // This shard stops before the main thread says so when it drains.
+    const phase = this.#stopping || this.#http?.closing ? 'stopping' : this.#status.phase;
+    return phase === 'ready' ? undefined : { phase, reason: PHASE_REASONS[phase] };
+  }
+
+  /** GET /metrics: the main thread renders the node's figures; a shard never does. */
+  #askMetrics(callback: (answer: { contentType: string; text: string } | LallyError) => void): void {
+    const id = this.#nextMetricsId++;
+    const timer = setTimeout(() => {
+      this.#metricsWaiting.delete(id);
+      callback(
+        new LallyError(
+          ErrorCodes.TIMEOUT,
+          `the main thread did not render the metrics within ${METRICS_TIMEOUT_MS} ms`,
+        ),
+      );
+    }, METRICS_TIMEOUT_MS);
+    timer.unref();
+    this.#metricsWaiting.set(id, (message) => {
+      clearTimeout(timer);
+      if (message.text !== undefined) callback({ contentType: message.contentType, text: message.text });
+      else {
+        const code = isErrorCode(message.code) ? message.code : ErrorCodes.INTERNAL;
+        callback(new LallyError(code, message.message ?? 'the metrics could not be rendered'));
+      }
+    });
+    this.#deps.control.postMessage({ type: 'metrics', shard: this.#deps.data.shard, id });
   }
 
   #gatherStats(callback: (json: string) => void): void {
@@ -193,6 +250,8 @@ export class ShardRuntime {
     let waiting = shards - 1;
     const finish = () => {
       const stats = combineStats(collected, missing, this.#deps.data.nodeId);
+      if (this.#deps.data.status !== undefined)
+        stats.main = { eventLoopDelay: this.#status.mainEventLoopDelay };
       callback(
         JSON.stringify(
           this.#replication === undefined ? stats : { ...stats, replication: this.#replication },
@@ -231,6 +290,12 @@ export class ShardRuntime {
       case 'replication':
         this.#replication = message.stats;
         return;
+      case 'metrics': {
+        const waiting = this.#metricsWaiting.get(message.id);
+        this.#metricsWaiting.delete(message.id);
+        waiting?.(message);
+        return;
+      }
     }
   }
 
@@ -332,6 +397,7 @@ export class ShardRuntime {
   async #closeOnce(): Promise<void> {
     await this.#booting;
     this.closeSockets();
+    this.#eventLoop?.stop();
     const steps: [string, () => Promise<void> | void][] = [
       ['the shard links', () => this.#deps.transport.close()],
       [

@@ -1,3 +1,4 @@
+import type { EventLoopDelay } from '../metrics/node-status.js';
 import type { ShardEngine } from './shard-engine.js';
 import type { ShardRouter } from './shard-router.js';
 
@@ -25,6 +26,8 @@ export interface ShardStats {
   httpErrors: number;
   inFlight: number;
   heapUsedBytes: number;
+  /** The shard thread's event-loop delay over the last 10 to 20 s (src/metrics/event-loop-delay.ts). */
+  eventLoopDelay: EventLoopDelay | null;
   aof: Record<string, number | string | boolean> | null;
   rings: Record<string, number> | null;
 }
@@ -39,6 +42,7 @@ export function collectShardStats(
   },
   aof: { stats(): Record<string, number | string | boolean> } | undefined,
   rings: Record<string, number> | undefined,
+  eventLoopDelay?: EventLoopDelay,
 ): ShardStats {
   return {
     id: engine.shard,
@@ -60,6 +64,7 @@ export function collectShardStats(
     httpErrors: http.counters.errors,
     inFlight: http.inFlight,
     heapUsedBytes: process.memoryUsage().heapUsed,
+    eventLoopDelay: eventLoopDelay ?? null,
     aof: aof === undefined ? null : aof.stats(),
     rings: rings ?? null,
   };
@@ -72,6 +77,8 @@ export interface NodeStats {
   shards: ShardStats[];
   totals: { keys: number; tombstones: number; gets: number; puts: number; removes: number; hops: number };
   missingShards: number[];
+  /** The main thread's figures (its event-loop delay, as it last wrote them: at most 1 s old). */
+  main?: { eventLoopDelay: EventLoopDelay };
 }
 
 /** Combines the shards' figures (those that answered) into the node's. */

@@ -43,6 +43,7 @@ const SAMPLES: Record<keyof LallyConfig, { raw: string; value: (dir: string) => 
   hintMaxAgeMs: { raw: '60000', value: () => 60000 },
   maxClockSkewMs: { raw: '5000', value: () => 5000 },
   ringIdleTurns: { raw: '20', value: () => 20 },
+  shardMetrics: { raw: 'false', value: () => false },
   seedNode: { raw: '10.0.0.1:50071', value: () => '10.0.0.1:50071' },
   joinTimeoutMs: { raw: '4000', value: () => 4000 },
   transferTimeoutMs: { raw: '60000', value: () => 60_000 },
@@ -128,6 +129,7 @@ t.test('defaults, with no file and no environment', async (t) => {
     shutdownTimeoutMs: 10000,
     hopTimeoutMs: 5000,
     ringIdleTurns: 0,
+    shardMetrics: true,
   });
   for (const option of CONFIG_OPTIONS) t.equal(sources[option.key], 'default', option.key);
 });

@@ -5,8 +5,11 @@ import type { AofRecord } from '../../src/aof/types.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { LallyConfig } from '../../src/config/types.js';
 import type { HopLink } from '../../src/hop/hop-link.js';
+import { OPEN_ROUTES } from '../../src/http/auth-guard.js';
 import { GREETING } from '../../src/http/http-app.js';
 import { wantsRawValue } from '../../src/http/query-flags.js';
+import { NodeStatus } from '../../src/metrics/node-status.js';
+import { allocateShardMetrics, readShardMetrics } from '../../src/metrics/shard-metrics.js';
 import type { MainToShard, ShardToMain } from '../../src/shard/control-messages.js';
 import type { ShardRouter } from '../../src/shard/shard-router.js';
 import { type ShardLog, ShardRuntime } from '../../src/shard/shard-runtime.js';
@@ -67,6 +70,8 @@ async function startShard(
     shards?: number;
     transport?: ShardTransport;
     log?: ShardLog;
+    status?: SharedArrayBuffer;
+    metrics?: SharedArrayBuffer;
   },
 ): Promise<Started> {
   const control = new ControlStub();
@@ -79,6 +84,8 @@ async function startShard(
       nodeId: 7,
       config: opts.config,
       rings: { inbound: [], outbound: [], doorbells: [] },
+      ...(opts.status === undefined ? {} : { status: opts.status }),
+      ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
     },
     control,
     logger: silent,
@@ -961,4 +968,73 @@ t.test('quorums above what one node reaches answer partial with the truthful cou
     t.match(removed, { status: 'partial', value: 'w', quorum: write }, `REST DELETE, ${where}`);
   }
   for (const shard of shards) await stopShard(t, shard);
+});
+
+t.test('probes, metrics and the event loop of one shard', async (t) => {
+  const status = new NodeStatus();
+  status.phase = 'catching_up';
+  status.mainEventLoopDelay = { maxMs: 9, p99Ms: 4 };
+  const block = allocateShardMetrics();
+  const started = await startShard(t, { config: await testConfig(), status: status.buffer, metrics: block });
+  const { url, control } = started;
+  t.same(OPEN_ROUTES, ['/livez', '/readyz']);
+  t.equal((await request(`${url}/livez`)).status, 200);
+  const waiting = await request(`${url}/readyz`);
+  t.equal(waiting.status, 503);
+  t.same(waiting.json(), {
+    status: 'error',
+    code: 'LALLY_ERR_NOT_READY',
+    message: 'the node is receiving its data from the cluster',
+    ready: false,
+    phase: 'catching_up',
+  });
+  status.phase = 'ready';
+  t.equal((await request(`${url}/readyz`)).status, 200, 'read from shared memory, no message needed');
+  t.equal((await request(`${url}/readyz`, { method: 'PUT', body: '' })).status, 405);
+
+  t.equal((await request(`${url}/kv/a`, { method: 'PUT', body: 'v' })).status, 200);
+  t.equal((await request(`${url}/kv/b`)).status, 404);
+  t.equal((await request(`${url}/add`, { method: 'POST', body: '{"key":"c","value":"1"}' })).status, 200);
+  const counted = readShardMetrics(block).operations.filter((o) => o.count > 0);
+  t.same(
+    counted.map((o) => `${o.route} ${o.op} ${o.outcome} ${o.count}`),
+    ['kv get not_found 1', 'kv put ok 1', 'upstream put ok 1'],
+  );
+
+  // GET /metrics is rendered by the main thread: the shard asks, and answers what it gets back.
+  control.on('posted', (message: ShardToMain) => {
+    if (message.type !== 'metrics') return;
+    if (message.id % 2 === 1) {
+      control.send({
+        type: 'metrics',
+        id: message.id,
+        contentType: 'text/plain; version=0.0.4',
+        text: 'x 1\n',
+      });
+    } else {
+      control.send({
+        type: 'metrics',
+        id: message.id,
+        contentType: '',
+        text: undefined,
+        code: 'LALLY_ERR_SHUTTING_DOWN',
+        message: 'stopping',
+      });
+    }
+  });
+  const metrics = await request(`${url}/metrics`);
+  t.equal(metrics.status, 200);
+  t.equal(metrics.text, 'x 1\n');
+  t.equal(metrics.headers.get('content-type'), 'text/plain; version=0.0.4');
+  const failed = await request(`${url}/metrics`);
+  t.equal(failed.status, 503);
+  t.equal(failed.json<{ code: string }>().code, 'LALLY_ERR_SHUTTING_DOWN');
+
+  const stats = (await request(`${url}/stats`)).json<{
+    shards: { eventLoopDelay: { maxMs: number; p99Ms: number } }[];
+    main: { eventLoopDelay: { maxMs: number; p99Ms: number } };
+  }>();
+  t.type(stats.shards[0]!.eventLoopDelay.maxMs, 'number');
+  t.same(stats.main, { eventLoopDelay: { maxMs: 9, p99Ms: 4 } });
+  await stopShard(t, started);
 });

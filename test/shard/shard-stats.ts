@@ -29,6 +29,7 @@ function shardStats(id: number, n: number): ShardStats {
     httpErrors: n + 10,
     inFlight: n + 11,
     heapUsedBytes: 1000 * n,
+    eventLoopDelay: null,
     aof: null,
     rings: null,
   };
