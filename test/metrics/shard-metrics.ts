@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import {
@@ -11,6 +12,7 @@ import {
   ShardMetricsWriter,
   SYNC_BUCKETS,
 } from '../../src/metrics/shard-metrics.js';
+import { repoPath } from '../fixtures/paths.js';
 
 t.test('a fresh block reads as zeros, one series per route, op and outcome', async (t) => {
   const snapshot = readShardMetrics(allocateShardMetrics());
@@ -82,7 +84,7 @@ t.test('what another thread writes is read here without a message', async (t) =>
     const { workerData, parentPort } = require('node:worker_threads');
     const slots = new Float64Array(workerData);
     // The built module (a worker evaluated from text has no TypeScript loader): npm test builds first.
-    import(${JSON.stringify(new URL('../../dist/src/metrics/shard-metrics.js', import.meta.url).href)})
+    import(${JSON.stringify(pathToFileURL(repoPath('dist/src/metrics/shard-metrics.js')).href)})
       .then((m) => {
         const writer = new m.ShardMetricsWriter(workerData);
         for (let i = 0; i < 1000; i++) writer.operation('kv', 'put', 'ok', 0.1);
