@@ -83,9 +83,10 @@ const MISSING = errorJson(
 );
 const WRONG = errorJson(ErrorCodes.UNAUTHENTICATED, 'the bearer token is not one this node accepts');
 
-/** Counts the requests refused (GET /stats). */
+/** The API's request counters (GET /stats): a refused request is a request and an error. */
 export interface AuthCounters {
-  refused: number;
+  requests: number;
+  errors: number;
 }
 
 /**
@@ -96,7 +97,7 @@ export function withBearerAuth(
   app: TemplatedApp,
   tokens: BearerTokens,
   open: readonly string[],
-  counters: AuthCounters = { refused: 0 },
+  counters: AuthCounters = { requests: 0, errors: 0 },
 ): TemplatedApp {
   const routes = app as unknown as Record<RouteMethod, (pattern: string, handler: Handler) => TemplatedApp>;
   const openSet = new Set(open);
@@ -107,7 +108,8 @@ export function withBearerAuth(
       return register(pattern, (res, req) => {
         const header = req.getHeader('authorization');
         if (header !== '' && tokens.accepts(header)) return handler(res, req);
-        counters.refused++;
+        counters.requests++;
+        counters.errors++;
         res
           .writeStatus(statusLine(401))
           .writeHeader('content-type', 'application/json')

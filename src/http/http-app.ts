@@ -469,7 +469,7 @@ export function createHttpApp(uws: UwsModule, api: HttpApi, security: HttpSecuri
       app,
       new BearerTokens(tokens),
       security.openRoutes ?? OPEN_ROUTES,
-      security.counters,
+      security.counters ?? api.counters,
     );
   }
   return api.register(app);
