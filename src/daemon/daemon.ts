@@ -17,6 +17,7 @@ import { readHandler } from '../rpc/replica-read.js';
 import { replicateHandler } from '../rpc/replication-service.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from '../shard/control-messages.js';
 import { RingTransport } from '../shard/ring-transport.js';
+import { allocateTableBuffers } from '../store/table-layout.js';
 import { MainEndpoint } from './main-endpoint.js';
 import { assertPortFree } from './port-check.js';
 import { lockHttpPort } from './port-lock.js';
@@ -237,6 +238,9 @@ export class Daemon {
         'LALLY_FAULT_DROP_REPLICATION=1: this node sends no writes to its peers (a fault for tests)',
       );
     }
+    // Every shard's store in shared memory, handed to every shard: each writes its own and reads the
+    // others' for GETs without a hop (docs/shared-store.md).
+    const tables = Array.from({ length: config.shards }, () => allocateTableBuffers());
     for (let id = 0; id < config.shards; id++) {
       const data: ShardWorkerData = {
         shard: id,
@@ -244,6 +248,7 @@ export class Daemon {
         nodeId,
         config,
         rings: rings.forThread(id),
+        tables,
       };
       const worker = new Worker(SHARD_WORKER_URL, { workerData: data, name: `lally-shard-${id}` });
       const handle: ShardHandle = { id, worker, state: 'starting', listenSent: false };

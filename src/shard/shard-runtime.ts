@@ -8,6 +8,7 @@ import { createHttpApp, HttpApi } from '../http/http-app.js';
 import { loadNativeUws, type UwsModule } from '../http/uws-native.js';
 import type { MemberView } from '../kv/member-view.js';
 import { ShardStore } from '../store/shard-store.js';
+import { TableReader } from '../store/table-reader.js';
 import { ClusterService } from './cluster-service.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from './control-messages.js';
 import { ShardEngine, type WriteAheadLog } from './shard-engine.js';
@@ -111,7 +112,7 @@ export class ShardRuntime {
     this.#uws = this.#deps.uws ?? loadNativeUws();
     this.#hooks = await HookRunner.load(config.hooks, process.cwd(), { shard, shards, logger: this.#logger });
     this.#checkStopping();
-    const store = new ShardStore();
+    const store = new ShardStore(data.tables?.[shard]);
     const clock = new HybridLogicalClock(data.nodeId);
     this.#log = await this.#deps.openLog();
     this.#checkStopping();
@@ -143,6 +144,7 @@ export class ShardRuntime {
       hopTimeoutMs: config.hopTimeoutMs,
       readQuorum: config.readQuorum,
       writeQuorum: config.writeQuorum,
+      peerTables: data.tables?.map((buffers, n) => (n === shard ? undefined : new TableReader(buffers))),
     });
     this.#router = router;
     const service = new ClusterService({
