@@ -46,6 +46,8 @@ export const HOP_DEFAULTS = {
 
 const EMPTY = new Uint8Array(0);
 
+const WRITE_BUCKETS = 4096;
+
 /** Answers of the admin hops (STATS): no replica count applies. */
 const NO_QUORUM: Quorum = Object.freeze({ required: 1, achieved: 1 });
 
@@ -98,6 +100,13 @@ export class ShardRouter implements KeyValueService {
   /** peerTables[n]: a reader of shard n's table (same node), for GETs without a hop; none for itself. */
   readonly #peerTables: readonly (TableReader | undefined)[];
   readonly #directKey = new Utf8Buffer();
+  /**
+   * PUTs and REMOVEs this shard sent to other shards and that are not answered yet, counted by
+   * bucket of the key's table hash: a GET of a key in a bucket with a write in flight hops behind it
+   * on the same ring instead of reading the table, which the write may not have reached yet (a batch
+   * or a pipeline's PUT then GET of one key must read the PUT).
+   */
+  readonly #writesInFlight = new Uint32Array(WRITE_BUCKETS);
   /**
    * hopsOut/hopsIn: requests that hopped to another shard / that other shards sent here. busy: hops
    * refused here (a full link, too many in flight); answersBusy: requests of other shards answered
@@ -190,24 +199,44 @@ export class ShardRouter implements KeyValueService {
       this.#runLocal(op, key, value, callback);
       return;
     }
-    if (op === 'get') {
-      const table = this.#peerTables[owner];
-      if (table !== undefined && this.#readDirect(table, key, callback)) return;
+    const table = this.#peerTables[owner];
+    if (table === undefined) {
+      const kind = op === 'get' ? HopKind.GET : op === 'put' ? HopKind.PUT : HopKind.REMOVE;
+      const keyBytes = this.#keyScratch.encode(key);
+      const valueBytes = value === undefined ? EMPTY : this.#valueScratch.encode(value);
+      this.#request(owner, kind, keyBytes, valueBytes, callback);
+      return;
     }
-    const kind = op === 'get' ? HopKind.GET : op === 'put' ? HopKind.PUT : HopKind.REMOVE;
-    const keyBytes = this.#keyScratch.encode(key);
+    const bytes = this.#directKey.encode(key);
+    const hash = tableHash(bytes.bytes, bytes.length);
+    const bucket = hash & (WRITE_BUCKETS - 1);
+    if (op === 'get') {
+      if (this.#writesInFlight[bucket] === 0 && this.#readDirect(table, bytes, hash, callback)) return;
+      this.#request(owner, HopKind.GET, bytes.bytes.subarray(0, bytes.length), EMPTY, callback);
+      return;
+    }
     const valueBytes = value === undefined ? EMPTY : this.#valueScratch.encode(value);
-    this.#request(owner, kind, keyBytes, valueBytes, callback);
+    const inFlight = this.#writesInFlight;
+    inFlight[bucket]!++;
+    this.#request(
+      owner,
+      op === 'put' ? HopKind.PUT : HopKind.REMOVE,
+      bytes.bytes.subarray(0, bytes.length),
+      valueBytes,
+      (result) => {
+        inFlight[bucket]!--;
+        callback(result);
+      },
+    );
   }
 
   /**
    * A GET of another shard's key, answered from its table as the owner would answer it (a tombstone
    * is a missing key; no hook runs on reads). False when the owner kept changing the key through
-   * every attempt: the caller hops instead.
+   * every attempt: the caller hops instead. `bytes` holds the key's UTF-8 bytes, `hash` their table hash.
    */
-  #readDirect(table: TableReader, key: string, callback: OpCallback): boolean {
-    const bytes = this.#directKey.encode(key);
-    const status = table.read(bytes.bytes, bytes.length, tableHash(bytes.bytes, bytes.length));
+  #readDirect(table: TableReader, bytes: Utf8Buffer, hash: number, callback: OpCallback): boolean {
+    const status = table.read(bytes.bytes, bytes.length, hash);
     if (status === ReadStatus.CONTENDED) {
       this.counters.directFallbacks++;
       return false;

@@ -971,3 +971,26 @@ t.test('a GET the owner keeps changing under the reader hops instead', async (t)
   t.equal(a.router.counters.hopsOut, 1);
   t.equal(b.router.counters.hopsIn, 1);
 });
+
+t.test('a GET behind a write of the same key still in flight hops after it, and reads it', async (t) => {
+  const nodes = buildCluster(2, { directReads: true });
+  const [a, b] = nodes as [Node, Node];
+  const key = keysByOwner(a.router, 1)[1]![0]!;
+  await run(b.router, 'put', key, 'old');
+  // As a batch or an HTTP pipeline does: the PUT is sent, the GET comes before its answer.
+  const put = run(a.router, 'put', key, 'new');
+  const get = run(a.router, 'get', key);
+  const remove = run(a.router, 'remove', key);
+  const getAfterRemove = run(a.router, 'get', key);
+  t.equal((await put).result.found, true);
+  const read = await get;
+  t.equal(read.sync, false, 'the GET hopped behind the PUT');
+  t.equal(read.result.value, 'new', 'and read it');
+  t.equal((await remove).result.value, 'new');
+  t.equal((await getAfterRemove).result.found, false, 'a GET behind a REMOVE reads the removal');
+  t.equal(a.router.counters.directGets, 0);
+  const later = await run(a.router, 'get', key);
+  t.equal(later.sync, true, 'with no write in flight the next GET reads the table again');
+  t.equal(later.result.found, false);
+  t.equal(a.router.counters.directGets, 1);
+});
