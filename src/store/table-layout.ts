@@ -144,10 +144,11 @@ export class TableViews {
     if (resizes === this.#resizes) return;
     this.#resizes = resizes;
     const { index, directory, arena } = this.#buffers;
-    this.index = new Uint32Array(index, 0, index.byteLength >>> 2);
-    this.directory = new Uint32Array(directory, 0, directory.byteLength >>> 2);
-    this.words = new Uint32Array(arena, 0, arena.byteLength >>> 2);
-    this.walls = new Float64Array(arena, 0, arena.byteLength >>> 3);
+    // Division, not >>>: a buffer at its 4 GiB bound has a byteLength of 2^32, which >>> turns into 0.
+    this.index = new Uint32Array(index, 0, Math.floor(index.byteLength / 4));
+    this.directory = new Uint32Array(directory, 0, Math.floor(directory.byteLength / 4));
+    this.words = new Uint32Array(arena, 0, Math.floor(arena.byteLength / 4));
+    this.walls = new Float64Array(arena, 0, Math.floor(arena.byteLength / 8));
     this.bytes = Buffer.from(arena, 0, arena.byteLength) as ArenaBytes;
   }
 }
