@@ -35,6 +35,8 @@ export const ErrorCodes = {
   AOF_CORRUPT: 'LALLY_ERR_AOF_CORRUPT',
   AOF_IO: 'LALLY_ERR_AOF_IO',
   DISK_FULL: 'LALLY_ERR_DISK_FULL',
+  /** A shard's in-memory store reached its bound (4 GiB of entries per shard). */
+  STORE_FULL: 'LALLY_ERR_STORE_FULL',
   SHARD_CRASHED: 'LALLY_ERR_SHARD_CRASHED',
   /** A replicated write stamped further ahead of this node's clock than max_clock_skew_ms. */
   CLOCK_SKEW: 'LALLY_ERR_CLOCK_SKEW',
@@ -89,6 +91,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, { http: number; grpc: numb
   LALLY_ERR_AOF_IO: { http: 500, grpc: GRPC.INTERNAL },
   // 507 Insufficient Storage (RFC 4918): the write was not stored; it may succeed once space is freed.
   LALLY_ERR_DISK_FULL: { http: 507, grpc: GRPC.RESOURCE_EXHAUSTED },
+  LALLY_ERR_STORE_FULL: { http: 507, grpc: GRPC.RESOURCE_EXHAUSTED },
   LALLY_ERR_SHARD_CRASHED: { http: 500, grpc: GRPC.INTERNAL },
   // Between nodes only: the sender's clock (or one it heard from) runs ahead; it may pass in time.
   LALLY_ERR_CLOCK_SKEW: { http: 500, grpc: GRPC.FAILED_PRECONDITION },

@@ -20,6 +20,7 @@ import { replicateHandler } from '../rpc/replication-service.js';
 import { rpcSecurityOf } from '../rpc/rpc-security.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from '../shard/control-messages.js';
 import { RingTransport } from '../shard/ring-transport.js';
+import { allocateTableBuffers } from '../store/table-layout.js';
 import { MainEndpoint } from './main-endpoint.js';
 import { NodeObservability } from './metrics-scrape.js';
 import { assertPortFree } from './port-check.js';
@@ -257,6 +258,9 @@ export class Daemon {
         'LALLY_FAULT_DROP_REPLICATION=1: this node sends no writes to its peers (a fault for tests)',
       );
     }
+    // Every shard's store in shared memory, handed to every shard: each writes its own and reads the
+    // others' for GETs without a hop (docs/shared-store.md).
+    const tables = Array.from({ length: config.shards }, () => allocateTableBuffers());
     for (let id = 0; id < config.shards; id++) {
       const data: ShardWorkerData = {
         shard: id,
@@ -267,6 +271,7 @@ export class Daemon {
         rings: rings.forThread(id),
         status: this.#observe.status.buffer,
         ...(this.#observe.blocks[id] === undefined ? {} : { metrics: this.#observe.blocks[id] }),
+        tables,
       };
       const worker = new Worker(SHARD_WORKER_URL, { workerData: data, name: `lally-shard-${id}` });
       const handle: ShardHandle = { id, worker, state: 'starting', listenSent: false };

@@ -37,6 +37,16 @@ const SHARD_COUNTERS: readonly [keyof ShardStats, string, string][] = [
   ['httpErrors', 'lally_http_errors_total', 'HTTP requests answered with a status other than 200'],
   ['hopsOut', 'lally_hops_out_total', 'requests received by the shard and sent to the owning shard'],
   ['hopsIn', 'lally_hops_in_total', 'requests the shard served for other shards'],
+  [
+    'directGets',
+    'lally_direct_gets_total',
+    "GETs of other shards' keys answered from their shared tables, without a hop",
+  ],
+  [
+    'directFallbacks',
+    'lally_direct_get_fallbacks_total',
+    'direct GETs that hopped after all (the owner kept rewriting the key)',
+  ],
   ['busy', 'lally_hops_busy_total', 'requests refused because a ring was full or too many waited (503)'],
   [
     'answersBusy',

@@ -5,6 +5,7 @@
 
 import type { LallyConfig } from '../config/types.js';
 import type { MemberView } from '../kv/member-view.js';
+import type { SharedTableBuffers } from '../store/table-layout.js';
 
 export type MainToShard =
   | { readonly type: 'listen'; readonly port: number }
@@ -56,4 +57,10 @@ export interface ShardWorkerData {
   readonly status?: SharedArrayBuffer;
   /** This shard's metrics block (src/metrics/shard-metrics.ts); undefined with --no-shard-metrics. */
   readonly metrics?: SharedArrayBuffer;
+  /**
+   * tables[n]: the shared memory of shard n's store (src/store/shared-table.ts), the same buffers in
+   * every shard: shard n writes its own, the others read it for GETs without a hop. Absent (tests),
+   * a shard allocates its own and hops for every other shard's key.
+   */
+  readonly tables?: readonly SharedTableBuffers[];
 }

@@ -29,6 +29,9 @@ import {
   type Quorum,
 } from '../kv/key-value-service.js';
 import { RateLimitedLogs } from '../log/rate-limited.js';
+import { Entry } from '../store/shard-store.js';
+import { tableHash, Utf8Buffer } from '../store/table-layout.js';
+import { ReadStatus, type TableReader } from '../store/table-reader.js';
 import { ReplicaRequests } from './replica-requests.js';
 import type { ShardEngine, WriteResult } from './shard-engine.js';
 
@@ -42,6 +45,8 @@ export const HOP_DEFAULTS = {
 } as const;
 
 const EMPTY = new Uint8Array(0);
+
+const WRITE_BUCKETS = 4096;
 
 /** Answers of the admin hops (STATS): no replica count applies. */
 const NO_QUORUM: Quorum = Object.freeze({ required: 1, achieved: 1 });
@@ -92,13 +97,34 @@ export class ShardRouter implements KeyValueService {
   readonly #scratchHeader = emptyHopHeader();
   readonly #keyScratch = new Utf8Scratch();
   readonly #valueScratch = new Utf8Scratch();
+  /** peerTables[n]: a reader of shard n's table (same node), for GETs without a hop; none for itself. */
+  readonly #peerTables: readonly (TableReader | undefined)[];
+  readonly #directKey = new Utf8Buffer();
+  /**
+   * PUTs and REMOVEs this shard sent to other shards and that are not answered yet, counted by
+   * bucket of the key's table hash: a GET of a key in a bucket with a write in flight hops behind it
+   * on the same ring instead of reading the table, which the write may not have reached yet (a batch
+   * or a pipeline's PUT then GET of one key must read the PUT).
+   */
+  readonly #writesInFlight = new Uint32Array(WRITE_BUCKETS);
   /**
    * hopsOut/hopsIn: requests that hopped to another shard / that other shards sent here. busy: hops
    * refused here (a full link, too many in flight); answersBusy: requests of other shards answered
    * BUSY because the answers owed to that shard were over budget; timeouts: hops that passed their
    * deadline; lateAnswers: answers that came after it (ignored).
    */
-  readonly counters = { hopsOut: 0, hopsIn: 0, busy: 0, answersBusy: 0, timeouts: 0, lateAnswers: 0 };
+  readonly counters = {
+    hopsOut: 0,
+    hopsIn: 0,
+    busy: 0,
+    answersBusy: 0,
+    timeouts: 0,
+    lateAnswers: 0,
+    /** GETs of other shards' keys read from their tables, without a hop. */
+    directGets: 0,
+    /** Of those, reads the owner kept changing under them, which then hopped (TableReader). */
+    directFallbacks: 0,
+  };
 
   constructor(opts: {
     engine: ShardEngine;
@@ -114,6 +140,11 @@ export class ShardRouter implements KeyValueService {
     /** The configured read and write quorums, for the answers' `quorum.required` (default 1). */
     readQuorum?: number;
     writeQuorum?: number;
+    /**
+     * Readers of the other shards' tables (index = shard): a GET of their keys reads there instead of
+     * hopping (docs/shared-store.md). Without them every GET of another shard's key hops.
+     */
+    peerTables?: readonly (TableReader | undefined)[];
   }) {
     this.#engine = opts.engine;
     this.shard = opts.shard;
@@ -134,6 +165,7 @@ export class ShardRouter implements KeyValueService {
     this.#answerReserved = new Float64Array(threads);
     this.#answerBudget = opts.answerBudgetBytes ?? HOP_DEFAULTS.answerBudgetBytes;
     this.#quorums = localQuorums(opts.readQuorum, opts.writeQuorum);
+    this.#peerTables = opts.peerTables ?? [];
     this.#replica = new ReplicaRequests(opts.engine, {
       send: (to, answering, requestId, status, version, flags, valueBytes) =>
         this.#sendAnswer(to, answering, requestId, status, version, flags, valueBytes),
@@ -167,10 +199,64 @@ export class ShardRouter implements KeyValueService {
       this.#runLocal(op, key, value, callback);
       return;
     }
-    const kind = op === 'get' ? HopKind.GET : op === 'put' ? HopKind.PUT : HopKind.REMOVE;
-    const keyBytes = this.#keyScratch.encode(key);
+    const table = this.#peerTables[owner];
+    if (table === undefined) {
+      const kind = op === 'get' ? HopKind.GET : op === 'put' ? HopKind.PUT : HopKind.REMOVE;
+      const keyBytes = this.#keyScratch.encode(key);
+      const valueBytes = value === undefined ? EMPTY : this.#valueScratch.encode(value);
+      this.#request(owner, kind, keyBytes, valueBytes, callback);
+      return;
+    }
+    const bytes = this.#directKey.encode(key);
+    const hash = tableHash(bytes.bytes, bytes.length);
+    const bucket = hash & (WRITE_BUCKETS - 1);
+    if (op === 'get') {
+      if (this.#writesInFlight[bucket] === 0 && this.#readDirect(table, bytes, hash, callback)) return;
+      this.#request(owner, HopKind.GET, bytes.bytes.subarray(0, bytes.length), EMPTY, callback);
+      return;
+    }
     const valueBytes = value === undefined ? EMPTY : this.#valueScratch.encode(value);
-    this.#request(owner, kind, keyBytes, valueBytes, callback);
+    const inFlight = this.#writesInFlight;
+    inFlight[bucket]!++;
+    this.#request(
+      owner,
+      op === 'put' ? HopKind.PUT : HopKind.REMOVE,
+      bytes.bytes.subarray(0, bytes.length),
+      valueBytes,
+      (result) => {
+        inFlight[bucket]!--;
+        callback(result);
+      },
+    );
+  }
+
+  /**
+   * A GET of another shard's key, answered from its table as the owner would answer it (a tombstone
+   * is a missing key; no hook runs on reads). False when the owner kept changing the key through
+   * every attempt: the caller hops instead. `bytes` holds the key's UTF-8 bytes, `hash` their table hash.
+   */
+  #readDirect(table: TableReader, bytes: Utf8Buffer, hash: number, callback: OpCallback): boolean {
+    const status = table.read(bytes.bytes, bytes.length, hash);
+    if (status === ReadStatus.CONTENDED) {
+      this.counters.directFallbacks++;
+      return false;
+    }
+    this.counters.directGets++;
+    const counters = this.#engine.counters;
+    counters.gets++;
+    if (status === ReadStatus.MISSING || table.tombstone) {
+      callback(missing(this.#quorums.read));
+      return true;
+    }
+    counters.hits++;
+    callback({
+      found: true,
+      value: table.value,
+      version: new Entry(table.value, table, false),
+      error: undefined,
+      quorum: this.#quorums.read,
+    });
+    return true;
   }
 
   /** Asks another shard for its figures (a JSON text, admin path only). */

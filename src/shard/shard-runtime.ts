@@ -14,6 +14,7 @@ import { meteredService } from '../metrics/metered-service.js';
 import { NodeStatus, PHASE_REASONS } from '../metrics/node-status.js';
 import { ShardMetricsWriter } from '../metrics/shard-metrics.js';
 import { ShardStore } from '../store/shard-store.js';
+import { TableReader } from '../store/table-reader.js';
 import { ClusterService } from './cluster-service.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from './control-messages.js';
 import { ShardEngine, type WriteAheadLog } from './shard-engine.js';
@@ -136,7 +137,7 @@ export class ShardRuntime {
     this.#eventLoop = new EventLoopDelayMonitor();
     this.#hooks = await HookRunner.load(config.hooks, process.cwd(), { shard, shards, logger: this.#logger });
     this.#checkStopping();
-    const store = new ShardStore();
+    const store = new ShardStore(data.tables?.[shard]);
     const clock = new HybridLogicalClock(data.nodeId, offsetClock(data.clockOffsetMs ?? 0));
     const metrics = this.#metrics;
     this.#log = await this.#deps.openLog(metrics === undefined ? undefined : (ms) => metrics.sync(ms));
@@ -169,6 +170,7 @@ export class ShardRuntime {
       hopTimeoutMs: config.hopTimeoutMs,
       readQuorum: config.readQuorum,
       writeQuorum: config.writeQuorum,
+      peerTables: data.tables?.map((buffers, n) => (n === shard ? undefined : new TableReader(buffers))),
     });
     this.#router = router;
     const service = new ClusterService({

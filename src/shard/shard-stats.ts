@@ -13,6 +13,9 @@ export interface ShardStats {
   removes: number;
   hopsOut: number;
   hopsIn: number;
+  /** GETs of other shards' keys read from their shared tables without a hop, and those that hopped after all. */
+  directGets: number;
+  directFallbacks: number;
   busy: number;
   /** Requests of other shards answered BUSY: the answers owed to that shard were over budget. */
   answersBusy: number;
@@ -54,6 +57,8 @@ export function collectShardStats(
     removes: engine.counters.removes,
     hopsOut: router.counters.hopsOut,
     hopsIn: router.counters.hopsIn,
+    directGets: router.counters.directGets,
+    directFallbacks: router.counters.directFallbacks,
     busy: router.counters.busy,
     answersBusy: router.counters.answersBusy,
     hopTimeouts: router.counters.timeouts,

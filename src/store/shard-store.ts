@@ -1,10 +1,12 @@
-import { type Version, versionToRfc3339 } from '../clock/hlc.js';
-import { supersedes } from '../clock/last-writer-wins.js';
+import { compareVersions, type Version, versionToRfc3339 } from '../clock/hlc.js';
+import { supersedesEncoded } from '../clock/last-writer-wins.js';
+import { SharedTable } from './shared-table.js';
+import { type SharedTableBuffers, tableHash, Utf8Buffer } from './table-layout.js';
 
 /**
- * One key's latest write. A tombstone (a delete) is kept so that the delete can replicate. The version
- * stamp is stored inline (an Entry is itself a Version): a separate object per key cost about 50 bytes
- * of a million-key store's 300.
+ * One key's latest write, as read from the store: a copy made on read (the store keeps bytes in shared
+ * memory, src/store/shared-table.ts), so a later write does not change an Entry already handed out.
+ * A tombstone (a delete) is kept so that the delete can replicate. An Entry is itself a Version.
  */
 export class Entry implements Version {
   value: string;
@@ -34,7 +36,7 @@ export class Entry implements Version {
     return versionToRfc3339(this);
   }
 
-  /** Overwrites this entry with a newer write (no new object per write). */
+  /** Overwrites this copy (the store is not changed). */
   assign(value: string, version: Version, tombstone: boolean): void {
     this.value = value;
     this.wall = version.wall;
@@ -54,23 +56,46 @@ export interface WriteOutcome {
 const LOST: WriteOutcome = Object.freeze({ applied: false, previous: undefined });
 
 /**
- * The data of one shard: key -> latest entry, last writer wins by version. Only the shard's own thread
- * touches it, so there are no locks.
+ * The data of one shard: key -> latest entry, last writer wins by version. The entries live in a
+ * SharedTable (shared memory that other shard threads read with TableReader, docs/shared-store.md);
+ * only the shard's own thread writes, so there are no locks. Keys and values are kept as UTF-8 bytes
+ * and turned back into strings on read.
  */
 export class ShardStore {
-  readonly #entries = new Map<string, Entry>();
+  readonly table: SharedTable;
+  readonly #key = new Utf8Buffer();
+  /** A value's bytes, only when two writes tie on their version (the content tiebreak). */
+  readonly #value = new Utf8Buffer();
+  readonly #stored = { wall: 0, counter: 0, node: 0 };
   #live = 0;
   #tombstones = 0;
 
+  /** A store over fresh buffers, or over `buffers` (empty) allocated where other threads get them. */
+  constructor(buffers?: SharedTableBuffers) {
+    this.table = new SharedTable(buffers);
+  }
+
   /** The live entry of a key: undefined when missing or deleted. */
   get(key: string): Entry | undefined {
-    const entry = this.#entries.get(key);
+    const entry = this.getWithTombstone(key);
     return entry === undefined || entry.tombstone ? undefined : entry;
   }
 
   /** The entry including tombstones (for replication and repair). */
   getWithTombstone(key: string): Entry | undefined {
-    return this.#entries.get(key);
+    const bytes = this.#key.encode(key);
+    const id = this.table.find(bytes.bytes, bytes.length, tableHash(bytes.bytes, bytes.length));
+    return id < 0 ? undefined : this.#entryAt(this.table.offsetOf(id));
+  }
+
+  #entryAt(offset: number): Entry {
+    const table = this.table;
+    const tombstone = table.tombstoneAt(offset);
+    return new Entry(
+      tombstone ? '' : table.valueAt(offset),
+      table.versionAt(offset, this.#stored),
+      tombstone,
+    );
   }
 
   put(key: string, value: string, version: Version): WriteOutcome {
@@ -82,20 +107,40 @@ export class ShardStore {
   }
 
   #write(key: string, value: string, version: Version, tombstone: boolean): WriteOutcome {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) {
-      this.#entries.set(key, new Entry(value, version, tombstone));
+    const table = this.table;
+    const k = this.#key.encode(key);
+    const valueLength = value.length === 0 ? 0 : Buffer.byteLength(value, 'utf8');
+    const hash = tableHash(k.bytes, k.length);
+    const id = table.find(k.bytes, k.length, hash);
+    if (id < 0) {
+      table.write(-1, k.bytes, k.length, hash, value, valueLength, version, tombstone);
       if (tombstone) this.#tombstones++;
       else this.#live++;
       return { applied: true, previous: undefined };
     }
-    if (!supersedes(version, tombstone, value, entry, entry.tombstone, entry.value)) return LOST;
-    const previous = entry.tombstone ? undefined : entry.value;
-    if (entry.tombstone !== tombstone) {
+    const offset = table.offsetOf(id);
+    const stored = table.versionAt(offset, this.#stored);
+    const wasTombstone = table.tombstoneAt(offset);
+    const order = compareVersions(version, stored);
+    // The one rule (src/clock/last-writer-wins.ts); its content tiebreak only on equal versions.
+    const wins =
+      order !== 0
+        ? order > 0
+        : supersedesEncoded(
+            version,
+            tombstone,
+            this.#value.encode(value).bytes.subarray(0, valueLength),
+            stored,
+            wasTombstone,
+            table.valueBytesAt(offset),
+          );
+    if (!wins) return LOST;
+    const previous = wasTombstone ? undefined : table.valueAt(offset);
+    if (wasTombstone !== tombstone) {
       this.#live += tombstone ? -1 : 1;
       this.#tombstones += tombstone ? 1 : -1;
     }
-    entry.assign(value, version, tombstone);
+    table.write(id, k.bytes, k.length, hash, value, valueLength, version, tombstone);
     return { applied: true, previous };
   }
 
@@ -108,7 +153,13 @@ export class ShardStore {
     return this.#tombstones;
   }
 
-  entries(): IterableIterator<[string, Entry]> {
-    return this.#entries.entries();
+  /** Every key with its entry, tombstones included, in the order the keys were first written. */
+  *entries(): IterableIterator<[string, Entry]> {
+    const table = this.table;
+    // The count is read on each step: keys written during the iteration come at its end.
+    for (let id = 0; id < table.count; id++) {
+      const offset = table.offsetOf(id);
+      yield [table.keyAt(offset), this.#entryAt(offset)];
+    }
   }
 }

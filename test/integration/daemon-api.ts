@@ -41,6 +41,7 @@ t.test('a two-shard daemon serves the whole API over real sockets', async (t) =>
     const get = await request(`${url}/kv/${key}`);
     t.equal(get.status, 200, `GET ${key}`);
     t.equal((get.json() as KvBody).value, `value of ${key}`);
+    t.match((get.json() as KvBody).timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   }
   const raw = await request(`${url}/kv/key-3?raw`);
   t.equal(raw.text, 'value of key-3');
@@ -49,9 +50,12 @@ t.test('a two-shard daemon serves the whole API over real sockets', async (t) =>
   t.equal(rawByAccept.text, 'value of key-4');
 
   const stats = (await request(`${url}/stats`)).json() as {
-    shards: { id: number; keys: number }[];
+    shards: { id: number; keys: number; directGets: number; hopsOut: number }[];
     totals: { keys: number };
   };
+  // Each request lands on either shard: GETs of the other shard's keys read its table, no hop.
+  const direct = stats.shards.reduce((sum, s) => sum + s.directGets, 0);
+  t.ok(direct > 0, `GETs of the other shard's keys were read from its table (${direct} of ${keys.length})`);
   t.equal(stats.shards.length, 2);
   t.equal(stats.totals.keys, keys.length);
   t.ok(

@@ -20,6 +20,8 @@ function shardStats(id: number, keys: number): ShardStats {
     removes: 0,
     hopsOut: 4,
     hopsIn: 5,
+    directGets: 6,
+    directFallbacks: 0,
     busy: 0,
     answersBusy: 0,
     hopTimeouts: 0,

@@ -29,6 +29,8 @@ function stampOf(version: Version | undefined): Version | undefined {
 }
 
 import { ShardStore } from '../../src/store/shard-store.js';
+import { allocateTableBuffers, stripeOf, tableHash, Utf8Buffer } from '../../src/store/table-layout.js';
+import { TableReader } from '../../src/store/table-reader.js';
 
 const NOW = 1_700_000_000_000;
 const silent = pino({ level: 'silent' });
@@ -86,11 +88,14 @@ function buildCluster(
     wal?: (shard: number) => WriteAheadLog | undefined;
     readQuorum?: number;
     writeQuorum?: number;
+    /** Stores in shared tables that the other shards read for GETs (as in a daemon). */
+    directReads?: boolean;
   } = {},
 ): Node[] {
   const nodes: Node[] = [];
+  const tables = opts.directReads ? Array.from({ length: shards }, () => allocateTableBuffers()) : undefined;
   for (let shard = 0; shard < shards; shard++) {
-    const store = new ShardStore();
+    const store = new ShardStore(tables?.[shard]);
     const engine = new ShardEngine({
       shard,
       store,
@@ -108,6 +113,7 @@ function buildCluster(
       logger: opts.logger ?? silent,
       readQuorum: opts.readQuorum,
       writeQuorum: opts.writeQuorum,
+      peerTables: tables?.map((buffers, n) => (n === shard ? undefined : new TableReader(buffers))),
     });
     nodes.push({ router, engine, store, links });
   }
@@ -912,4 +918,79 @@ t.test('every answer, local or hopped, carries the configured quorum with achiev
     t.same((await run(nodes[0]!.router, 'remove', key)).result.quorum, write, `remove, ${where}`);
   }
   for (const node of nodes) node.router.close();
+});
+
+t.test("a GET of another shard's key reads its shared table: no hop, the owner's answer", async (t) => {
+  const nodes = buildCluster(2, { directReads: true });
+  const [a, b] = nodes as [Node, Node];
+  const [, owned] = keysByOwner(a.router, 3);
+  const [live, deleted, never] = owned as [string, string, string];
+  await run(b.router, 'put', live, 'välue 🔑');
+  await run(b.router, 'put', deleted, 'gone');
+  await run(b.router, 'remove', deleted);
+  const hopsBefore = a.links[1]!.sent.length;
+
+  const hit = await run(a.router, 'get', live);
+  t.equal(hit.sync, true, 'answered at once');
+  t.equal(hit.result.found, true);
+  t.equal(hit.result.value, 'välue 🔑');
+  t.same(stampOf(hit.result.version), stampOf(b.store.get(live)), "the owner's version");
+  t.same(hit.result.quorum, { required: 1, achieved: 1 });
+  t.equal((await run(a.router, 'get', deleted)).result.found, false, 'a tombstone is a missing key');
+  const miss = await run(a.router, 'get', never);
+  t.equal(miss.result.found, false, 'a missing key');
+  t.equal(miss.result.value, undefined);
+  t.equal(a.links[1]!.sent.length, hopsBefore, 'nothing was sent to the owner');
+  t.equal(a.router.counters.directGets, 3);
+  t.equal(a.engine.counters.gets, 3, "counted in the reading shard's gets");
+  t.equal(a.engine.counters.hits, 1);
+  t.equal(b.engine.counters.gets, 0);
+
+  // Writes still hop to the owner.
+  await run(a.router, 'put', live, 'second');
+  t.equal(a.links[1]!.sent.length, hopsBefore + 1, 'a PUT hopped');
+  t.equal((await run(a.router, 'get', live)).result.value, 'second', 'the new value is read at once');
+});
+
+t.test('a GET the owner keeps changing under the reader hops instead', async (t) => {
+  const nodes = buildCluster(2, { directReads: true });
+  const [a, b] = nodes as [Node, Node];
+  const key = keysByOwner(a.router, 1)[1]![0]!;
+  await run(b.router, 'put', key, 'value');
+  // Hold the key's stripe odd, as an owner in the middle of a write would.
+  const bytes = new Utf8Buffer().encode(key);
+  const meta = new Int32Array(b.store.table.buffers.meta);
+  const stripe = stripeOf(tableHash(bytes.bytes, bytes.length));
+  Atomics.add(meta, stripe, 1);
+  const pending = run(a.router, 'get', key);
+  Atomics.add(meta, stripe, 1);
+  const { result, sync } = await pending;
+  t.equal(sync, false, 'answered by the hop');
+  t.equal(result.value, 'value');
+  t.equal(a.router.counters.directFallbacks, 1);
+  t.equal(a.router.counters.hopsOut, 1);
+  t.equal(b.router.counters.hopsIn, 1);
+});
+
+t.test('a GET behind a write of the same key still in flight hops after it, and reads it', async (t) => {
+  const nodes = buildCluster(2, { directReads: true });
+  const [a, b] = nodes as [Node, Node];
+  const key = keysByOwner(a.router, 1)[1]![0]!;
+  await run(b.router, 'put', key, 'old');
+  // As a batch or an HTTP pipeline does: the PUT is sent, the GET comes before its answer.
+  const put = run(a.router, 'put', key, 'new');
+  const get = run(a.router, 'get', key);
+  const remove = run(a.router, 'remove', key);
+  const getAfterRemove = run(a.router, 'get', key);
+  t.equal((await put).result.found, true);
+  const read = await get;
+  t.equal(read.sync, false, 'the GET hopped behind the PUT');
+  t.equal(read.result.value, 'new', 'and read it');
+  t.equal((await remove).result.value, 'new');
+  t.equal((await getAfterRemove).result.found, false, 'a GET behind a REMOVE reads the removal');
+  t.equal(a.router.counters.directGets, 0);
+  const later = await run(a.router, 'get', key);
+  t.equal(later.sync, true, 'with no write in flight the next GET reads the table again');
+  t.equal(later.result.found, false);
+  t.equal(a.router.counters.directGets, 1);
 });

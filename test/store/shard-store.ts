@@ -16,7 +16,7 @@ t.test('put then get', async (t) => {
   t.equal(entry?.value, 'one');
   t.same(entry?.version, v(100));
   t.equal(entry?.tombstone, false);
-  t.equal(store.getWithTombstone('a'), entry, 'same entry with or without tombstones');
+  t.same(store.getWithTombstone('a'), entry, 'the same entry with or without tombstones');
   t.equal(store.size, 1);
   t.equal(store.tombstones, 0);
   t.equal(store.get('b'), undefined, 'other keys stay missing');

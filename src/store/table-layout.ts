@@ -1,0 +1,160 @@
+/**
+ * The shared memory of one shard's table (docs/shared-store.md): four SharedArrayBuffers that the
+ * owning shard writes and every shard thread of the node may read.
+ *
+ * - meta (fixed, Int32): the index generation (odd while the index is rehashed), the index capacity,
+ *   the key count, and the stripe sequence locks (a writer makes a key's stripe odd while it changes
+ *   anything a reader of that key could look at).
+ * - index (growable, Uint32): open addressing with linear probing, slots of (hash, id + 1); 0 is empty.
+ *   A key's slot never changes once written (keys are never removed: a delete is a tombstone) until a
+ *   rehash, which runs under an odd generation.
+ * - directory (growable, Uint32): id -> byte offset of the key's entry in the arena. Ids are handed
+ *   out in insertion order, so iterating ids is the store's insertion order.
+ * - arena (growable, bytes): entries in blocks of the size classes of src/store/size-classes.ts.
+ *
+ * An entry, at an 8-aligned offset: u32 class | flags, u32 key length, u32 value length, u32 counter,
+ * f64 wall, u32 node, then the key's UTF-8 bytes and the value's UTF-8 bytes.
+ */
+
+export interface SharedTableBuffers {
+  readonly meta: SharedArrayBuffer;
+  readonly index: SharedArrayBuffer;
+  readonly directory: SharedArrayBuffer;
+  readonly arena: SharedArrayBuffer;
+}
+
+/** Int32 positions in meta. */
+export const GENERATION = 0;
+export const CAPACITY = 1;
+export const COUNT = 2;
+/** Bumped after every growth of the index, directory or arena: views of the old lengths are remade. */
+export const RESIZES = 3;
+export const STRIPES = 16;
+export const STRIPE_BITS = 12;
+export const STRIPE_COUNT = 1 << STRIPE_BITS;
+const META_INTS = STRIPES + STRIPE_COUNT;
+
+/** The stripe (meta position) of a table hash: the top bits, as the index uses the low ones. */
+export function stripeOf(hash: number): number {
+  return STRIPES + (hash >>> (32 - STRIPE_BITS));
+}
+
+/** Entry header: u32 words from the block's start, and the f64 position of the wall. */
+export const W_CLASS = 0;
+export const W_KEY_LENGTH = 1;
+export const W_VALUE_LENGTH = 2;
+export const W_COUNTER = 3;
+export const F_WALL = 2; // byte 16
+export const W_NODE = 6;
+export const HEADER_BYTES = 28;
+export const CLASS_MASK = 0xff;
+export const TOMBSTONE = 0x100;
+/** Set on a block in a free list; its W_KEY_LENGTH word then holds the next free block. */
+export const FREE = 0x200;
+
+/** Largest SharedArrayBuffer V8 lets grow (4 GiB). */
+export const MAX_BUFFER_BYTES = 2 ** 32;
+
+export const INITIAL_CAPACITY = 1024;
+const INITIAL_DIRECTORY_BYTES = INITIAL_CAPACITY * 4;
+const INITIAL_ARENA_BYTES = 1 << 20;
+
+export function allocateTableBuffers(): SharedTableBuffers {
+  const meta = new SharedArrayBuffer(META_INTS * 4);
+  Atomics.store(new Int32Array(meta), CAPACITY, INITIAL_CAPACITY);
+  return {
+    meta,
+    index: new SharedArrayBuffer(INITIAL_CAPACITY * 8, { maxByteLength: MAX_BUFFER_BYTES }),
+    directory: new SharedArrayBuffer(INITIAL_DIRECTORY_BYTES, { maxByteLength: MAX_BUFFER_BYTES }),
+    arena: new SharedArrayBuffer(INITIAL_ARENA_BYTES, { maxByteLength: MAX_BUFFER_BYTES }),
+  };
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * The table's hash of a key's UTF-8 bytes: FNV-1a (the shard hash) then murmur3's finalizer, because
+ * keys of one shard share `hash % shards`, which would crowd the index's low bits.
+ */
+export function tableHash(bytes: Uint8Array, length: number): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < length; i++) {
+    h ^= bytes[i]!;
+    h = Math.imul(h, FNV_PRIME);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** A reusable UTF-8 encoding buffer (grown, never truncating). */
+export class Utf8Buffer {
+  bytes: Buffer = Buffer.allocUnsafeSlow(1024);
+  length = 0;
+
+  /** Encodes `text` into the buffer; the bytes are bytes[0, length). */
+  encode(text: string): this {
+    if (text.length * 3 > this.bytes.length) {
+      let size = this.bytes.length;
+      while (size < text.length * 3) size *= 2;
+      this.bytes = Buffer.allocUnsafeSlow(size);
+    }
+    this.length = text.length === 0 ? 0 : this.bytes.write(text, 0, 'utf8');
+    return this;
+  }
+}
+
+/**
+ * Node's Buffer methods under toString and write, without their argument checks (present since Node
+ * 0.x, undocumented): a GET of a 100-byte value spends a good part of its time in those checks.
+ */
+export interface ArenaBytes extends Buffer {
+  utf8Write(text: string, offset: number, length: number): number;
+  utf8Slice(start: number, end: number): string;
+}
+
+/**
+ * Fixed-length views over a table's growable buffers, remade when RESIZES changes: in Node 20 an
+ * element access through a length-tracking view of a growable SharedArrayBuffer is about 20 times
+ * slower than through a fixed-length one (bench figures in docs/shared-store.md).
+ */
+export class TableViews {
+  readonly #buffers: SharedTableBuffers;
+  readonly #meta: Int32Array;
+  #resizes = -1;
+  index!: Uint32Array;
+  directory!: Uint32Array;
+  words!: Uint32Array;
+  walls!: Float64Array;
+  bytes!: ArenaBytes;
+
+  constructor(buffers: SharedTableBuffers) {
+    this.#buffers = buffers;
+    this.#meta = new Int32Array(buffers.meta);
+    this.refresh();
+  }
+
+  /** Remakes the views if a buffer grew since they were made (one atomic load when none did). */
+  refresh(): void {
+    const resizes = Atomics.load(this.#meta, RESIZES);
+    if (resizes === this.#resizes) return;
+    this.#resizes = resizes;
+    const { index, directory, arena } = this.#buffers;
+    // Division, not >>>: a buffer at its 4 GiB bound has a byteLength of 2^32, which >>> turns into 0.
+    this.index = new Uint32Array(index, 0, Math.floor(index.byteLength / 4));
+    this.directory = new Uint32Array(directory, 0, Math.floor(directory.byteLength / 4));
+    this.words = new Uint32Array(arena, 0, Math.floor(arena.byteLength / 4));
+    this.walls = new Float64Array(arena, 0, Math.floor(arena.byteLength / 8));
+    this.bytes = Buffer.from(arena, 0, arena.byteLength) as ArenaBytes;
+  }
+}
+
+/** Grows `buffer` to `length` bytes and tells every thread's views (owner only). */
+export function growBuffer(meta: Int32Array, buffer: SharedArrayBuffer, length: number): void {
+  buffer.grow(length);
+  Atomics.add(meta, RESIZES, 1);
+}

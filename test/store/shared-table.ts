@@ -1,0 +1,162 @@
+// The shared table against a Map model (fast-check), its size classes, growth and reuse of freed blocks.
+import fc from 'fast-check';
+import t from 'tap';
+import type { Version } from '../../src/clock/hlc.js';
+import { supersedes } from '../../src/clock/last-writer-wins.js';
+import { ErrorCodes } from '../../src/errors.js';
+import { ShardStore } from '../../src/store/shard-store.js';
+import { CLASS_BYTES, classOf, MAX_BLOCK_BYTES } from '../../src/store/size-classes.js';
+import { HEADER_BYTES, INITIAL_CAPACITY, tableHash, Utf8Buffer } from '../../src/store/table-layout.js';
+import { ReadStatus, TableReader } from '../../src/store/table-reader.js';
+
+interface ModelEntry {
+  value: string;
+  version: Version;
+  tombstone: boolean;
+}
+
+/** What a reader in another thread would see (here on the same thread, after the write). */
+function readAcross(reader: TableReader, key: string): ModelEntry | undefined {
+  const k = new Utf8Buffer().encode(key);
+  const status = reader.read(k.bytes, k.length, tableHash(k.bytes, k.length));
+  if (status === ReadStatus.CONTENDED) throw new Error('a read with no writer running gave up');
+  if (status === ReadStatus.MISSING) return undefined;
+  const { value, wall, counter, node, tombstone } = reader;
+  return { value, version: { wall, counter, node }, tombstone };
+}
+
+t.test('size classes: multiples of 8, ascending, and the smallest that fits', async (t) => {
+  let previous = 0;
+  for (const size of CLASS_BYTES) {
+    if (size % 8 !== 0 || size <= previous) t.fail(`class of ${size} bytes after ${previous}`);
+    previous = size;
+  }
+  t.ok(CLASS_BYTES.length <= 256, 'a class fits the 8 bits of the entry header');
+  t.equal(CLASS_BYTES.at(-1), MAX_BLOCK_BYTES);
+  let wrong = 0;
+  const probes = [0, 1, MAX_BLOCK_BYTES];
+  for (const size of CLASS_BYTES.slice(0, 120)) probes.push(size - 1, size, size + 1);
+  for (const bytes of probes) {
+    if (bytes > MAX_BLOCK_BYTES) continue;
+    const c = classOf(bytes);
+    if (CLASS_BYTES[c]! < bytes || (c > 0 && CLASS_BYTES[c - 1]! >= bytes)) wrong++;
+  }
+  t.equal(wrong, 0, 'classOf is the smallest class that holds each size, at and around every boundary');
+  // The slack bound above the linear part: at most 1/8 of a block.
+  for (let c = 16; c < CLASS_BYTES.length; c++) {
+    if (CLASS_BYTES[c]! - CLASS_BYTES[c - 1]! > CLASS_BYTES[c]! / 8) t.fail(`class ${c} too coarse`);
+  }
+});
+
+// Keys from a small set (so writes meet), values whose entry sizes straddle class boundaries.
+const keyArb = fc.constantFrom('a', 'b', 'key-3', '', 'ключ🔑', 'k'.repeat(70));
+const lengthArb = fc.oneof(
+  fc.integer({ min: 0, max: 300 }),
+  fc.constantFrom(...CLASS_BYTES.slice(0, 24).flatMap((s) => [s - HEADER_BYTES - 1, s - HEADER_BYTES - 2])),
+);
+const valueArb = fc
+  .tuple(lengthArb, fc.constantFrom('x', 'é', '€', '🔒'))
+  .map(([length, char]) => char.repeat(Math.max(0, Math.floor(length / Buffer.byteLength(char)))));
+const versionArb = fc.record({
+  wall: fc.integer({ min: 1, max: 6 }),
+  counter: fc.constantFrom(0, 1, 0xffffffff),
+  node: fc.constantFrom(1, 2, 0xffffffff),
+});
+const opArb = fc.oneof(
+  fc.record({ op: fc.constant('put' as const), key: keyArb, value: valueArb, version: versionArb }),
+  fc.record({ op: fc.constant('remove' as const), key: keyArb, value: fc.constant(''), version: versionArb }),
+);
+
+t.test('random puts and removes agree with a Map model, seen by the owner and by a reader', async (t) => {
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 120 }), (ops) => {
+      const store = new ShardStore();
+      const reader = new TableReader(store.table.buffers);
+      const model = new Map<string, ModelEntry>();
+      for (const { op, key, value, version } of ops) {
+        const tombstone = op === 'remove';
+        const current = model.get(key);
+        const wins =
+          current === undefined ||
+          supersedes(version, tombstone, value, current.version, current.tombstone, current.value);
+        const expected = wins
+          ? {
+              applied: true,
+              previous: current === undefined || current.tombstone ? undefined : current.value,
+            }
+          : { applied: false, previous: undefined };
+        if (wins) model.set(key, { value, version, tombstone });
+        const outcome = tombstone ? store.remove(key, version) : store.put(key, value, version);
+        if (outcome.applied !== expected.applied || outcome.previous !== expected.previous) return false;
+      }
+      const live = [...model.values()].filter((e) => !e.tombstone).length;
+      if (store.size !== live || store.tombstones !== model.size - live) return false;
+      for (const [key, want] of model) {
+        const entry = store.getWithTombstone(key);
+        const got = entry && { value: entry.value, version: entry.version, tombstone: entry.tombstone };
+        if (JSON.stringify(got) !== JSON.stringify(want)) return false;
+        if (JSON.stringify(readAcross(reader, key)) !== JSON.stringify(want)) return false;
+        if ((store.get(key) === undefined) !== want.tombstone) return false;
+      }
+      const listed = [...store.entries()].map(([key]) => key);
+      // entries() is in first-write order, as the Map's insertion order.
+      return JSON.stringify(listed) === JSON.stringify([...model.keys()]);
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('300 random op mixes');
+});
+
+t.test('growth: the index rehashes and the arena grows; every key stays readable', async (t) => {
+  const store = new ShardStore();
+  const reader = new TableReader(store.table.buffers);
+  const keys = 40_000;
+  const arenaStart = store.table.buffers.arena.byteLength;
+  for (let i = 0; i < keys; i++)
+    store.put(`key-${i}`, `value-${i}-${'v'.repeat(i % 90)}`, { wall: 1, counter: i, node: 1 });
+  t.ok(store.table.capacity > INITIAL_CAPACITY && store.table.capacity * 0.75 >= keys, 'the index grew');
+  t.ok(store.table.buffers.arena.byteLength > arenaStart, 'the arena grew');
+  let wrong = 0;
+  for (let i = 0; i < keys; i++) {
+    const want = `value-${i}-${'v'.repeat(i % 90)}`;
+    if (store.get(`key-${i}`)?.value !== want || readAcross(reader, `key-${i}`)?.value !== want) wrong++;
+  }
+  t.equal(wrong, 0, `all ${keys} keys read back by the owner and by a reader`);
+  t.equal(readAcross(reader, 'key-absent'), undefined);
+  t.equal(store.size, keys);
+});
+
+t.test('freed blocks are reused by the next block of their class', async (t) => {
+  const store = new ShardStore();
+  const arena = store.table.arena;
+  const v = (wall: number): Version => ({ wall, counter: 0, node: 1 });
+  store.put('a', 'x'.repeat(500), v(1));
+  const top = arena.topBytes;
+  const used = arena.usedBytes;
+  store.put('a', 'short', v(2)); // another class: a new block, the 500-byte one freed
+  t.ok(arena.freeBytes > 0, 'the old block is on its free list');
+  store.put('b', 'y'.repeat(500), v(3)); // the freed block's class
+  t.equal(arena.freeBytes, 0, 'taken from the free list');
+  t.equal(store.get('b')?.value, 'y'.repeat(500));
+  t.equal(store.get('a')?.value, 'short');
+  const topAfter = arena.topBytes;
+  t.equal(topAfter - top, CLASS_BYTES[classOf(HEADER_BYTES + 1 + 5)], 'only the short block was new');
+  store.put('a', 'z'.repeat(10), v(4)); // the same class: rewritten in place
+  t.equal(arena.topBytes, topAfter, 'a write of the same class writes over its block');
+  t.equal(arena.usedBytes - used, CLASS_BYTES[classOf(HEADER_BYTES + 1 + 10)]);
+  // Churn of one key through many sizes keeps at most one block per class.
+  for (let i = 0; i < 2000; i++) store.put('c', 'w'.repeat((i * 37) % 3000), v(10 + i));
+  const churnTop = arena.topBytes;
+  for (let i = 0; i < 2000; i++) store.put('c', 'w'.repeat((i * 37) % 3000), v(5000 + i));
+  t.equal(arena.topBytes, churnTop, 'a second round of the same sizes needs no new memory');
+});
+
+t.test(
+  'an entry larger than the arena can hold fails with LALLY_ERR_STORE_FULL, changing nothing',
+  async (t) => {
+    const store = new ShardStore();
+    t.throws(() => store.table.arena.allocate(MAX_BLOCK_BYTES + 1), { code: ErrorCodes.STORE_FULL });
+    t.equal(store.table.arena.usedBytes, 0, 'nothing was taken');
+    t.equal(store.size, 0);
+  },
+);
