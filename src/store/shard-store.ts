@@ -99,6 +99,15 @@ export class ShardStore {
     return { applied: true, previous };
   }
 
+  /** Removes a key whose entry is a tombstone (tombstone collection); false when it is not one. */
+  forgetTombstone(key: string): boolean {
+    const entry = this.#entries.get(key);
+    if (entry === undefined || !entry.tombstone) return false;
+    this.#entries.delete(key);
+    this.#tombstones--;
+    return true;
+  }
+
   /** Live keys (tombstones not counted). */
   get size(): number {
     return this.#live;
