@@ -56,6 +56,12 @@ export interface LallyConfig {
   readonly hintMaxAgeMs: number;
   /** Cluster: a replicated version further ahead of the local clock than this is refused. */
   readonly maxClockSkewMs: number;
+  /** Cluster: between two background anti-entropy rounds (0: none). */
+  readonly antiEntropyIntervalMs: number;
+  /** Cluster: keys one anti-entropy round repairs at most. */
+  readonly antiEntropyMaxKeys: number;
+  /** How long a tombstone is kept before it is collected; also the longest a node may be away. */
+  readonly tombstoneGraceMs: number;
   /** Event-loop turns a shard polls its rings before sleeping on its doorbell (see docs/rings.md). */
   readonly ringIdleTurns: number;
 }

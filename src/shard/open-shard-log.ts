@@ -18,6 +18,7 @@ export async function openShardLog(
     flushIntervalMs: config.aofFlushInterval,
     rewriteMinSize: config.aofRewriteMinSize,
     rewritePercentage: config.aofRewritePercentage,
+    tombstoneGraceMs: config.tombstoneGraceMs,
     logger,
   });
 }

@@ -13,6 +13,7 @@ function shardStats(id: number, n: number): ShardStats {
     id,
     keys: n,
     tombstones: n + 1,
+    tombstonesCollected: 0,
     gets: n + 2,
     hits: n + 3,
     puts: n + 4,
