@@ -219,7 +219,6 @@ export class Daemon {
     this.#cluster.serveReplication({
       replicate: replicateHandler((records, peer) => replica.apply(records, peer)),
       read: readHandler((keys) => replica.lookup(keys)),
-      tree: treeHandler(tree, (records, peer) => replica.apply(records, peer)),
     });
     this.#antiEntropy = new AntiEntropy({
       selfId: identity.id,
@@ -291,6 +290,11 @@ export class Daemon {
     await this.#cluster.join();
     // The data before the HTTP port: a node that serves holds what its ranges held (docs/cluster.md).
     await this.#transfer.catchUp(this.#stopSignal.signal);
+    // Peers' anti-entropy rounds are answered once the data is in (before, they would see a node still
+    // receiving it as different everywhere, and push what the transfer brings anyway).
+    this.#cluster.serveReplication({
+      tree: treeHandler(tree, (records, peer) => replica.apply(records, peer)),
+    });
     // The first shard binds the port (which may be 0: ephemeral); the others join that same port.
     const first = await this.#listen(this.#shards[0]!, config.httpPort);
     await Promise.all(this.#shards.slice(1).map((s) => this.#listen(s, first)));

@@ -1,8 +1,8 @@
 /**
  * Anti-entropy between real daemons on 127.0.0.1 (docs/convergence.md): two diverged nodes converge
  * with no client read; a restarted node that missed writes moves about those writes, not its whole
- * data; collected tombstones stay collected (nothing comes back); a node away longer than the grace
- * period refuses to start.
+ * data, and the same node, once away longer than the grace period, refuses to start; collected
+ * tombstones stay collected (nothing comes back).
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -134,6 +134,21 @@ t.test('a restarted node that missed writes moves about those writes, not all it
     [...missed.map((key) => `m-${key}`), null, 'changed', 'v-user:3'],
     'and serves them once ready',
   );
+
+  // The rejoin rule: the same node, last up (by its data dir) longer ago than the grace period.
+  t.equal((await b2.stop('SIGTERM')).code, 0, 'B stops');
+  const elevenDays = Date.now() - 11 * 86_400_000;
+  await writeFile(join(b.dataDir, 'last-seen'), `${new Date(elevenDays).toISOString()} ${elevenDays}\n`);
+  const again = await startDaemon(t, {
+    shards: 2,
+    dataDir: b.dataDir,
+    args: ['--grpc-port', grpcPort],
+    waitFor: /tombstone grace/,
+  }).catch((error: unknown) => error as Error);
+  const text = again instanceof Error ? again.message : again.lines.join('\n');
+  t.match(text, /longer than the tombstone grace period/, 'away 11 days: it refuses to start, and says why');
+  t.match(text, /Wipe its data directory/, 'and what to do');
+  if (!(again instanceof Error)) t.equal((await again.exited).code, 2, 'exit code 2');
 });
 
 t.test('collected tombstones do not come back', async (t) => {
@@ -170,20 +185,4 @@ t.test('collected tombstones do not come back', async (t) => {
     );
     t.equal((await stats(node)).totals.keys + (await stats(node)).totals.tombstones, 0, 'the store is empty');
   }
-});
-
-t.test('a node away longer than the tombstone grace period refuses to start', async (t) => {
-  const a = await startDaemon(t, { shards: 1 });
-  const b = await startDaemon(t, { shards: 1, args: ['--seed-node', addressOf(a)] });
-  await batch(a, [{ op: 'put', key: 'k', value: 'v' }]);
-  t.equal((await b.stop('SIGTERM')).code, 0, 'B stops');
-  const elevenDays = Date.now() - 11 * 86_400_000;
-  await writeFile(join(b.dataDir, 'last-seen'), `${new Date(elevenDays).toISOString()} ${elevenDays}\n`);
-  const again = await startDaemon(t, { shards: 1, dataDir: b.dataDir, waitFor: /tombstone/ }).catch(
-    (error: unknown) => error as Error,
-  );
-  const text = again instanceof Error ? again.message : again.lines.join('\n');
-  t.match(text, /longer than the tombstone grace period/, 'it says why');
-  t.match(text, /Wipe its data directory/, 'and what to do');
-  if (!(again instanceof Error)) t.equal((await again.exited).code, 2, 'and exits with 2');
 });

@@ -119,6 +119,7 @@ t.test("collectShardStats reads the engine's, router's and HTTP figures", async 
       id: 1,
       keys: 2,
       tombstones: 1,
+      tombstonesCollected: 0,
       gets: 2,
       hits: 1,
       puts: 3,
