@@ -33,19 +33,28 @@ const CLI = join(ROOT, 'dist/src/cli/main.js');
 const OLD = '2025-01-01T00:00:00.000000001+00:00';
 const NEW = '2025-01-02T00:00:00.000000001+00:00';
 
-/** `newer(i)`: whether this log holds key i newer (another value, a later stamp). */
+/**
+ * Every key at the old stamp, then the keys `newer(i)` picks again with another value at a later
+ * stamp. The importer numbers the records of one stamp in order (the version's counter), so the
+ * shared prefix makes the versions of the other keys identical on both nodes.
+ */
 async function writeLog(path: string, newer: (i: number) => boolean): Promise<void> {
   const out = createWriteStream(path);
   const value = 'v'.repeat(VALUE_BYTES);
   const other = 'w'.repeat(VALUE_BYTES);
   let chunk = '';
+  const flush = async () => {
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+    chunk = '';
+  };
   for (let i = 0; i < KEYS; i++) {
-    const late = newer(i);
-    chunk += `timestamp=${late ? NEW : OLD} operation=ADD level=INFO key="key:${i}" value="${late ? other : value}"\n`;
-    if (chunk.length > 1 << 20) {
-      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-      chunk = '';
-    }
+    chunk += `timestamp=${OLD} operation=ADD level=INFO key="key:${i}" value="${value}"\n`;
+    if (chunk.length > 1 << 20) await flush();
+  }
+  for (let i = 0; i < KEYS; i++) {
+    if (!newer(i)) continue;
+    chunk += `timestamp=${NEW} operation=ADD level=INFO key="key:${i}" value="${other}"\n`;
+    if (chunk.length > 1 << 20) await flush();
   }
   out.end(chunk);
   await new Promise<void>((r) => out.once('finish', () => r()));

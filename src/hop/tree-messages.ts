@@ -6,17 +6,21 @@
  *   u8 mode (TreeMode), u8 level, u16 range count, u32 round,
  *   per range: u32 start, u32 last (inclusive: a range may end at 2^32),
  *   NODES: u32 count, then count u32 node indices at `level` (0 the root, TREE_DEPTH the leaves);
- *   LIST:  u32 session (0: a new listing), u32 max bytes, then LEAVES / 8 bytes: the leaf bitmask.
+ *   LIST, PRINTS: u32 session (0: a new listing), u32 max bytes, then LEAVES / 8 bytes: the leaf
+ *          bitmask, then u32 filter count and that many u32 key hashes, ascending (0: no filter; else
+ *          only the entries whose key hash is one of them).
  * Answer:
  *   NODES: per node u32 lo, u32 hi (the XOR of its leaves' digests within the ranges);
  *   LIST:  u32 next session (0: done), u32 count, then per entry: u32 wall low, u32 wall high,
- *          u32 counter, u32 node, u8 flags (1: tombstone), u16 key bytes, the key's UTF-8 bytes.
+ *          u32 counter, u32 node, u8 flags (1: tombstone), u16 key bytes, the key's UTF-8 bytes;
+ *   PRINTS: u32 next session, u32 count, then per entry u32 key hash, u32 the low lane of its entry
+ *          hash (8 bytes an entry instead of a listing's 30 or so: what tells the differing keys).
  */
 import type { HashRange } from '../placement/placement.js';
 import { LEAVES } from '../store/range-digest.js';
 import { HOP_HEADER_BYTES, type HopHeader } from './hop-messages.js';
 
-export const TreeMode = { NODES: 1, LIST: 2 } as const;
+export const TreeMode = { NODES: 1, LIST: 2, PRINTS: 3 } as const;
 export type TreeMode = (typeof TreeMode)[keyof typeof TreeMode];
 
 const TWO_TO_32 = 2 ** 32;
@@ -43,18 +47,22 @@ export type TreeRequest =
       readonly nodes: readonly number[];
     }
   | {
-      readonly mode: typeof TreeMode.LIST;
+      readonly mode: typeof TreeMode.LIST | typeof TreeMode.PRINTS;
       readonly round: number;
       readonly ranges: readonly HashRange[];
       readonly session: number;
       readonly maxBytes: number;
       readonly leaves: Uint8Array;
+      /** Ascending key hashes: only their entries (undefined or empty: every entry of the leaves). */
+      readonly keyHashes?: Uint32Array | undefined;
     };
 
 export function encodeTreeRequest(request: TreeRequest): Uint8Array {
   const head = 8 + request.ranges.length * 8;
   const size =
-    request.mode === TreeMode.NODES ? head + 4 + request.nodes.length * 4 : head + 8 + LEAF_MASK_BYTES;
+    request.mode === TreeMode.NODES
+      ? head + 4 + request.nodes.length * 4
+      : head + 12 + LEAF_MASK_BYTES + (request.keyHashes?.length ?? 0) * 4;
   const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);
   view.setUint8(0, request.mode);
@@ -78,6 +86,10 @@ export function encodeTreeRequest(request: TreeRequest): Uint8Array {
     view.setUint32(at, request.session >>> 0, true);
     view.setUint32(at + 4, request.maxBytes >>> 0, true);
     bytes.set(request.leaves.subarray(0, LEAF_MASK_BYTES), at + 8);
+    at += 8 + LEAF_MASK_BYTES;
+    const filter = request.keyHashes ?? new Uint32Array(0);
+    view.setUint32(at, filter.length, true);
+    for (let i = 0; i < filter.length; i++) view.setUint32(at + 4 + i * 4, filter[i]!, true);
   }
   return bytes;
 }
@@ -108,8 +120,13 @@ export function decodeTreeRequest(message: Uint8Array, header: HopHeader): TreeR
     for (let i = 0; i < n; i++) nodes.push(view.getUint32(at + i * 4, true));
     return { mode, round, ranges, level, nodes };
   }
-  if (mode === TreeMode.LIST) {
-    if (bytes.length < at + 8 + LEAF_MASK_BYTES) return undefined;
+  if (mode === TreeMode.LIST || mode === TreeMode.PRINTS) {
+    if (bytes.length < at + 12 + LEAF_MASK_BYTES) return undefined;
+    const filterAt = at + 8 + LEAF_MASK_BYTES;
+    const count = view.getUint32(filterAt, true);
+    if (bytes.length < filterAt + 4 + count * 4) return undefined;
+    const keyHashes = new Uint32Array(count);
+    for (let i = 0; i < count; i++) keyHashes[i] = view.getUint32(filterAt + 4 + i * 4, true);
     return {
       mode,
       round,
@@ -117,6 +134,7 @@ export function decodeTreeRequest(message: Uint8Array, header: HopHeader): TreeR
       session: view.getUint32(at, true),
       maxBytes: view.getUint32(at + 4, true),
       leaves: bytes.slice(at + 8, at + 8 + LEAF_MASK_BYTES),
+      keyHashes: count === 0 ? undefined : keyHashes,
     };
   }
   return undefined;
@@ -203,4 +221,42 @@ export function decodeTreeList(bytes: Uint8Array): { next: number; entries: Tree
     at += TREE_ENTRY_HEAD_BYTES + keyLength;
   }
   return { next, entries };
+}
+
+/** Builds a PRINTS answer: 8 bytes an entry. */
+export class TreePrintsWriter {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  #count = 0;
+
+  constructor(maxBytes: number) {
+    this.#bytes = new Uint8Array(8 + Math.max(8, maxBytes - (maxBytes % 8)));
+    this.#view = new DataView(this.#bytes.buffer);
+  }
+
+  get full(): boolean {
+    return 8 + (this.#count + 1) * 8 > this.#bytes.length;
+  }
+
+  add(keyHash: number, lo: number): void {
+    const at = 8 + this.#count * 8;
+    this.#view.setUint32(at, keyHash >>> 0, true);
+    this.#view.setUint32(at + 4, lo >>> 0, true);
+    this.#count++;
+  }
+
+  finish(nextSession: number): Uint8Array {
+    this.#view.setUint32(0, nextSession >>> 0, true);
+    this.#view.setUint32(4, this.#count, true);
+    return this.#bytes.slice(0, 8 + this.#count * 8);
+  }
+}
+
+/** A PRINTS answer: the next session and the (key hash, low lane) pairs, interleaved. */
+export function decodeTreePrints(bytes: Uint8Array): { next: number; prints: Uint32Array } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint32(4, true);
+  const prints = new Uint32Array(count * 2);
+  for (let i = 0; i < count * 2; i++) prints[i] = view.getUint32(8 + i * 4, true);
+  return { next: view.getUint32(0, true), prints };
 }

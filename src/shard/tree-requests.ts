@@ -14,10 +14,20 @@ import {
   encodeNodeHashes,
   TreeListWriter,
   TreeMode,
+  TreePrintsWriter,
   type TreeRequest,
 } from '../hop/tree-messages.js';
 import { type HashRange, placementOf } from '../placement/placement.js';
-import { FANOUT_BITS, LEAF_BITS, LEAVES, leafOf, RangeDigest, TREE_DEPTH } from '../store/range-digest.js';
+import {
+  entryHash,
+  FANOUT_BITS,
+  hashOut,
+  LEAF_BITS,
+  LEAVES,
+  leafOf,
+  RangeDigest,
+  TREE_DEPTH,
+} from '../store/range-digest.js';
 import type { Entry } from '../store/shard-store.js';
 import type { ShardEngine } from './shard-engine.js';
 
@@ -40,6 +50,21 @@ interface ListSession {
   readonly iterator: Iterator<[string, Entry]>;
   readonly ranges: readonly HashRange[];
   readonly leaves: Uint8Array;
+  readonly keyHashes: Uint32Array | undefined;
+}
+
+/** Whether `value` is in the ascending `sorted`. */
+function includes(sorted: Uint32Array, value: number): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sorted[mid]!;
+    if (value < v) hi = mid - 1;
+    else if (value > v) lo = mid + 1;
+    else return true;
+  }
+  return false;
 }
 
 /** Whether `position` lies in one of the sorted, disjoint `ranges`. */
@@ -135,7 +160,7 @@ export class TreeRequests {
     return encodeNodeHashes(out);
   }
 
-  #list(request: Extract<TreeRequest, { mode: 2 }>): Uint8Array {
+  #list(request: Extract<TreeRequest, { mode: 2 | 3 }>): Uint8Array {
     this.counters.listPages++;
     let id = request.session;
     let session = id === 0 ? undefined : this.#sessions.get(id);
@@ -144,11 +169,18 @@ export class TreeRequests {
       id = this.#nextSession;
       this.#nextSession = id === 0xffffffff ? 1 : id + 1;
       this.counters.scans++;
-      session = { iterator: this.#engine.store.entries(), ranges: request.ranges, leaves: request.leaves };
+      session = {
+        iterator: this.#engine.store.entries(),
+        ranges: request.ranges,
+        leaves: request.leaves,
+        keyHashes: request.keyHashes,
+      };
     }
     this.#sessions.delete(id);
-    const writer = new TreeListWriter(Math.min(MAX_LIST_BYTES, Math.max(4096, request.maxBytes)));
-    const { ranges, leaves } = session;
+    const maxBytes = Math.min(MAX_LIST_BYTES, Math.max(4096, request.maxBytes));
+    const writer =
+      request.mode === TreeMode.PRINTS ? new TreePrintsWriter(maxBytes) : new TreeListWriter(maxBytes);
+    const { ranges, leaves, keyHashes } = session;
     for (;;) {
       if (writer.full) {
         this.#sessions.set(id, session);
@@ -160,10 +192,15 @@ export class TreeRequests {
       const next = session.iterator.next();
       if (next.done === true) return writer.finish(0);
       const [key, entry] = next.value;
-      const position = placementOf(hashKey(key));
+      const keyHash = hashKey(key);
+      const position = placementOf(keyHash);
       const leaf = leafOf(position);
       if ((leaves[leaf >>> 3]! & (1 << (leaf & 7))) === 0 || !inRanges(ranges, position)) continue;
-      writer.add(key, entry.wall, entry.counter, entry.node, entry.tombstone);
+      if (keyHashes !== undefined && !includes(keyHashes, keyHash)) continue;
+      if (writer instanceof TreePrintsWriter) {
+        entryHash(keyHash, entry.wall, entry.counter, entry.node, entry.tombstone);
+        writer.add(keyHash, hashOut.lo);
+      } else writer.add(key, entry.wall, entry.counter, entry.node, entry.tombstone);
     }
   }
 }

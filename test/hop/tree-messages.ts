@@ -40,6 +40,20 @@ t.test('TREE requests round-trip, a range may end at 2^32', (t) => {
   const decoded = decodeTreeRequest(b.message, b.header);
   t.match(decoded, { mode: 2, round: 9, ranges, session: 4, maxBytes: 9999 });
   t.same([...(decoded as { leaves: Uint8Array }).leaves.subarray(0, 5)], [0, 0, 0, 5, 0]);
+  const filtered = encodeTreeRequest({
+    mode: TreeMode.PRINTS,
+    round: 1,
+    ranges,
+    session: 0,
+    maxBytes: 4096,
+    leaves,
+    keyHashes: Uint32Array.from([3, 9, 0xffffffff]),
+  });
+  const c = hop(filtered);
+  t.same(
+    [...((decodeTreeRequest(c.message, c.header) as { keyHashes: Uint32Array }).keyHashes ?? [])],
+    [3, 9, 0xffffffff],
+  );
   const short = hop(list.subarray(0, 20));
   t.equal(decodeTreeRequest(short.message, short.header), undefined, 'a truncated request is refused');
   t.end();

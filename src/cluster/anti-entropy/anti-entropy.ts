@@ -18,10 +18,10 @@ import type { Topology } from '../../placement/topology.js';
 import type { ReplicaRecord } from '../../rpc/codec.js';
 import type { PeerPool } from '../../rpc/peer-pool.js';
 import { MAX_READ_KEYS, readReplica } from '../../rpc/replica-read.js';
-import { FANOUT, TREE_DEPTH } from '../../store/range-digest.js';
+import { TREE_DEPTH } from '../../store/range-digest.js';
 import type { LocalReplica } from '../local-replica.js';
 import type { LocalTree } from './local-tree.js';
-import { RemoteTree } from './tree-service.js';
+import { childrenOf, RemoteTree } from './tree-service.js';
 
 export interface AntiEntropyOptions {
   readonly selfId: number;
@@ -68,6 +68,25 @@ export function sharedRanges(topology: Topology, self: number, peer: number): Ha
     else out.push({ start: arc.range.start, end: arc.range.end });
   }
   return out.sort((a, b) => a.start - b.start);
+}
+
+/**
+ * The key hashes (ascending, unique) of the fingerprints (key hash, entry hash low lane; interleaved)
+ * that one side has and the other has not: the keys whose entries differ or that only one side holds.
+ */
+export function differingKeyHashes(mine: Uint32Array, theirs: Uint32Array): Uint32Array {
+  const seen = new Map<string, number>();
+  const count = (prints: Uint32Array, sign: number) => {
+    for (let i = 0; i < prints.length; i += 2) {
+      const id = `${prints[i]}:${prints[i + 1]}`;
+      seen.set(id, (seen.get(id) ?? 0) + sign);
+    }
+  };
+  count(mine, 1);
+  count(theirs, -1);
+  const out = new Set<number>();
+  for (const [id, n] of seen) if (n !== 0) out.add(Number(id.slice(0, id.indexOf(':'))));
+  return Uint32Array.from([...out].sort((a, b) => a - b));
 }
 
 function differs(a: Uint32Array, b: Uint32Array, i: number): boolean {
@@ -191,10 +210,11 @@ export class AntiEntropy {
       this.counters.rangesCompared += ranges.length;
       // Top-down: the root, then the children of every node that differs.
       let frontier: number[] = [0];
+      let parents: number[] | undefined;
       for (let level = 0; ; level++) {
         const [mine, theirs] = await Promise.all([
           local.nodes(round, ranges, level, frontier),
-          remote.nodes(round, ranges, level, frontier),
+          remote.nodes(round, ranges, level, frontier, parents),
         ]);
         const differing = frontier.filter((_, i) => differs(mine, theirs, i));
         if (differing.length === 0) {
@@ -204,19 +224,28 @@ export class AntiEntropy {
           frontier = differing;
           break;
         }
-        frontier = [];
-        for (const node of differing) for (let c = 0; c < FANOUT; c++) frontier.push(node * FANOUT + c);
+        parents = differing;
+        frontier = childrenOf(differing);
       }
       this.counters.leavesDiffering += frontier.length;
       const mask = new Uint8Array(LEAF_MASK_BYTES);
       for (const leaf of frontier) mask[leaf >>> 3]! |= 1 << (leaf & 7);
-      // Listings hold every entry of the differing leaves (most agree): bounded with the keys.
-      const maxEntries = Number.isFinite(maxKeys) ? Math.max(1024, maxKeys * 16) : 1_000_000;
-      const [mine, theirs] = await Promise.all([
-        local.list(round, ranges, mask, maxEntries),
-        remote.list(round, ranges, mask, maxEntries),
+      // The differing leaves hold mostly entries that agree: first 8-byte fingerprints of every entry
+      // in them, then the full listing of only the keys whose fingerprints differ.
+      const maxEntries = Number.isFinite(maxKeys) ? Math.max(1024, maxKeys * 16) : 4_000_000;
+      const [myPrints, theirPrints] = await Promise.all([
+        local.prints(round, ranges, mask, maxEntries),
+        remote.prints(round, ranges, mask, maxEntries),
       ]);
-      const truncated = mine.truncated || theirs.truncated;
+      const keyHashes = differingKeyHashes(myPrints.prints, theirPrints.prints);
+      if (keyHashes.length === 0) {
+        return finish({ inSync: false, leavesDiffering: frontier.length, pulled: 0, pushed: 0, more: true });
+      }
+      const [mine, theirs] = await Promise.all([
+        local.list(round, ranges, mask, maxEntries, keyHashes),
+        remote.list(round, ranges, mask, maxEntries, keyHashes),
+      ]);
+      const truncated = myPrints.truncated || theirPrints.truncated || mine.truncated || theirs.truncated;
       const { pull, push } = this.#compare(mine.entries, theirs.entries, truncated);
       let more = truncated;
       const budget = Number.isFinite(maxKeys) ? maxKeys : Number.POSITIVE_INFINITY;

@@ -7,6 +7,7 @@ import type { LallyError } from '../../errors.js';
 import {
   decodeNodeHashes,
   decodeTreeList,
+  decodeTreePrints,
   encodeTreeRequest,
   MAX_TREE_NODES_PER_HOP,
   type TreeEntry,
@@ -66,14 +67,15 @@ export class LocalTree {
   }
 
   /**
-   * The entries of the leaves set in `leaves` (a bitmask) within `ranges`, at most `maxEntries`
-   * (`truncated` says there were more).
+   * The entries of the leaves set in `leaves` (a bitmask) within `ranges`, only those of `keyHashes`
+   * (ascending) if given, at most `maxEntries` (`truncated` says there were more).
    */
   async list(
     round: number,
     ranges: readonly HashRange[],
     leaves: Uint8Array,
     maxEntries: number,
+    keyHashes?: Uint32Array,
   ): Promise<{ entries: TreeEntry[]; truncated: boolean }> {
     const entries: TreeEntry[] = [];
     for (let shard = 0; shard < this.#hops.shards; shard++) {
@@ -86,6 +88,7 @@ export class LocalTree {
           session,
           maxBytes: LIST_PAGE_BYTES,
           leaves,
+          keyHashes,
         });
         const page = decodeTreeList(await hop(this.#hops, shard, request));
         for (const e of page.entries) entries.push(e);
@@ -94,5 +97,49 @@ export class LocalTree {
       } while (session !== 0);
     }
     return { entries, truncated: false };
+  }
+
+  /**
+   * The fingerprints (key hash, low lane of the entry hash; interleaved) of the entries of the leaves
+   * set in `leaves` within `ranges`, at most `maxEntries`.
+   */
+  async prints(
+    round: number,
+    ranges: readonly HashRange[],
+    leaves: Uint8Array,
+    maxEntries: number,
+  ): Promise<{ prints: Uint32Array; truncated: boolean }> {
+    const parts: Uint32Array[] = [];
+    let count = 0;
+    let truncated = false;
+    outer: for (let shard = 0; shard < this.#hops.shards; shard++) {
+      let session = 0;
+      do {
+        const request = encodeTreeRequest({
+          mode: TreeMode.PRINTS,
+          round,
+          ranges,
+          session,
+          maxBytes: LIST_PAGE_BYTES,
+          leaves,
+        });
+        const page = decodeTreePrints(await hop(this.#hops, shard, request));
+        parts.push(page.prints);
+        count += page.prints.length / 2;
+        session = page.next;
+        if (count >= maxEntries) {
+          truncated = true;
+          break outer;
+        }
+      } while (session !== 0);
+    }
+    const prints = new Uint32Array(Math.min(count, maxEntries) * 2);
+    let at = 0;
+    for (const part of parts) {
+      const take = Math.min(part.length, prints.length - at);
+      prints.set(part.subarray(0, take), at);
+      at += take;
+    }
+    return { prints, truncated };
   }
 }

@@ -15,7 +15,7 @@ import type { PeerChannel } from '../../rpc/peer-channel.js';
 import { toSafeNumber } from '../../rpc/protobuf-numbers.js';
 import type { ApplyResult } from '../../rpc/replication-service.js';
 import { ReplicationService } from '../../rpc/services.js';
-import { LEAVES, TREE_DEPTH } from '../../store/range-digest.js';
+import { FANOUT, LEAVES, TREE_DEPTH } from '../../store/range-digest.js';
 import type { LocalTree } from './local-tree.js';
 
 const TWO_TO_32 = 2 ** 32;
@@ -25,6 +25,28 @@ export const MAX_LIST_ENTRIES = 1_000_000;
 export const MAX_PUSH_RECORDS = 4096;
 
 const Mode = wire.TreeMode;
+
+/** The FANOUT children of each node, in order. */
+export function childrenOf(parents: readonly number[]): number[] {
+  const out: number[] = [];
+  for (const p of parents) for (let c = 0; c < FANOUT; c++) out.push(p * FANOUT + c);
+  return out;
+}
+
+/** u32 values as little-endian bytes (the wire's `prints` and `key_hashes`). */
+export function u32Bytes(values: Uint32Array): Buffer {
+  const bytes = Buffer.alloc(values.length * 4);
+  for (let i = 0; i < values.length; i++) bytes.writeUInt32LE(values[i]!, i * 4);
+  return bytes;
+}
+
+export function u32sOf(bytes: Uint8Array): Uint32Array {
+  if (bytes.length % 4 !== 0) throw invalid(`${bytes.length} bytes are not a list of u32`);
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Uint32Array(bytes.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = b.readUInt32LE(i * 4);
+  return out;
+}
 
 function invalid(message: string): LallyError {
   return new LallyError(ErrorCodes.INVALID_FIELD, message);
@@ -62,18 +84,38 @@ export function treeHandler(
     const ranges = rangesOf(request);
     if (request.mode === Mode.TREE_MODE_NODES) {
       const level = request.level ?? 0;
-      const nodes = request.nodes ?? [];
-      if (level > TREE_DEPTH || nodes.length > LEAVES || nodes.some((n) => n >= 16 ** level)) {
+      let nodes = request.nodes ?? [];
+      if (request.children === true) {
+        if (level < 1 || level > TREE_DEPTH || nodes.some((n) => n >= FANOUT ** (level - 1))) {
+          throw invalid(`tree parents out of level ${level - 1}`);
+        }
+        nodes = childrenOf(nodes);
+      }
+      if (level > TREE_DEPTH || nodes.length > LEAVES || nodes.some((n) => n >= FANOUT ** level)) {
         throw invalid(`tree nodes out of level ${level}`);
       }
       const lanes = await local.nodes(round, ranges, level, nodes);
       return { hashes: Buffer.from(lanes.buffer, lanes.byteOffset, lanes.byteLength) };
     }
-    if (request.mode === Mode.TREE_MODE_LIST) {
+    if (request.mode === Mode.TREE_MODE_LIST || request.mode === Mode.TREE_MODE_PRINTS) {
       const leaves = request.leaves ?? new Uint8Array(0);
       if (leaves.length !== LEAF_MASK_BYTES) throw invalid(`a leaf mask of ${leaves.length} bytes`);
       const max = Math.min(MAX_LIST_ENTRIES, Math.max(1, request.maxEntries ?? 0));
-      const { entries, truncated } = await local.list(round, ranges, leaves, max);
+      if (request.mode === Mode.TREE_MODE_PRINTS) {
+        const { prints, truncated } = await local.prints(round, ranges, leaves, max);
+        return { prints: u32Bytes(prints), truncated };
+      }
+      const filter = u32sOf(request.keyHashes ?? new Uint8Array(0));
+      for (let i = 1; i < filter.length; i++) {
+        if (filter[i]! <= filter[i - 1]!) throw invalid('the key hashes of a listing must ascend');
+      }
+      const { entries, truncated } = await local.list(
+        round,
+        ranges,
+        leaves,
+        max,
+        filter.length === 0 ? undefined : filter,
+      );
       return {
         truncated,
         entries: entries.map((e) => ({
@@ -125,11 +167,16 @@ export class RemoteTree {
     return ranges.map((r) => ({ start: r.start, end: r.end }));
   }
 
+  /**
+   * The hashes of `nodes` at `level`; with `parents` (whose children `nodes` are, in order), only the
+   * parents travel (a 16th of the ids).
+   */
   async nodes(
     round: number,
     ranges: readonly HashRange[],
     level: number,
     nodes: readonly number[],
+    parents?: readonly number[],
   ): Promise<Uint32Array> {
     const response = await this.#call({
       mode: Mode.TREE_MODE_NODES,
@@ -137,7 +184,7 @@ export class RemoteTree {
       from: this.#from,
       ranges: this.#ranges(ranges),
       level,
-      nodes: [...nodes],
+      ...(parents === undefined ? { nodes: [...nodes] } : { nodes: [...parents], children: true }),
     });
     const bytes = response.hashes ?? new Uint8Array(0);
     if (bytes.length !== nodes.length * 8) {
@@ -150,11 +197,32 @@ export class RemoteTree {
     return new Uint32Array(copy.buffer, 0, nodes.length * 2);
   }
 
+  async prints(
+    round: number,
+    ranges: readonly HashRange[],
+    leaves: Uint8Array,
+    maxEntries: number,
+  ): Promise<{ prints: Uint32Array; truncated: boolean }> {
+    const response = await this.#call({
+      mode: Mode.TREE_MODE_PRINTS,
+      round,
+      from: this.#from,
+      ranges: this.#ranges(ranges),
+      leaves,
+      maxEntries,
+    });
+    const prints = u32sOf(response.prints ?? new Uint8Array(0));
+    if (prints.length % 2 !== 0)
+      throw new LallyError(ErrorCodes.INTERNAL, `${this.address}: odd fingerprints`);
+    return { prints, truncated: response.truncated === true };
+  }
+
   async list(
     round: number,
     ranges: readonly HashRange[],
     leaves: Uint8Array,
     maxEntries: number,
+    keyHashes?: Uint32Array,
   ): Promise<{ entries: TreeEntry[]; truncated: boolean }> {
     const response = await this.#call({
       mode: Mode.TREE_MODE_LIST,
@@ -163,6 +231,7 @@ export class RemoteTree {
       ranges: this.#ranges(ranges),
       leaves,
       maxEntries,
+      ...(keyHashes === undefined ? {} : { keyHashes: u32Bytes(keyHashes) }),
     });
     const entries: TreeEntry[] = (response.entries ?? []).map((e) => {
       const key = e.key ?? new Uint8Array(0);

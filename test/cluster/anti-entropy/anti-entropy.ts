@@ -1,5 +1,5 @@
 import t from 'tap';
-import { sharedRanges } from '../../../src/cluster/anti-entropy/anti-entropy.js';
+import { differingKeyHashes, sharedRanges } from '../../../src/cluster/anti-entropy/anti-entropy.js';
 import { placementOf, RING_SIZE } from '../../../src/placement/placement.js';
 import { Topology } from '../../../src/placement/topology.js';
 import { inRanges, leafClasses } from '../../../src/shard/tree-requests.js';
@@ -32,5 +32,13 @@ t.test('with a factor, the shared ranges are exactly where both are home replica
   const classes = leafClasses(ranges);
   t.ok(classes.includes(2), 'range ends cut some leaves');
   t.equal(classes.length, LEAVES);
+  t.end();
+});
+
+t.test('fingerprints tell the keys that differ or that one side alone holds', (t) => {
+  const mine = Uint32Array.from([5, 100, 7, 200, 9, 300, 11, 1]);
+  const theirs = Uint32Array.from([7, 200, 5, 101, 9, 300, 13, 2]);
+  t.same([...differingKeyHashes(mine, theirs)], [5, 11, 13], 'a changed key, and one on each side only');
+  t.same([...differingKeyHashes(mine, mine)], [], 'nothing when they agree');
   t.end();
 });
