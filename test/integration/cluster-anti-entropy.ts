@@ -106,7 +106,9 @@ t.test('two diverged nodes converge by anti-entropy, with no client read', async
 t.test('a restarted node that missed writes moves about those writes, not all its keys', async (t) => {
   // No hints on A: B's missed writes can reach it only through its catch-up.
   const a = await startDaemon(t, { shards: 2, args: ['--hint-max-bytes', '0'] });
-  const b = await startDaemon(t, { shards: 2, args: ['--seed-node', addressOf(a)] });
+  // fsync always on B: the SIGKILL below must lose none of what it holds (everysec would lose up to
+  // a second of writes, which its catch-up would then bring back too).
+  const b = await startDaemon(t, { shards: 2, args: ['--seed-node', addressOf(a), '--aof-fsync', 'always'] });
   const all = keys(3000, 'user');
   await batch(
     a,
