@@ -493,6 +493,8 @@ export class Daemon {
 
   async #stopInOrder(drainMs: number): Promise<void> {
     const live = () => this.#shards.filter((s) => s.state !== 'exited');
+    // No new anti-entropy round from here on (one in flight ends by itself, or fails with the shards).
+    void this.#antiEntropy?.stop();
     // The ranges this node loses go to their new holders first (bounded by half the shutdown budget).
     await this.#transfer?.handOff();
     // Peers drop this node at once, before its shards stop answering (bounded by the leave timeout).
