@@ -293,7 +293,11 @@ export class Daemon {
     // Peers' anti-entropy rounds are answered once the data is in (before, they would see a node still
     // receiving it as different everywhere, and push what the transfer brings anyway).
     this.#cluster.serveReplication({
-      tree: treeHandler(tree, (records, peer) => replica.apply(records, peer)),
+      tree: treeHandler(
+        tree,
+        (records, peer) => replica.apply(records, peer),
+        (from) => this.#antiEntropy?.askedBy(from),
+      ),
     });
     // The first shard binds the port (which may be 0: ephemeral); the others join that same port.
     const first = await this.#listen(this.#shards[0]!, config.httpPort);

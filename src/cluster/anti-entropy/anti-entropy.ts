@@ -44,7 +44,9 @@ export interface RoundResult {
   readonly peer: string;
   readonly inSync: boolean;
   readonly leavesDiffering: number;
+  /** Records pulled from the peer that won here (last-writer-wins). */
   readonly pulled: number;
+  /** Records pushed to the peer that won there. */
   readonly pushed: number;
   /** Repairs left for a later round (the key bound, or a truncated listing). */
   readonly more: boolean;
@@ -100,6 +102,8 @@ export class AntiEntropy {
   #running: Promise<unknown> | undefined;
   #next = 0;
   #stopped = false;
+  /** When each peer last asked this node for tree nodes (it was running a round with it). */
+  readonly #askedBy = new Map<number, number>();
   readonly counters = {
     rounds: 0,
     roundsFailed: 0,
@@ -144,9 +148,18 @@ export class AntiEntropy {
     );
   }
 
+  /**
+   * A peer's round with this node asked for tree nodes: this node leaves that peer out of its own
+   * rounds for a while, since both rounds would find and move the same keys.
+   */
+  askedBy(peer: number): void {
+    this.#askedBy.set(peer, this.#now());
+  }
+
   #tick(): void {
     if (this.#running !== undefined || this.#stopped) return;
-    const peers = this.peers();
+    const recent = this.#now() - Math.max(2 * this.#o.intervalMs, 1000);
+    const peers = this.peers().filter((id) => (this.#askedBy.get(id) ?? 0) < recent);
     if (peers.length === 0) return;
     const peer = peers[this.#next++ % peers.length]!;
     this.#running = this.round(peer, this.#o.maxKeys)
@@ -315,8 +328,9 @@ export class AntiEntropy {
       const records = await readReplica(channel, chunk, this.#o.callTimeoutMs);
       const found = records.filter((r): r is ReplicaRecord => r !== undefined);
       for (const r of found) traffic.bytesReceived += r.key.length + r.value.length + 24;
-      await this.#o.replica.apply(found, remote.address);
-      received += found.length;
+      // Applied, not merely received: a record that a concurrent write or the peer's own push
+      // already brought loses last-writer-wins and is not counted.
+      received += (await this.#o.replica.apply(found, remote.address)).applied;
     }
     return received;
   }
@@ -329,8 +343,7 @@ export class AntiEntropy {
       const records = (await this.#o.replica.lookup(chunk)).filter(
         (r): r is ReplicaRecord => r !== undefined,
       );
-      await remote.push(records);
-      sent += records.length;
+      sent += await remote.push(records);
     }
     return sent;
   }

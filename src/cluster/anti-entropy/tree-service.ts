@@ -71,9 +71,12 @@ function rangesOf(request: lally.v1.TreeRequest): HashRange[] {
 export function treeHandler(
   local: LocalTree,
   apply: (records: readonly ReplicaRecord[], peer: string) => Promise<ApplyResult>,
+  /** Told the asker's node id on each NODES request (a round with this node runs). */
+  onRound?: (from: number) => void,
 ): handleUnaryCall<lally.v1.TreeRequest, lally.v1.TreeResponse.$Properties> {
   return unaryHandler(async (request: lally.v1.TreeRequest, call) => {
     const round = request.round ?? 0;
+    if (request.mode === Mode.TREE_MODE_NODES && (request.from ?? 0) !== 0) onRound?.(request.from!);
     if (request.mode === Mode.TREE_MODE_PUSH) {
       const records = (request.records ?? []) as unknown as ReplicaRecord[];
       if (records.length > MAX_PUSH_RECORDS) throw invalid(`a push of ${records.length} records`);
