@@ -1,7 +1,8 @@
 /**
  * Compaction of one shard (runs in a piscina thread, see workers/aof-rewrite.ts): reads the base and the
- * sealed increments, keeps the newest record of each key (tombstones included: only the cluster's
- * tombstone collection may drop them) and writes them into a new base file, fsynced. The shard then
+ * sealed increments, keeps the newest record of each key (tombstones included, but those older than
+ * `tombstonesBefore`: tombstone collection) and writes them into a new base file, fsynced. Dropping a
+ * winning tombstone drops the key: every older record of it is in the inputs, none survives. The shard then
  * names that file in its manifest; until it does, the new file is an unreferenced leftover.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
@@ -23,6 +24,8 @@ export interface RewriteJob {
   readonly output: string;
   readonly shard: number;
   readonly shards: number;
+  /** Wall ms: a winning tombstone stamped before it is left out (the grace period passed). */
+  readonly tombstonesBefore?: number | undefined;
 }
 
 export interface RewriteResult {
@@ -43,6 +46,7 @@ interface Winner {
   wall: number;
   counter: number;
   node: number;
+  tombstone: boolean;
 }
 
 function corrupt(path: string, bad: { offset: number; reason: string }): LallyError {
@@ -100,18 +104,23 @@ export async function rewriteShardFiles(job: RewriteJob): Promise<RewriteResult>
       const version = decodeVersionAt(buf, offset);
       const seen = winners.get(key);
       if (seen === undefined) {
-        winners.set(key, { input, fileOffset, ...version });
+        winners.set(key, { input, fileOffset, ...version, tombstone: isTombstoneAt(buf, offset) });
       } else if (replaces(job, buf, offset, version, seen)) {
         seen.input = input;
         seen.fileOffset = fileOffset;
         seen.wall = version.wall;
         seen.counter = version.counter;
         seen.node = version.node;
+        seen.tombstone = isTombstoneAt(buf, offset);
       }
     });
     if (result.bad !== undefined) throw corrupt(path, result.bad);
     inputRecords += result.records;
     inputBytes += result.fileBytes;
+  }
+  const before = job.tombstonesBefore;
+  if (before !== undefined) {
+    for (const [key, w] of winners) if (w.tombstone && w.wall < before) winners.delete(key);
   }
   const outPath = join(job.dir, job.output);
   const writer = await AofFileWriter.create(outPath, { kind: 'base', shard: job.shard, shards: job.shards });

@@ -41,6 +41,8 @@ export interface ShardAofOptions {
   readonly flushIntervalMs: number;
   readonly rewriteMinSize: number;
   readonly rewritePercentage: number;
+  /** Tombstones older than this are left out of a compaction's output (tombstone collection). */
+  readonly tombstoneGraceMs?: number;
   readonly logger: Logger;
   /**
    * Bytes appended but not yet written out past which writers wait (`backlogged()`), so that a disk

@@ -25,6 +25,8 @@ export interface CompactionOptions {
   readonly shards: number;
   readonly rewriteMinSize: number;
   readonly rewritePercentage: number;
+  /** Tombstones older than this are left out of the new base (tombstone collection). */
+  readonly tombstoneGraceMs?: number;
   readonly logger: Logger;
   readonly runRewrite?: (job: RewriteJob) => Promise<RewriteResult>;
   readonly onRewriteStep?: (step: RewriteStep) => void | Promise<void>;
@@ -128,6 +130,8 @@ export class ShardCompaction {
         output,
         shard: this.#o.shard,
         shards: this.#o.shards,
+        tombstonesBefore:
+          this.#o.tombstoneGraceMs === undefined ? undefined : Date.now() - this.#o.tombstoneGraceMs,
       };
       const result = await (this.#o.runRewrite ?? ((j: RewriteJob) => this.#runInPool(j)))(job);
       await this.#o.onRewriteStep?.('written');

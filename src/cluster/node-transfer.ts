@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { LallyConfig } from '../config/types.js';
 import type { MainEndpoint } from '../daemon/main-endpoint.js';
 import { snapshotHandler } from '../rpc/snapshot-transfer.js';
+import type { AntiEntropy } from './anti-entropy/anti-entropy.js';
 import type { ClusterNode } from './cluster-node.js';
 import { catchUp } from './data-transfer.js';
 import { handOff } from './handoff.js';
@@ -25,7 +26,12 @@ export interface NodeTransferOptions {
     'seedNode' | 'replicationFactor' | 'transferTimeoutMs' | 'shutdownTimeoutMs'
   >;
   readonly logger: Logger;
+  /** A node that already holds data catches up by anti-entropy rounds instead of a full transfer. */
+  readonly antiEntropy?: AntiEntropy;
 }
+
+/** Rounds per peer a restart's catch-up runs at most (each repairs all it finds; more come from writes). */
+const CATCH_UP_PASSES = 3;
 
 /** Keys and tombstones in every shard (for the expected total of a transfer). */
 function countEntries(endpoint: MainEndpoint): Promise<number> {
@@ -80,6 +86,14 @@ export class NodeTransfer {
     const known = this.#members();
     if (known === undefined) return;
     const { config } = this.#opts;
+    const antiEntropy = this.#opts.antiEntropy;
+    if (antiEntropy !== undefined && antiEntropy.peers().length > 0) {
+      const held = await countEntries(this.#opts.endpoint);
+      if (held > 0) {
+        await this.#catchUpByTrees(antiEntropy, held, signal);
+        return;
+      }
+    }
     const result = await catchUp({
       self: known.self,
       members: known.members,
@@ -126,6 +140,42 @@ export class NodeTransfer {
         from: result.sources,
       },
       `caught up: ${result.records} records received (${result.applied} applied, ${result.superseded} older than the local ones) in ${result.ms} ms`,
+    );
+  }
+
+  /**
+   * The catch-up of a node that holds data (a restart): anti-entropy rounds with every live peer, each
+   * moving only the entries that differ, until the trees agree or CATCH_UP_PASSES rounds per peer ran.
+   * A peer that fails is skipped with a warning (availability first, as the bulk transfer).
+   */
+  async #catchUpByTrees(antiEntropy: AntiEntropy, held: number, signal: AbortSignal): Promise<void> {
+    const started = Date.now();
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#opts.config.transferTimeoutMs)]);
+    const results = await antiEntropy.syncAll(CATCH_UP_PASSES, deadline);
+    const sum = (pick: (r: (typeof results)[number]) => number) => results.reduce((n, r) => n + pick(r), 0);
+    const peers = [...new Set(results.map((r) => r.peer))];
+    const summary = {
+      held,
+      rounds: results.length,
+      pulled: sum((r) => r.pulled),
+      pushed: sum((r) => r.pushed),
+      bytesSent: sum((r) => r.bytesSent),
+      bytesReceived: sum((r) => r.bytesReceived),
+      inSyncWith: results.filter((r) => r.inSync).map((r) => r.peer),
+      from: peers,
+      ms: Date.now() - started,
+    };
+    if (peers.length === 0) {
+      this.#logger.warn(
+        summary,
+        'could not compare data with any member: starting with what this node has (availability first)',
+      );
+      return;
+    }
+    this.#logger.info(
+      summary,
+      `caught up by anti-entropy: ${summary.pulled} records received, ${summary.pushed} sent, ` +
+        `${summary.bytesReceived + summary.bytesSent} bytes, in ${summary.ms} ms`,
     );
   }
 

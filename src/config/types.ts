@@ -70,6 +70,12 @@ export interface LallyConfig {
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
   readonly tlsCa: string | undefined;
+  /** Cluster: between two background anti-entropy rounds (0: none). */
+  readonly antiEntropyIntervalMs: number;
+  /** Cluster: keys one anti-entropy round repairs at most. */
+  readonly antiEntropyMaxKeys: number;
+  /** How long a tombstone is kept before it is collected; also the longest a node may be away. */
+  readonly tombstoneGraceMs: number;
   /** Event-loop turns a shard polls its rings before sleeping on its doorbell (see docs/rings.md). */
   readonly ringIdleTurns: number;
   /** Per-operation counters and latency histograms of the shards (GET /metrics); off for comparisons. */

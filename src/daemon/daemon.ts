@@ -5,10 +5,15 @@ import type { Logger } from 'pino';
 import type { PreparedDataDir } from '../aof/data-dir.js';
 import { CLOCK_OFFSET_ENV, clockOffsetFrom, offsetClock } from '../clock/fault-clock.js';
 import { SkewGuard } from '../clock/skew-guard.js';
+import { AntiEntropy } from '../cluster/anti-entropy/anti-entropy.js';
+import { LocalTree } from '../cluster/anti-entropy/local-tree.js';
+import { treeHandler } from '../cluster/anti-entropy/tree-service.js';
 import { ClusterNode, type MemberView } from '../cluster/cluster-node.js';
 import { Coordinator } from '../cluster/coordinator.js';
 import { HintStore } from '../cluster/hints/hint-store.js';
+import { checkAwayTime, LastSeenClock } from '../cluster/last-seen.js';
 import { LocalReplica } from '../cluster/local-replica.js';
+import { readMemberFile } from '../cluster/member-file.js';
 import { loadNodeIdentity, type NodeIdentity } from '../cluster/node-identity.js';
 import { NodeTransfer } from '../cluster/node-transfer.js';
 import type { LallyConfig } from '../config/types.js';
@@ -103,6 +108,9 @@ export class Daemon {
   #transfer: NodeTransfer | undefined;
   readonly #stopSignal = new AbortController();
   #coordinator: Coordinator | undefined;
+  /** Background tree comparisons with the peers, and a restart's catch-up (src/cluster/anti-entropy/). */
+  #antiEntropy: AntiEntropy | undefined;
+  #lastSeen: LastSeenClock | undefined;
   #hints: HintStore | undefined;
   #members: readonly MemberView[] = [];
   #stopping: Promise<void> | undefined;
@@ -177,6 +185,17 @@ export class Daemon {
     // After the data dir's lock: the id file is then this node's alone. Without AOF, an id for this run.
     const identity = await loadNodeIdentity({ dataDir: this.#dataDir?.dataDir });
     this.#identity = identity;
+    const dataDir = this.#dataDir?.dataDir;
+    if (dataDir !== undefined) {
+      // The rejoin rule: data older than the tombstone grace period would bring deleted keys back.
+      const remembered = await readMemberFile(dataDir, identity.id).catch(() => undefined);
+      const rejoins =
+        !config.fresh &&
+        (config.seedNode !== undefined || (remembered?.members.some((m) => m.id !== identity.id) ?? false));
+      await checkAwayTime({ dataDir, graceMs: config.tombstoneGraceMs, rejoins });
+      this.#lastSeen = new LastSeenClock(dataDir, config.tombstoneGraceMs);
+      await this.#lastSeen.start();
+    }
     const nodeId = identity.id;
     // Bound early: a gRPC port in use fails the start before any shard replays its AOF.
     this.#cluster = new ClusterNode({
@@ -216,9 +235,22 @@ export class Daemon {
       logger: this.#logger.child({ component: 'replication' }),
     });
     const replica = new LocalReplica(endpoint, identity.id, skew);
+    const tree = new LocalTree(endpoint);
     this.#cluster.serveReplication({
       replicate: replicateHandler((records, peer) => replica.apply(records, peer)),
       read: readHandler((keys) => replica.lookup(keys)),
+    });
+    this.#antiEntropy = new AntiEntropy({
+      selfId: identity.id,
+      topology: this.#cluster.topology,
+      pool: this.#cluster.pool,
+      local: tree,
+      replica,
+      intervalMs: config.antiEntropyIntervalMs,
+      maxKeys: config.antiEntropyMaxKeys,
+      tombstoneGraceMs: config.tombstoneGraceMs,
+      callTimeoutMs: Math.max(5000, config.hopTimeoutMs * 4),
+      logger: this.#logger.child({ component: 'anti-entropy' }),
     });
     this.#transfer = new NodeTransfer({
       cluster: this.#cluster,
@@ -227,6 +259,7 @@ export class Daemon {
       nodeId,
       config,
       logger: this.#logger,
+      antiEntropy: this.#antiEntropy,
     });
     this.#transfer.serve();
     // --- hinted handoff (src/cluster/hints/): files under <dataDir>/hints; memory only without AOF.
@@ -287,11 +320,21 @@ export class Daemon {
     // The data before the HTTP port: a node that serves holds what its ranges held (docs/cluster.md).
     this.#setPhase('catching_up');
     await this.#transfer.catchUp(this.#stopSignal.signal);
+    // Peers' anti-entropy rounds are answered once the data is in (before, they would see a node still
+    // receiving it as different everywhere, and push what the transfer brings anyway).
+    this.#cluster.serveReplication({
+      tree: treeHandler(
+        tree,
+        (records, peer) => replica.apply(records, peer),
+        (from) => this.#antiEntropy?.askedBy(from),
+      ),
+    });
     this.#setPhase('opening');
     // The first shard binds the port (which may be 0: ephemeral); the others join that same port.
     const first = await this.#listen(this.#shards[0]!, config.httpPort);
     await Promise.all(this.#shards.slice(1).map((s) => this.#listen(s, first)));
     await this.#assertPortOwned(first);
+    this.#antiEntropy.start();
     this.#started = true;
     this.#setPhase('ready');
     return {
@@ -424,7 +467,11 @@ export class Daemon {
     const graceMs = Math.max(100, Math.floor(this.#config.shutdownTimeoutMs * 0.1));
     const clusterStopped = Promise.resolve(this.#cluster?.stop(graceMs)).catch(() => undefined);
     const hintsWritten = Promise.resolve(this.#hints?.close()).catch(() => undefined);
-    const released = Promise.all([clusterStopped, hintsWritten]).then(() => this.#dataDir?.release());
+    const treesStopped = Promise.resolve(this.#antiEntropy?.stop()).catch(() => undefined);
+    const lastSeen = Promise.resolve(this.#lastSeen?.stop()).catch(() => undefined);
+    const released = Promise.all([clusterStopped, hintsWritten, treesStopped, lastSeen]).then(() =>
+      this.#dataDir?.release(),
+    );
     void Promise.all([inboxClosed, released]).finally(() => this.#resolveExited(this.#failure ? 1 : 0));
   }
 
@@ -432,7 +479,9 @@ export class Daemon {
   #membersChanged(members: readonly MemberView[]): void {
     this.#members = members;
     this.#coordinator?.membersChanged();
-    const stats = members.length > 1 ? this.#coordinator?.stats() : undefined;
+    const replication = members.length > 1 ? this.#coordinator?.stats() : undefined;
+    const stats =
+      replication === undefined ? undefined : { ...replication, antiEntropy: this.#antiEntropy?.stats() };
     for (const s of this.#shards) {
       if (s.state === 'closing' || s.state === 'closed') continue;
       this.#send(s, { type: 'members', members });
@@ -526,6 +575,8 @@ export class Daemon {
 
   async #stopInOrder(drainMs: number): Promise<void> {
     const live = () => this.#shards.filter((s) => s.state !== 'exited');
+    // No new anti-entropy round from here on (one in flight ends by itself, or fails with the shards).
+    void this.#antiEntropy?.stop();
     // The ranges this node loses go to their new holders first (bounded by half the shutdown budget).
     await this.#transfer?.handOff();
     // Peers drop this node at once, before its shards stop answering (bounded by the leave timeout).

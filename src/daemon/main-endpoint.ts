@@ -192,6 +192,22 @@ export class MainEndpoint {
     );
   }
 
+  /** A TREE hop (anti-entropy, src/hop/tree-messages.ts): the request's bytes, the answer's bytes. */
+  tree(
+    shard: number,
+    request: Uint8Array,
+    callback: (answer: Uint8Array | undefined, error: LallyError | undefined) => void,
+  ): void {
+    this.#request(shard, HopKind.TREE, undefined, 0, EMPTY, request, (message, header, error) => {
+      if (error !== undefined) callback(undefined, error);
+      else if (header.status === HopStatus.ERROR) callback(undefined, errorOf(message!, header));
+      else {
+        const start = HOP_HEADER_BYTES + header.keyLength;
+        callback(message!.slice(start, start + header.valueLength), undefined);
+      }
+    });
+  }
+
   /** Shard `shard`'s own figures (ShardStats, as JSON text): the transfers' record estimate. */
   stats(shard: number, callback: (json: string | undefined, error: LallyError | undefined) => void): void {
     this.#request(shard, HopKind.STATS, undefined, 0, EMPTY, EMPTY, (message, header, error) => {

@@ -31,6 +31,9 @@
  *               encodeRecordPage below). Answer OK with a u32: how many won last-writer-wins and were
  *               applied (the others changed nothing), once all are durable as the fsync policy says.
  *
+ *   TREE        anti-entropy: hashes of tree nodes over ring ranges, or a page of the (key, version,
+ *               tombstone) entries of some leaves (src/hop/tree-messages.ts has the layouts).
+ *
  * The kinds a shard sends the main thread in a cluster (the coordinator, src/cluster/coordinator.ts):
  *   REPLICATE   a client write this shard committed: version, TOMBSTONE flag, key, value. The main
  *               thread sends it to the key's other replicas and answers OK once write_quorum - 1 of
@@ -58,6 +61,7 @@ export const HopKind = {
   REPLICATE: 8,
   COORDINATE: 9,
   APPLY_BATCH: 10,
+  TREE: 11,
   RESULT: 0x81,
 } as const;
 export type HopKind = (typeof HopKind)[keyof typeof HopKind];

@@ -19,6 +19,7 @@ export async function openShardLog(
     flushIntervalMs: config.aofFlushInterval,
     rewriteMinSize: config.aofRewriteMinSize,
     rewritePercentage: config.aofRewritePercentage,
+    tombstoneGraceMs: config.tombstoneGraceMs,
     logger,
     ...(onSync === undefined ? {} : { onSync }),
   });

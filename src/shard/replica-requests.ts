@@ -18,6 +18,7 @@ import {
 } from '../hop/hop-messages.js';
 import type { ShardEngine } from './shard-engine.js';
 import { SnapshotSessions } from './snapshot-sessions.js';
+import { TreeRequests } from './tree-requests.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -40,12 +41,14 @@ export class ReplicaRequests {
   readonly #engine: ShardEngine;
   readonly #answers: ReplicaAnswers;
   readonly #snapshots: SnapshotSessions;
+  readonly trees: TreeRequests;
   readonly #valueScratch = new Utf8Scratch();
 
   constructor(engine: ShardEngine, answers: ReplicaAnswers) {
     this.#engine = engine;
     this.#answers = answers;
     this.#snapshots = new SnapshotSessions(engine.store);
+    this.trees = new TreeRequests(engine);
   }
 
   /**
@@ -120,5 +123,28 @@ export class ReplicaRequests {
     }
     const page = this.#snapshots.page(request.cursor, request.maxBytes);
     this.#answers.send(from, HopKind.SNAPSHOT, requestId, HopStatus.OK, undefined, 0, page);
+  }
+
+  /** TREE: anti-entropy's node hashes or leaf listings (src/shard/tree-requests.ts). */
+  tree(from: number, requestId: number, message: Uint8Array, header: HopHeader): void {
+    let answer: Uint8Array | undefined;
+    try {
+      answer = this.trees.answer(message, header);
+    } catch (error) {
+      this.#answers.fail(from, HopKind.TREE, requestId, error, '', 'tree request failed');
+      return;
+    }
+    if (answer === undefined) {
+      this.#answers.fail(
+        from,
+        HopKind.TREE,
+        requestId,
+        new LallyError(ErrorCodes.INTERNAL, 'a malformed TREE request'),
+        '',
+        'tree request refused',
+      );
+      return;
+    }
+    this.#answers.send(from, HopKind.TREE, requestId, HopStatus.OK, undefined, 0, answer);
   }
 }

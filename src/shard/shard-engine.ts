@@ -1,6 +1,9 @@
 import type { AofRecord } from '../aof/types.js';
 import type { HybridLogicalClock, Version } from '../clock/hlc.js';
 import { supersedes } from '../clock/last-writer-wins.js';
+import { hashKey } from '../hash/key-hash.js';
+import { placementOf } from '../placement/placement.js';
+import { RangeDigest } from '../store/range-digest.js';
 import type { Entry, ShardStore, WriteOutcome } from '../store/shard-store.js';
 import type { CommittedWriteListener, WriteOrigin } from './committed-write.js';
 
@@ -49,6 +52,10 @@ export class ShardEngine {
   readonly shard: number;
   readonly store: ShardStore;
   readonly clock: HybridLogicalClock;
+  /** The anti-entropy leaf digests of the store, kept up to date by every change (range-digest.ts). */
+  readonly digest = new RangeDigest();
+  /** Tombstones collected (dropped past the grace period, src/shard/tombstone-sweep.ts). */
+  tombstonesCollected = 0;
   /** Listeners that threw (they are meant to catch their own errors, as the hook runner does). */
   listenerFailures = 0;
   readonly #wal: WriteAheadLog | undefined;
@@ -148,9 +155,43 @@ export class ShardEngine {
     version: Version,
     origin: WriteOrigin,
   ): WriteOutcome {
-    const outcome = op === 'ADD' ? this.store.put(key, value, version) : this.store.remove(key, version);
+    const outcome = this.#change(op, key, value, version);
     if (outcome.applied && this.#listeners.length !== 0) this.#emit(op, key, value, version, origin);
     return outcome;
+  }
+
+  /** Every store change goes through here: the store, then the digest (old entry out, new one in). */
+  #change(op: 'ADD' | 'REMOVE', key: string, value: string, version: Version): WriteOutcome {
+    const store = this.store;
+    const current = store.getWithTombstone(key);
+    // The old stamp is copied before the store overwrites the entry in place.
+    const before =
+      current === undefined
+        ? undefined
+        : { wall: current.wall, counter: current.counter, node: current.node, tombstone: current.tombstone };
+    const outcome = op === 'ADD' ? store.put(key, value, version) : store.remove(key, version);
+    if (outcome.applied) {
+      const keyHash = hashKey(key);
+      this.digest.replace(keyHash, placementOf(keyHash), before, version, op === 'REMOVE');
+    }
+    return outcome;
+  }
+
+  /**
+   * Drops a tombstone from the store and the digest (tombstone collection), if the key still holds
+   * exactly that delete. Nothing goes to the AOF: compaction drops the record by the same rule.
+   */
+  collectTombstone(key: string, version: Version): boolean {
+    const current = this.store.getWithTombstone(key);
+    if (current === undefined || !current.tombstone) return false;
+    if (current.wall !== version.wall || current.counter !== version.counter || current.node !== version.node)
+      return false;
+    const before = { wall: current.wall, counter: current.counter, node: current.node, tombstone: true };
+    if (!this.store.forgetTombstone(key)) return false;
+    const keyHash = hashKey(key);
+    this.digest.remove(keyHash, placementOf(keyHash), before);
+    this.tombstonesCollected++;
+    return true;
   }
 
   #emit(op: 'ADD' | 'REMOVE', key: string, value: string, version: Version, origin: WriteOrigin): void {
@@ -168,7 +209,6 @@ export class ShardEngine {
   /** Applies a record read back from the AOF: last writer wins, and the clock moves above it. */
   applyRecord(record: AofRecord): void {
     this.clock.observe(record.version);
-    if (record.op === 'ADD') this.store.put(record.key, record.value, record.version);
-    else this.store.remove(record.key, record.version);
+    this.#change(record.op, record.key, record.value, record.version);
   }
 }

@@ -422,10 +422,11 @@ export class ShardRouter implements KeyValueService {
       this.#replica.applyBatch(from, requestId, message, header);
       return;
     }
-    if (kind === HopKind.READ_ENTRY || kind === HopKind.SNAPSHOT) {
+    if (kind === HopKind.READ_ENTRY || kind === HopKind.SNAPSHOT || kind === HopKind.TREE) {
       if (this.#overAnswerBudget(from, kind, requestId)) return;
       if (kind === HopKind.READ_ENTRY) this.#replica.readEntry(from, requestId, hopKey(message, header));
-      else this.#replica.snapshot(from, requestId, message, header);
+      else if (kind === HopKind.SNAPSHOT) this.#replica.snapshot(from, requestId, message, header);
+      else this.#replica.tree(from, requestId, message, header);
       return;
     }
     const op: OpKind | undefined =

@@ -21,6 +21,7 @@ import { ShardEngine, type WriteAheadLog } from './shard-engine.js';
 import { ShardRouter } from './shard-router.js';
 import { collectShardStats, combineStats, type ShardStats } from './shard-stats.js';
 import type { ShardTransport } from './shard-transport.js';
+import { TombstoneSweep } from './tombstone-sweep.js';
 
 /** The AOF as the runtime drives it (src/aof/shard-aof.ts). */
 export interface ShardLog extends WriteAheadLog {
@@ -69,6 +70,7 @@ export class ShardRuntime {
   readonly #logger: Logger;
   #engine: ShardEngine | undefined;
   #router: ShardRouter | undefined;
+  #sweep: TombstoneSweep | undefined;
   #service: ClusterService | undefined;
   /** The main thread's replication figures as last sent (undefined on a single node). */
   #replication: Record<string, unknown> | undefined;
@@ -173,6 +175,8 @@ export class ShardRuntime {
       peerTables: data.tables?.map((buffers, n) => (n === shard ? undefined : new TableReader(buffers))),
     });
     this.#router = router;
+    this.#sweep = new TombstoneSweep(engine, config.tombstoneGraceMs);
+    this.#sweep.start();
     const service = new ClusterService({
       router,
       selfId: data.nodeId,
@@ -406,6 +410,7 @@ export class ShardRuntime {
         'waiting requests',
         () => {
           this.#router?.close();
+          this.#sweep?.stop();
           this.#router?.failPending(ErrorCodes.SHUTTING_DOWN, 'the node is shutting down');
         },
       ],

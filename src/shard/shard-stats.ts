@@ -7,6 +7,8 @@ export interface ShardStats {
   id: number;
   keys: number;
   tombstones: number;
+  /** Tombstones dropped past the grace period (src/shard/tombstone-sweep.ts). */
+  tombstonesCollected: number;
   gets: number;
   hits: number;
   puts: number;
@@ -51,6 +53,7 @@ export function collectShardStats(
     id: engine.shard,
     keys: engine.store.size,
     tombstones: engine.store.tombstones,
+    tombstonesCollected: engine.tombstonesCollected,
     gets: engine.counters.gets,
     hits: engine.counters.hits,
     puts: engine.counters.puts,

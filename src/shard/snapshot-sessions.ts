@@ -19,7 +19,8 @@ interface Session {
  * The shard side of SNAPSHOT: pages of the store's entries, tombstones included, in the store's
  * order. An open iterator per reader makes each page cost its own size; a reader whose iterator is
  * gone (evicted) gets a new one advanced past `position` entries, which is right because the store
- * never removes a key (a delete leaves a tombstone), so positions do not shift.
+ * removes a key only when it collects a tombstone (past the grace period, rare), so positions
+ * hardly shift: a resumed reader may then skip a few entries, which anti-entropy repairs.
  *
  * A snapshot is not a point in time: a key written during the transfer is sent with whatever value it
  * has when its page is built, and keys added meanwhile come at the end. The reader merges by

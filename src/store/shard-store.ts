@@ -85,7 +85,9 @@ export class ShardStore {
   getWithTombstone(key: string): Entry | undefined {
     const bytes = this.#key.encode(key);
     const id = this.table.find(bytes.bytes, bytes.length, tableHash(bytes.bytes, bytes.length));
-    return id < 0 ? undefined : this.#entryAt(this.table.offsetOf(id));
+    if (id < 0) return undefined;
+    const offset = this.table.offsetOf(id);
+    return this.table.forgottenAt(offset) ? undefined : this.#entryAt(offset);
   }
 
   #entryAt(offset: number): Entry {
@@ -112,8 +114,9 @@ export class ShardStore {
     const valueLength = value.length === 0 ? 0 : Buffer.byteLength(value, 'utf8');
     const hash = tableHash(k.bytes, k.length);
     const id = table.find(k.bytes, k.length, hash);
-    if (id < 0) {
-      table.write(-1, k.bytes, k.length, hash, value, valueLength, version, tombstone);
+    if (id < 0 || table.forgottenAt(table.offsetOf(id))) {
+      // A new key, or one whose tombstone was collected: no entry to win against.
+      table.write(id, k.bytes, k.length, hash, value, valueLength, version, tombstone);
       if (tombstone) this.#tombstones++;
       else this.#live++;
       return { applied: true, previous: undefined };
@@ -144,6 +147,20 @@ export class ShardStore {
     return { applied: true, previous };
   }
 
+  /** Removes a key whose entry is a tombstone (tombstone collection); false when it is not one. */
+  forgetTombstone(key: string): boolean {
+    const table = this.table;
+    const k = this.#key.encode(key);
+    const hash = tableHash(k.bytes, k.length);
+    const id = table.find(k.bytes, k.length, hash);
+    if (id < 0) return false;
+    const offset = table.offsetOf(id);
+    if (!table.tombstoneAt(offset) || table.forgottenAt(offset)) return false;
+    table.forget(id, hash);
+    this.#tombstones--;
+    return true;
+  }
+
   /** Live keys (tombstones not counted). */
   get size(): number {
     return this.#live;
@@ -159,7 +176,7 @@ export class ShardStore {
     // The count is read on each step: keys written during the iteration come at its end.
     for (let id = 0; id < table.count; id++) {
       const offset = table.offsetOf(id);
-      yield [table.keyAt(offset), this.#entryAt(offset)];
+      if (!table.forgottenAt(offset)) yield [table.keyAt(offset), this.#entryAt(offset)];
     }
   }
 }

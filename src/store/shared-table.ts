@@ -15,6 +15,7 @@ import {
   stripeOf,
   TableViews,
   TOMBSTONE,
+  FORGOTTEN,
   W_CLASS,
   W_COUNTER,
   W_KEY_LENGTH,
@@ -85,6 +86,20 @@ export class SharedTable {
 
   tombstoneAt(offset: number): boolean {
     return (this.#v.words[offset >>> 2]! & TOMBSTONE) !== 0;
+  }
+
+  /** A collected tombstone (FORGOTTEN): the key has no entry. */
+  forgottenAt(offset: number): boolean {
+    return (this.#v.words[offset >>> 2]! & FORGOTTEN) !== 0;
+  }
+
+  /** Marks the tombstone of key `id` (of table hash `hash`) collected, under its stripe's lock. */
+  forget(id: number, hash: number): void {
+    const stripe = stripeOf(hash);
+    const word = this.#v.directory[id]! >>> 2;
+    Atomics.add(this.#meta, stripe, 1);
+    this.#v.words[word] = this.#v.words[word]! | TOMBSTONE | FORGOTTEN;
+    Atomics.add(this.#meta, stripe, 1);
   }
 
   /** Writes the entry's version into `into` and returns it. */

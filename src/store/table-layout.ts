@@ -51,6 +51,12 @@ export const CLASS_MASK = 0xff;
 export const TOMBSTONE = 0x100;
 /** Set on a block in a free list; its W_KEY_LENGTH word then holds the next free block. */
 export const FREE = 0x200;
+/**
+ * Set, with TOMBSTONE, on a collected tombstone (tombstone collection, src/shard/tombstone-sweep.ts):
+ * the store then has no entry for the key, while its slot and block stay (keys never leave the index);
+ * readers in other threads see a tombstone, that is a missing key. The next write clears it.
+ */
+export const FORGOTTEN = 0x400;
 
 /** Largest SharedArrayBuffer V8 lets grow (4 GiB). */
 export const MAX_BUFFER_BYTES = 2 ** 32;

@@ -110,3 +110,35 @@ t.test('a scan checks every checksum unless told that a previous pass did', asyn
   t.equal(trusted.records, 1, 'a scan that trusts the checksums does not look');
   t.equal(trusted.bad, undefined);
 });
+
+t.test('compaction leaves out the tombstones stamped before the grace cut, and so the key', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lally-rewrite-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(dir, 'base.aof', 'base', [
+    record('ADD', 'old-deleted', 'v', 100),
+    record('ADD', 'new-deleted', 'v', 100),
+    record('ADD', 'kept', 'v', 100),
+  ]);
+  await writeFile(dir, 'incr-1.aof', 'incr', [
+    record('REMOVE', 'old-deleted', '', 200),
+    record('REMOVE', 'new-deleted', '', 2000),
+  ]);
+  const result = await rewriteShardFiles({
+    dir,
+    inputs: ['base.aof', 'incr-1.aof'],
+    output: 'base-2.aof',
+    shard: 0,
+    shards: 1,
+    tombstonesBefore: 1000,
+  });
+  const kept = await readAll(join(dir, 'base-2.aof'));
+  t.same(
+    kept.map((r) => [r.op, r.key]).sort(),
+    [
+      ['ADD', 'kept'],
+      ['REMOVE', 'new-deleted'],
+    ],
+    'the old tombstone and the value it deleted are gone; a young tombstone stays',
+  );
+  t.equal(result.records, 2);
+});

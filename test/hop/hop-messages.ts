@@ -62,6 +62,7 @@ t.test('constants', async (t) => {
     REPLICATE: 8,
     COORDINATE: 9,
     APPLY_BATCH: 10,
+    TREE: 11,
     RESULT: 0x81,
   });
   t.same(HopStatus, { OK: 0, MISSING: 1, ERROR: 2 });

@@ -14,6 +14,7 @@ function shardStats(id: number, keys: number): ShardStats {
     id,
     keys,
     tombstones: 1,
+    tombstonesCollected: 0,
     gets: 0,
     hits: 0,
     puts: 0,

@@ -160,3 +160,37 @@ t.test(
     t.equal(store.size, 0);
   },
 );
+
+t.test('a collected tombstone leaves no entry; a later write to the key starts afresh', async (t) => {
+  const store = new ShardStore();
+  const reader = new TableReader(store.table.buffers);
+  const v = (wall: number): Version => ({ wall, counter: 0, node: 1 });
+  store.put('gone', 'value', v(1));
+  store.put('kept', 'other', v(1));
+  t.equal(store.forgetTombstone('gone'), false, 'a live entry is not a tombstone');
+  t.equal(store.forgetTombstone('never'), false, 'nor is a missing key');
+  store.remove('gone', v(2));
+  t.equal(store.tombstones, 1);
+  t.equal(store.forgetTombstone('gone'), true);
+  t.equal(store.forgetTombstone('gone'), false, 'once');
+  t.equal(store.tombstones, 0);
+  t.equal(store.size, 1);
+  t.equal(store.getWithTombstone('gone'), undefined, 'no entry, not even a tombstone');
+  t.same(
+    [...store.entries()].map(([key]) => key),
+    ['kept'],
+    'iteration leaves it out',
+  );
+  t.match(readAcross(reader, 'gone'), { tombstone: true }, 'another thread reads a missing key');
+
+  // Any version wins against no entry, even one older than the collected tombstone's.
+  t.same(store.put('gone', 'back', v(1)), { applied: true, previous: undefined });
+  t.equal(store.size, 2);
+  t.equal(store.tombstones, 0);
+  t.match(store.getWithTombstone('gone'), { value: 'back', tombstone: false, wall: 1 });
+  t.match(readAcross(reader, 'gone'), { value: 'back', tombstone: false });
+  store.remove('gone', v(3));
+  t.equal(store.forgetTombstone('gone'), true);
+  t.same(store.remove('gone', v(1)), { applied: true, previous: undefined }, 'a delete of no entry');
+  t.equal(store.tombstones, 1);
+});
