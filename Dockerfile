@@ -20,6 +20,7 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/proto ./proto
+COPY --from=build /app/scripts/healthcheck.mjs ./scripts/healthcheck.mjs
 ENV NODE_ENV=production \
     LALLY_HOST=0.0.0.0 \
     LALLY_HTTP_PORT=3000 \
@@ -29,8 +30,8 @@ ENV NODE_ENV=production \
 USER node
 VOLUME ["/data"]
 EXPOSE 3000 50071
-# No curl in the image: node's own fetch asks /livez (the process answers, its shards are up).
+# No curl in the image: node asks /livez (scripts/healthcheck.mjs; HTTPS when LALLY_TLS_CERT is set).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.LALLY_HTTP_PORT||3000)+'/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "scripts/healthcheck.mjs"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/src/cli/main.js"]

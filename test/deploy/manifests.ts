@@ -139,8 +139,14 @@ t.test('Dockerfile and .dockerignore', async (t) => {
   t.match(runtime, /LALLY_DATA_DIR=\/data/, 'the data dir on it');
   t.match(
     runtime,
-    /^HEALTHCHECK .*CMD \["node", "-e", ".*fetch\(.*\/livez/ms,
-    'a health check on /livez with fetch',
+    /^HEALTHCHECK .*CMD \["node", "scripts\/healthcheck\.mjs"\]$/ms,
+    'a health check with node',
+  );
+  t.match(runtime, /^COPY --from=build \/app\/scripts\/healthcheck\.mjs /m, 'its script is in the image');
+  t.match(
+    await readFile(join(PROJECT_ROOT, 'scripts/healthcheck.mjs'), 'utf8'),
+    /path: '\/livez'/,
+    'on /livez',
   );
   t.match(runtime, /^EXPOSE 3000 50071$/m, 'the default ports');
   const pkg = JSON.parse(await readFile(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {

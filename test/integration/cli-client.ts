@@ -9,6 +9,8 @@ import { runClientCommand } from '../../src/cli/client.js';
 import type { ClientCommand } from '../../src/cli/client-commands.js';
 import { CLI, freePort, PROJECT_ROOT, startDaemon } from '../fixtures/daemon-process.js';
 
+const TOKEN = 'cli-client-test-token-0123456789';
+
 interface Run {
   code: number;
   stdout: Buffer;
@@ -44,10 +46,19 @@ async function client(
 }
 
 t.test('the client against a real daemon', async (t) => {
-  const daemon = await startDaemon(t, { shards: 2, args: ['--max-value-bytes', '64'] });
-  const url = ['--url', daemon.url];
+  const daemon = await startDaemon(t, {
+    shards: 2,
+    args: ['--max-value-bytes', '64', '--auth-token', TOKEN],
+  });
+  const url = ['--url', daemon.url, '--token', TOKEN];
 
-  let run = await client('put', ['user:1', 'alice', ...url]);
+  let refused = await client('stats', ['--url', daemon.url]);
+  t.equal(refused.code, 4, 'no token for a node that asks for one: exit 4');
+  t.match(refused.stderr, /^lally: stats: HTTP 401: .*pass --token or set LALLY_TOKEN\n$/, 'says what to do');
+  refused = await client('get', ['k', '--url', daemon.url, '--token', 'wrong-token-0123456789abcdef']);
+  t.equal(refused.code, 4, 'a wrong token: exit 4');
+
+  let run: Run = await client('put', ['user:1', 'alice', ...url]);
   t.equal(run.code, 0, 'put: exit 0');
   t.match(
     run.stdout.toString(),
@@ -55,11 +66,11 @@ t.test('the client against a real daemon', async (t) => {
     'put: a human line',
   );
 
-  run = await client('get', ['user:1'], { env: { LALLY_URL: daemon.url } });
+  run = await client('get', ['user:1'], { env: { LALLY_URL: daemon.url, LALLY_AUTH_TOKEN: TOKEN } });
   t.same(
     [run.code, run.stdout.toString()],
     [0, 'alice'],
-    'get (LALLY_URL): the bare value, no newline into a pipe',
+    'get (LALLY_URL, LALLY_AUTH_TOKEN): the bare value, no newline into a pipe',
   );
 
   const bytes = Buffer.from('line one\nl\u00e9 deux\n\u0000end', 'utf8');
@@ -126,7 +137,7 @@ t.test('the client against a real daemon', async (t) => {
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [CLI, ...args], {
         cwd: PROJECT_ROOT,
-        env: { ...process.env, LALLY_URL: daemon.url },
+        env: { ...process.env, LALLY_URL: daemon.url, LALLY_TOKEN: TOKEN },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let stdout = '';
