@@ -141,6 +141,7 @@ t.test("collectShardStats reads the engine's, router's and HTTP figures", async 
       httpErrors: 8,
       inFlight: 9,
       heapUsedBytes: 0,
+      eventLoopDelay: null,
       aof: null,
       rings: null,
     },
