@@ -1,24 +1,9 @@
-/**
- * What an anti-entropy round moves (fixed inputs: keys `key:<n>`, values of `--value` bytes, loaded
- * through --replay-log from upstream text logs):
- *   1. identical: node A and node B hold the same N keys; B joins A holding them, so its catch-up is
- *      one anti-entropy round, and its "caught up by anti-entropy" line gives the bytes moved;
- *   2. 1% different: a new B holds the same keys but 1% of them differ (0.5% newer on B, which it
- *      pushes, 0.5% newer on A, which it pulls); the same line gives records and bytes.
- * Goals: a few KiB for 1M identical keys; about the differing 1% for the second.
- *
- *   npm run build && node dist/bench/anti-entropy.js [--keys 1000000] [--value 100] [--shards 2]
- *
- * Background rounds are off (--anti-entropy-interval-ms 0) so that only the catch-up round counts.
- * Writes bench/results/anti-entropy.json (untracked) and prints the figures.
- */
-import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { removeTempDir, spawnTracked, stopChild, trackTempDir } from './proc/children.js';
-import { freePort } from './proc/ports.js';
+import { type BenchNode, startBenchNode } from './proc/bench-node.js';
+import { removeTempDir, stopChild, trackTempDir } from './proc/children.js';
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -60,68 +45,14 @@ async function writeLog(path: string, newer: (i: number) => boolean): Promise<vo
   await new Promise<void>((r) => out.once('finish', () => r()));
 }
 
-interface Node {
-  child: ChildProcess;
-  url: string;
-  grpc: string;
-  lines: string[];
-  readyMs: number;
-}
-
-async function start(name: string, dataDir: string, extra: string[]): Promise<Node> {
-  const http = await freePort();
-  const grpc = await freePort();
-  const args = [
-    CLI,
-    '--host',
-    '127.0.0.1',
-    '--http-port',
-    String(http),
-    '--grpc-port',
-    String(grpc),
-    '--shards',
-    String(SHARDS),
-    '--data-dir',
+function start(name: string, dataDir: string, extra: string[]): Promise<BenchNode> {
+  return startBenchNode({
+    name,
+    cli: CLI,
     dataDir,
-    '--aof-fsync',
-    'no',
-    '--config',
-    '',
-    '--transfer-timeout-ms',
-    '600000',
-    '--anti-entropy-interval-ms',
-    '0',
-    ...extra,
-  ];
-  mkdirSync(dataDir, { recursive: true });
-  const started = performance.now();
-  const child = spawnTracked(process.execPath, args, { cwd: dataDir });
-  const lines: string[] = [];
-  let rest = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    const parts = (rest + d.toString()).split('\n');
-    rest = parts.pop() ?? '';
-    lines.push(...parts);
+    shards: SHARDS,
+    args: ['--anti-entropy-interval-ms', '0', ...extra],
   });
-  child.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
-  await new Promise<void>((ok, fail) => {
-    const timer = setInterval(() => {
-      if (lines.some((l) => l.includes('lally listening on'))) {
-        clearInterval(timer);
-        ok();
-      } else if (child.exitCode !== null) {
-        clearInterval(timer);
-        fail(new Error(`${name} exited with ${child.exitCode}: ${lines.slice(-5).join('\n')}`));
-      }
-    }, 20);
-  });
-  return {
-    child,
-    url: `http://127.0.0.1:${http}`,
-    grpc: `127.0.0.1:${grpc}`,
-    lines,
-    readyMs: performance.now() - started,
-  };
 }
 
 function caughtUp(lines: string[]): Record<string, unknown> {

@@ -1,20 +1,9 @@
-/**
- * Time to join with data: node A starts with N keys (fixed inputs: keys `key:<n>`, values of
- * `--value` bytes, every 20th key deleted, loaded through --replay-log from an upstream text log),
- * node B joins through A with --seed-node and is timed from its spawn to its first HTTP answer, and
- * its own "caught up" log line gives the transfer's records and milliseconds. Goal: 1M keys in 10 s.
- *
- *   npm run build && node dist/bench/join-transfer.js [--keys 1000000] [--value 100] [--shards 2]
- *
- * Writes bench/results/join-transfer.json (untracked) and prints the figures.
- */
-import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { removeTempDir, spawnTracked, stopChild, trackTempDir } from './proc/children.js';
-import { freePort } from './proc/ports.js';
+import { type BenchNode, startBenchNode } from './proc/bench-node.js';
+import { removeTempDir, stopChild, trackTempDir } from './proc/children.js';
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -44,69 +33,17 @@ async function writeLog(path: string): Promise<void> {
   await new Promise<void>((r) => out.once('finish', () => r()));
 }
 
-interface Node {
-  child: ChildProcess;
-  url: string;
-  grpc: string;
-  lines: string[];
-  readyMs: number;
-}
-
-async function start(name: string, dataDir: string, extra: string[]): Promise<Node> {
-  const http = await freePort();
-  const grpc = await freePort();
-  const args = [
-    CLI,
-    '--host',
-    '127.0.0.1',
-    '--http-port',
-    String(http),
-    '--grpc-port',
-    String(grpc),
-    '--shards',
-    String(SHARDS),
-    '--data-dir',
-    dataDir,
-    '--aof-fsync',
-    'no',
-    '--config',
-    '',
-    '--transfer-timeout-ms',
-    '600000',
-    ...extra,
-  ];
-  mkdirSync(dataDir, { recursive: true });
-  const started = performance.now();
+function start(name: string, dataDir: string, extra: string[]): Promise<BenchNode> {
   // JOIN_BENCH_PROFILE=<dir>: CPU profiles of both daemons (main thread and shards) into <dir>.
   const profile = process.env.JOIN_BENCH_PROFILE;
-  const node = profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [];
-  const child = spawnTracked(process.execPath, [...node, ...args], { cwd: dataDir });
-  const lines: string[] = [];
-  let rest = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    const parts = (rest + d.toString()).split('\n');
-    rest = parts.pop() ?? '';
-    lines.push(...parts);
+  return startBenchNode({
+    name,
+    cli: CLI,
+    dataDir,
+    shards: SHARDS,
+    args: extra,
+    nodeArgs: profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [],
   });
-  child.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
-  await new Promise<void>((ok, fail) => {
-    const timer = setInterval(() => {
-      if (lines.some((l) => l.includes('lally listening on'))) {
-        clearInterval(timer);
-        ok();
-      } else if (child.exitCode !== null) {
-        clearInterval(timer);
-        fail(new Error(`${name} exited with ${child.exitCode}: ${lines.slice(-5).join('\n')}`));
-      }
-    }, 20);
-  });
-  return {
-    child,
-    url: `http://127.0.0.1:${http}`,
-    grpc: `127.0.0.1:${grpc}`,
-    lines,
-    readyMs: performance.now() - started,
-  };
 }
 
 /** CPU milliseconds a process used so far (every thread), from /proc (Linux); undefined elsewhere. */

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { freePort, PROJECT_ROOT, runCli, tempDir } from '../fixtures/daemon-process.js';
+import { freePort, loopbackArgs, PROJECT_ROOT, runCli, tempDir } from '../fixtures/daemon-process.js';
 import { writeShardData } from '../fixtures/shard-data.js';
 
 const SHARDS = 3;
@@ -29,21 +29,7 @@ async function incrementOf(dataDir: string, shard: number): Promise<string> {
 }
 
 async function startArgs(dataDir: string, extra: string[] = []): Promise<string[]> {
-  return [
-    '--config',
-    '',
-    '--host',
-    '127.0.0.1',
-    '--http-port',
-    String(await freePort()),
-    '--grpc-port',
-    String(await freePort()),
-    '--shards',
-    String(SHARDS),
-    '--data-dir',
-    dataDir,
-    ...extra,
-  ];
+  return [...(await loopbackArgs(SHARDS)), '--data-dir', dataDir, ...extra];
 }
 
 t.test('a corrupt AOF on any shard ends the start non-zero, every time', async (t) => {

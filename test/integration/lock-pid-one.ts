@@ -9,7 +9,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { CLI, freePort, PROJECT_ROOT, tempDir } from '../fixtures/daemon-process.js';
+import { CLI, loopbackArgs, PROJECT_ROOT, tempDir } from '../fixtures/daemon-process.js';
 
 const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' });
 const canUnshare = probe.status === 0;
@@ -22,16 +22,7 @@ async function startAsPidOne(t: Tap, dataDir: string): Promise<{ child: ChildPro
     '--kill-child=SIGKILL', // the daemon dies with its unshare
     process.execPath,
     CLI,
-    '--config',
-    '',
-    '--host',
-    '127.0.0.1',
-    '--http-port',
-    String(await freePort()),
-    '--grpc-port',
-    String(await freePort()),
-    '--shards',
-    '1',
+    ...(await loopbackArgs(1)),
     '--data-dir',
     dataDir,
   ];

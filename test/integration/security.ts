@@ -9,7 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { makeCa, makeCert, type TestCert } from '../fixtures/certs.js';
-import { freePort, request, runCli, startDaemon, tempDir } from '../fixtures/daemon-process.js';
+import { loopbackArgs, request, runCli, startDaemon, tempDir } from '../fixtures/daemon-process.js';
 
 const TOKEN = 'api-token-0123456789abcdef';
 const SECRET = 'cluster-secret-0123456789abcdef';
@@ -102,16 +102,7 @@ t.test('mutual TLS, a cluster secret and HTTPS: two nodes replicate; intruders c
 
   // A node with the right certificates and the wrong secret: refused at once, exit 2.
   const joinArgs = async (extra: string[]) => [
-    '--config',
-    '',
-    '--host',
-    '127.0.0.1',
-    '--http-port',
-    String(await freePort()),
-    '--grpc-port',
-    String(await freePort()),
-    '--shards',
-    '1',
+    ...(await loopbackArgs(1)),
     '--no-aof',
     '--join-timeout-ms',
     '1000',
@@ -139,16 +130,7 @@ t.test('mutual TLS, a cluster secret and HTTPS: two nodes replicate; intruders c
   // node that starts alone and serves).
   t.equal((await b.stop()).code, 0);
   const restarted = await runCli([
-    '--config',
-    '',
-    '--host',
-    '127.0.0.1',
-    '--http-port',
-    String(await freePort()),
-    '--grpc-port',
-    String(await freePort()),
-    '--shards',
-    '1',
+    ...(await loopbackArgs(1)),
     '--data-dir',
     b.dataDir,
     '--cluster-secret',
