@@ -103,6 +103,8 @@ export class ShardEngine {
   }
 
   #write(op: 'ADD' | 'REMOVE', key: string, value: string): WriteResult | Promise<WriteResult> {
+    // A write the store could not take is refused before the AOF logs it (it would fail every replay).
+    this.store.assertRoom(key, value);
     const version = this.clock.tick();
     const wal = this.#wal;
     wal?.append({ op, key, value, version });
@@ -128,6 +130,7 @@ export class ShardEngine {
     const { op, key, version } = record;
     const value = op === 'ADD' ? record.value : '';
     if (!this.#wins(key, op === 'REMOVE', value, version)) return false;
+    this.store.assertRoom(key, value);
     this.clock.observe(version);
     const wal = this.#wal;
     wal?.append(value === record.value ? record : { op, key, value, version });

@@ -1,7 +1,8 @@
 import { compareVersions, type Version, versionToRfc3339 } from '../clock/hlc.js';
 import { supersedesEncoded } from '../clock/last-writer-wins.js';
 import { SharedTable } from './shared-table.js';
-import { type SharedTableBuffers, tableHash, Utf8Buffer } from './table-layout.js';
+import { storeFull } from './table-arena.js';
+import { HEADER_BYTES, type SharedTableBuffers, tableHash, Utf8Buffer } from './table-layout.js';
 
 /**
  * One key's latest write, as read from the store: a copy made on read (the store keeps bytes in shared
@@ -159,6 +160,17 @@ export class ShardStore {
     table.forget(id, hash);
     this.#tombstones--;
     return true;
+  }
+
+  /**
+   * Throws LALLY_ERR_STORE_FULL when the table could not take this write; the engine asks before it
+   * appends the write to the AOF. One comparison while the arena is far from its bound.
+   */
+  assertRoom(key: string, value: string): void {
+    const arena = this.table.arena;
+    if (arena.roomy) return;
+    const needed = HEADER_BYTES + Buffer.byteLength(key, 'utf8') + Buffer.byteLength(value, 'utf8');
+    if (!arena.canAllocate(needed)) throw storeFull(needed);
   }
 
   /** Live keys (tombstones not counted). */

@@ -1,14 +1,6 @@
 import { ErrorCodes, LallyError } from '../errors.js';
 import { CLASS_BYTES, classOf, MAX_BLOCK_BYTES } from './size-classes.js';
-import {
-  CLASS_MASK,
-  FREE,
-  growBuffer,
-  MAX_BUFFER_BYTES,
-  type TableViews,
-  W_CLASS,
-  W_KEY_LENGTH,
-} from './table-layout.js';
+import { CLASS_MASK, FREE, growBuffer, type TableViews, W_CLASS, W_KEY_LENGTH } from './table-layout.js';
 
 /**
  * The owner's allocator over a table's arena (a growable SharedArrayBuffer): blocks of the size
@@ -39,6 +31,22 @@ export class TableArena {
 
   get topBytes(): number {
     return this.#top;
+  }
+
+  /**
+   * Whether allocate(bytes) would succeed: a block on the class's free list, or room under the
+   * arena's bound. Checked before a write reaches the AOF, so that a write the store cannot take is
+   * refused before it is logged (a logged one would fail again at every replay).
+   */
+  canAllocate(bytes: number): boolean {
+    if (bytes > MAX_BLOCK_BYTES) return false;
+    const c = classOf(bytes);
+    return this.#heads[c] !== 0 || this.#top + CLASS_BYTES[c]! <= this.buffer.maxByteLength;
+  }
+
+  /** True while the largest block still fits under the bound: then every write fits (the fast path). */
+  get roomy(): boolean {
+    return this.#top + MAX_BLOCK_BYTES <= this.buffer.maxByteLength;
   }
 
   /** A block of at least `bytes` bytes, its class written in its first word. Throws when full. */
@@ -75,15 +83,16 @@ export class TableArena {
   }
 
   #grow(needed: number): void {
-    if (needed > MAX_BUFFER_BYTES) throw storeFull(needed - this.#top);
+    const bound = this.buffer.maxByteLength;
+    if (needed > bound) throw storeFull(needed - this.#top);
     let length = this.buffer.byteLength;
     while (length < needed) length *= 2;
-    growBuffer(this.#meta, this.buffer, Math.min(length, MAX_BUFFER_BYTES));
+    growBuffer(this.#meta, this.buffer, Math.min(length, bound));
     this.#views.refresh();
   }
 }
 
-function storeFull(bytes: number): LallyError {
+export function storeFull(bytes: number): LallyError {
   return new LallyError(
     ErrorCodes.STORE_FULL,
     `this shard's store cannot take ${bytes} more bytes (its arena is bounded at 4 GiB; use more shards)`,

@@ -65,14 +65,17 @@ export const INITIAL_CAPACITY = 1024;
 const INITIAL_DIRECTORY_BYTES = INITIAL_CAPACITY * 4;
 const INITIAL_ARENA_BYTES = 1 << 20;
 
-export function allocateTableBuffers(): SharedTableBuffers {
+/** `maxArenaBytes`: the arena's bound (4 GiB; smaller in tests that fill it). */
+export function allocateTableBuffers(maxArenaBytes = MAX_BUFFER_BYTES): SharedTableBuffers {
   const meta = new SharedArrayBuffer(META_INTS * 4);
   Atomics.store(new Int32Array(meta), CAPACITY, INITIAL_CAPACITY);
   return {
     meta,
     index: new SharedArrayBuffer(INITIAL_CAPACITY * 8, { maxByteLength: MAX_BUFFER_BYTES }),
     directory: new SharedArrayBuffer(INITIAL_DIRECTORY_BYTES, { maxByteLength: MAX_BUFFER_BYTES }),
-    arena: new SharedArrayBuffer(INITIAL_ARENA_BYTES, { maxByteLength: MAX_BUFFER_BYTES }),
+    arena: new SharedArrayBuffer(Math.min(INITIAL_ARENA_BYTES, maxArenaBytes), {
+      maxByteLength: maxArenaBytes,
+    }),
   };
 }
 

@@ -6,6 +6,7 @@ import { type HookOperation, HookRunner } from '../../src/hooks/hook-runner.js';
 import type { CommittedWrite } from '../../src/shard/committed-write.js';
 import { ShardEngine, type WriteAheadLog, type WriteResult } from '../../src/shard/shard-engine.js';
 import { ShardStore } from '../../src/store/shard-store.js';
+import { allocateTableBuffers } from '../../src/store/table-layout.js';
 
 const silent = pino({ level: 'silent' });
 const T0 = Date.UTC(2024, 11, 30, 10, 15, 0, 123);
@@ -542,3 +543,40 @@ t.test(
     );
   },
 );
+
+t.test('a write the store cannot take is refused before the AOF logs it', async (t) => {
+  // An arena bounded at 2 MiB, filled with 1 KiB values (local writes and peers' records alike).
+  const store = new ShardStore(allocateTableBuffers(2 * 1024 * 1024));
+  const wal = new ManualWal(false);
+  const engine = new ShardEngine({ shard: 0, store, clock: manualClock(1).clock, wal });
+  const value = 'v'.repeat(1024);
+  let written = 0;
+  let refused: unknown;
+  for (; written < 10_000; written++) {
+    try {
+      if (written % 2 === 0) engine.put(`key-${written}`, value);
+      else
+        engine.applyReplicated({
+          op: 'ADD',
+          key: `key-${written}`,
+          value,
+          version: { wall: T0 + written, counter: 0, node: 2 },
+        });
+    } catch (error) {
+      refused = error;
+      break;
+    }
+  }
+  t.match(refused, { code: 'LALLY_ERR_STORE_FULL' }, 'the arena fills');
+  t.ok(written > 1000, `${written} writes fitted first`);
+  t.equal(wal.records.length, written, 'the refused write is not in the AOF');
+  t.equal(store.size, written, 'every logged write is in the store');
+  t.notOk(store.get(`key-${written}`), 'nor in the store');
+  t.throws(() => engine.put('another', value), { code: 'LALLY_ERR_STORE_FULL' }, 'and again');
+  t.equal(wal.records.length, written);
+  // A write that reuses a freed block of its class still fits: a delete frees no block (a tombstone
+  // keeps the entry), but an overwrite with a value of another class does.
+  t.same(now(engine.put('key-0', 'short')).previous, value, 'a smaller value still fits');
+  t.ok(now(engine.put('key-2', value)).previous !== undefined, 'the freed 1 KiB block is reused');
+  t.equal(wal.records.length, written + 2);
+});
