@@ -10,10 +10,11 @@
  * request cost 3 to 4 us on the bench machine, the padded compare 0.6 us (bench/auth-overhead.ts).
  */
 
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 import { timingSafeEqual } from 'node:crypto';
 import { ErrorCodes } from '../errors.js';
 import { errorJson, statusLine } from './responses.js';
+import { wrapRoutes } from './route-wrap.js';
 
 /** Routes that answer without a token: probes that say nothing about the data. */
 export const OPEN_ROUTES: readonly string[] = ['/livez', '/readyz'];
@@ -62,21 +63,6 @@ export class BearerTokens {
   }
 }
 
-type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
-const ROUTE_METHODS = [
-  'get',
-  'post',
-  'put',
-  'del',
-  'patch',
-  'options',
-  'head',
-  'any',
-  'connect',
-  'trace',
-] as const;
-type RouteMethod = (typeof ROUTE_METHODS)[number];
-
 const MISSING = errorJson(
   ErrorCodes.UNAUTHENTICATED,
   'this node needs a token: send Authorization: Bearer <token> (auth_token)',
@@ -99,28 +85,23 @@ export function withBearerAuth(
   open: readonly string[],
   counters: AuthCounters = { requests: 0, errors: 0 },
 ): TemplatedApp {
-  const routes = app as unknown as Record<RouteMethod, (pattern: string, handler: Handler) => TemplatedApp>;
   const openSet = new Set(open);
-  for (const method of ROUTE_METHODS) {
-    const register = routes[method].bind(app);
-    routes[method] = (pattern, handler) => {
-      if (openSet.has(pattern)) return register(pattern, handler);
-      return register(pattern, (res, req) => {
-        const header = req.getHeader('authorization');
-        if (header !== '' && tokens.accepts(header)) return handler(res, req);
-        counters.requests++;
-        counters.errors++;
-        res
-          .writeStatus(statusLine(401))
-          .writeHeader('content-type', 'application/json')
-          .writeHeader(
-            'www-authenticate',
-            header === '' ? 'Bearer realm="lally"' : 'Bearer realm="lally", error="invalid_token"',
-          )
-          .end(header === '' ? MISSING : WRONG);
-        return undefined;
-      });
+  return wrapRoutes(app, (pattern, handler) => {
+    if (openSet.has(pattern)) return handler;
+    return (res, req) => {
+      const header = req.getHeader('authorization');
+      if (header !== '' && tokens.accepts(header)) return handler(res, req);
+      counters.requests++;
+      counters.errors++;
+      res
+        .writeStatus(statusLine(401))
+        .writeHeader('content-type', 'application/json')
+        .writeHeader(
+          'www-authenticate',
+          header === '' ? 'Bearer realm="lally"' : 'Bearer realm="lally", error="invalid_token"',
+        )
+        .end(header === '' ? MISSING : WRONG);
+      return undefined;
     };
-  }
-  return app;
+  });
 }

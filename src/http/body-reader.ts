@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { BodyDeadlines } from './body-deadlines.js';
 import { errorJson } from './responses.js';
+import { wrapRoutes } from './route-wrap.js';
 
 /**
  * Two Content-Length headers with different values: RFC 9112 (6.3) makes that an unrecoverable framing
@@ -24,52 +25,21 @@ export function conflictingContentLength(req: HttpRequest): LallyError | undefin
   );
 }
 
-type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
-type RouteMethod =
-  | 'get'
-  | 'post'
-  | 'put'
-  | 'del'
-  | 'patch'
-  | 'options'
-  | 'head'
-  | 'any'
-  | 'connect'
-  | 'trace';
-const ROUTE_METHODS: readonly RouteMethod[] = [
-  'get',
-  'post',
-  'put',
-  'del',
-  'patch',
-  'options',
-  'head',
-  'any',
-  'connect',
-  'trace',
-];
-
 /**
  * Makes every route of `app` refuse a request whose framing is ambiguous before its handler runs
  * (uWS has no middleware: its route methods are wrapped instead). The answer closes the connection:
  * the bytes after such a request cannot be trusted to start the next one.
  */
 export function withFramingChecks(app: TemplatedApp): TemplatedApp {
-  const routes = app as unknown as Record<RouteMethod, (pattern: string, handler: Handler) => TemplatedApp>;
-  for (const method of ROUTE_METHODS) {
-    const register = routes[method].bind(app);
-    routes[method] = (pattern, handler) =>
-      register(pattern, (res, req) => {
-        const error = conflictingContentLength(req);
-        if (error === undefined) return handler(res, req);
-        res
-          .writeStatus('400 Bad Request')
-          .writeHeader('content-type', 'application/json')
-          .end(errorJson(error.code, error.message), true);
-        return undefined;
-      });
-  }
-  return app;
+  return wrapRoutes(app, (_pattern, handler) => (res, req) => {
+    const error = conflictingContentLength(req);
+    if (error === undefined) return handler(res, req);
+    res
+      .writeStatus('400 Bad Request')
+      .writeHeader('content-type', 'application/json')
+      .end(errorJson(error.code, error.message), true);
+    return undefined;
+  });
 }
 
 /**

@@ -587,3 +587,20 @@ t.test('tls_cert and tls_key go together; tls_ca needs them', async (t) => {
   t.equal(run.tlsCert, join(dir, 'a.pem'));
   t.equal(run.tlsCa, undefined);
 });
+
+t.test('tokens and secrets at, just under and just over their lengths (16 to 256)', async (t) => {
+  const dir = t.testdir({});
+  for (const [flag, key] of [
+    ['--auth-token', 'authToken'],
+    ['--cluster-secret', 'clusterSecret'],
+  ] as const) {
+    for (const length of [16, 256]) {
+      const token = 'k'.repeat(length);
+      t.same(expectRun(t, await load([flag, token], dir)).config[key], [token], `${flag} of ${length}`);
+    }
+    for (const length of [15, 257]) {
+      const errors = expectErrors(t, await load([flag, 'k'.repeat(length)], dir));
+      t.match(errors.join('\n'), /must be tokens of 16 to 256 printable ASCII/, `${flag} of ${length}`);
+    }
+  }
+});

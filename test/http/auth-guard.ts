@@ -100,3 +100,12 @@ t.test('a guarded app: open routes answer, the others need a token', async (t) =
     'the refused requests are counted (the served ones by their handlers)',
   );
 });
+
+t.test('a token of the longest length is accepted; a presented one longer than any is refused', async (t) => {
+  const longest = 't'.repeat(MAX_TOKEN_LENGTH);
+  const tokens = new BearerTokens([longest, TOKENS[0]!]);
+  t.ok(tokens.accepts(`Bearer ${longest}`));
+  t.notOk(tokens.accepts(`Bearer ${longest}t`), 'one character over');
+  t.notOk(tokens.accepts(`Bearer ${'t'.repeat(MAX_TOKEN_LENGTH * 40)}`), 'far over');
+  t.notOk(tokens.accepts(`Bearer ${longest.slice(1)}`), 'one under');
+});
