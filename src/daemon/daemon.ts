@@ -4,25 +4,18 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PreparedDataDir } from '../aof/data-dir.js';
 import { CLOCK_OFFSET_ENV, clockOffsetFrom, offsetClock } from '../clock/fault-clock.js';
-import { SkewGuard } from '../clock/skew-guard.js';
-import { AntiEntropy } from '../cluster/anti-entropy/anti-entropy.js';
-import { LocalTree } from '../cluster/anti-entropy/local-tree.js';
-import { treeHandler } from '../cluster/anti-entropy/tree-service.js';
-import { ClusterNode, type MemberView } from '../cluster/cluster-node.js';
-import { Coordinator } from '../cluster/coordinator.js';
-import { HintStore } from '../cluster/hints/hint-store.js';
+import type { AntiEntropy } from '../cluster/anti-entropy/anti-entropy.js';
+import type { ClusterNode, MemberView } from '../cluster/cluster-node.js';
+import type { Coordinator } from '../cluster/coordinator.js';
+import type { HintStore } from '../cluster/hints/hint-store.js';
 import { checkAwayTime, LastSeenClock } from '../cluster/last-seen.js';
-import { LocalReplica } from '../cluster/local-replica.js';
 import { readMemberFile } from '../cluster/member-file.js';
 import { loadNodeIdentity, type NodeIdentity } from '../cluster/node-identity.js';
-import { NodeTransfer } from '../cluster/node-transfer.js';
+import type { NodeTransfer } from '../cluster/node-transfer.js';
 import type { LallyConfig } from '../config/types.js';
 import { readVersion } from '../config/version.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { loadNativeUws } from '../http/uws-native.js';
-import { readHandler } from '../rpc/replica-read.js';
-import { replicateHandler } from '../rpc/replication-service.js';
-import { rpcSecurityOf } from '../rpc/rpc-security.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from '../shard/control-messages.js';
 import { RingTransport } from '../shard/ring-transport.js';
 import { allocateTableBuffers } from '../store/table-layout.js';
@@ -197,16 +190,6 @@ export class Daemon {
       await this.#lastSeen.start();
     }
     const nodeId = identity.id;
-    // Bound early: a gRPC port in use fails the start before any shard replays its AOF.
-    this.#cluster = new ClusterNode({
-      config,
-      identity,
-      dataDir: this.#dataDir?.dataDir,
-      logger: this.#logger,
-      onChange: (members) => this.#membersChanged(members),
-      security: rpcSecurityOf(config),
-    });
-    const grpcPort = await this.#cluster.bind();
     const rings = new ThreadRings(config.shards, ringCapacity(config.maxKeyBytes, config.maxValueBytes));
     const main = config.shards; // the main thread's id on the rings
     this.#mainTransport = new RingTransport(main, rings.forThread(main));
@@ -229,6 +212,57 @@ export class Daemon {
       );
     }
     const now = offsetClock(clockOffsetMs);
+    // The shards start first: their module loading and AOF replay are most of a start's time, and
+    // need nothing of the cluster. Every shard's store in shared memory, handed to every shard: each
+    // writes its own and reads the others' for GETs without a hop (docs/shared-store.md).
+    const tables = Array.from({ length: config.shards }, () => allocateTableBuffers());
+    for (let id = 0; id < config.shards; id++) {
+      const data: ShardWorkerData = {
+        shard: id,
+        shards: config.shards,
+        nodeId,
+        config,
+        clockOffsetMs,
+        rings: rings.forThread(id),
+        status: this.#observe.status.buffer,
+        ...(this.#observe.blocks[id] === undefined ? {} : { metrics: this.#observe.blocks[id] }),
+        tables,
+      };
+      const worker = new Worker(SHARD_WORKER_URL, { workerData: data, name: `lally-shard-${id}` });
+      const handle: ShardHandle = { id, worker, state: 'starting', listenSent: false };
+      this.#shards.push(handle);
+      this.#supervise(handle);
+    }
+    // Listened for at once: a shard may be ready (an empty AOF) before the cluster below is set up,
+    // and a message nobody waits for is gone. Awaited below; a failure meanwhile is not unhandled.
+    const shardsReady = Promise.all(this.#shards.map((s) => this.#await(s, 'ready')));
+    shardsReady.catch(() => undefined);
+    // The cluster's modules load now, while the shards load theirs and replay their AOF (the main
+    // thread has nothing else to do meanwhile). A gRPC port in use still fails the start (exit 2): the
+    // shards, still replaying, are stopped at their next record.
+    const {
+      AntiEntropy,
+      ClusterNode,
+      Coordinator,
+      HintStore,
+      LocalReplica,
+      LocalTree,
+      NodeTransfer,
+      SkewGuard,
+      readHandler,
+      replicateHandler,
+      rpcSecurityOf,
+      treeHandler,
+    } = await import('./cluster-modules.js');
+    this.#cluster = new ClusterNode({
+      config,
+      identity,
+      dataDir: this.#dataDir?.dataDir,
+      logger: this.#logger,
+      onChange: (members) => this.#membersChanged(members),
+      security: rpcSecurityOf(config),
+    });
+    const grpcPort = await this.#cluster.bind();
     const skew = new SkewGuard({
       maxSkewMs: config.maxClockSkewMs,
       now,
@@ -291,27 +325,7 @@ export class Daemon {
         'LALLY_FAULT_DROP_REPLICATION=1: this node sends no writes to its peers (a fault for tests)',
       );
     }
-    // Every shard's store in shared memory, handed to every shard: each writes its own and reads the
-    // others' for GETs without a hop (docs/shared-store.md).
-    const tables = Array.from({ length: config.shards }, () => allocateTableBuffers());
-    for (let id = 0; id < config.shards; id++) {
-      const data: ShardWorkerData = {
-        shard: id,
-        shards: config.shards,
-        nodeId,
-        config,
-        clockOffsetMs,
-        rings: rings.forThread(id),
-        status: this.#observe.status.buffer,
-        ...(this.#observe.blocks[id] === undefined ? {} : { metrics: this.#observe.blocks[id] }),
-        tables,
-      };
-      const worker = new Worker(SHARD_WORKER_URL, { workerData: data, name: `lally-shard-${id}` });
-      const handle: ShardHandle = { id, worker, state: 'starting', listenSent: false };
-      this.#shards.push(handle);
-      this.#supervise(handle);
-    }
-    const ready = await Promise.all(this.#shards.map((s) => this.#await(s, 'ready')));
+    const ready = await shardsReady;
     const records = ready.reduce((sum, m) => sum + (m.type === 'ready' ? m.records : 0), 0);
     const replayMs = ready.reduce((max, m) => Math.max(max, m.type === 'ready' ? m.replayMs : 0), 0);
     // Joined before the HTTP port opens: a node that serves HTTP knows its cluster.

@@ -14,9 +14,10 @@
  * `await flushLogger(log)` before it exits or reports that it has stopped; otherwise its last lines may
  * be lost when it is terminated.
  */
+import { createRequire } from 'node:module';
 import { isatty } from 'node:tty';
 import { type DestinationStream, type Logger as PinoLogger, pino } from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import type * as PinoPretty from 'pino-pretty';
 import type { LogLevel } from '../config/types.js';
 
 export type Logger = PinoLogger;
@@ -80,6 +81,10 @@ function fdOrFile(dest: number | string, sync: boolean): FlushableStream {
  * synchronous and lets `flushLogger` reach the underlying destination.
  */
 function prettyStream(sink: FlushableStream, colorize: boolean): FlushableStream {
+  // Loaded only for a terminal: pino-pretty and its dependencies cost every thread (the main one and
+  // each shard's) about 50 ms of CPU at start, and a node run by a supervisor or a bench logs JSON.
+  // require, not import(): createLogger is synchronous, and pino-pretty is a CommonJS package.
+  const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   const format = prettyFactory({ colorize, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
   return {
     write(line: string): void {
