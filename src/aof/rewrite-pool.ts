@@ -3,7 +3,7 @@
  * created on first use and let go when idle, replaced after any failure.
  */
 import type { Logger } from 'pino';
-import type { Piscina } from 'piscina';
+import { Piscina } from 'piscina';
 import { RateLimitedLog } from '../log/rate-limited.js';
 import type { RewriteJob, RewriteResult } from './rewrite-job.js';
 
@@ -17,10 +17,6 @@ export class RewritePool {
   }
 
   async run(job: RewriteJob): Promise<RewriteResult> {
-    // Imported on the first job, not with the shard: a start then loads none of piscina (about 30 ms
-    // of CPU per shard thread before the shard can replay its AOF), and many shards never compact.
-    // Awaited before the pool is looked at, so that two jobs never both create one.
-    const { Piscina } = await import('piscina');
     const pool =
       this.#pool ??
       new Piscina({
