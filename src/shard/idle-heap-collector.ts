@@ -24,6 +24,9 @@ const IDLE_UTILIZATION = 0.05;
 /** Heap growth over the last collection's result that is worth a collection. */
 const GROWTH_BYTES = 16 * 1024 * 1024;
 
+/** Collections after a growth, while the heap holds twice what it uses. */
+const SHRINK_TRIES = 6;
+
 type Collect = () => void;
 
 let exposed: Collect | null | undefined;
@@ -48,6 +51,7 @@ export class IdleHeapCollector {
   /** Heap in use after the last collection (or at start). */
   #baseline = getHeapStatistics().used_heap_size;
   collections = 0;
+  #shrinkTries = 0;
 
   constructor(options: { everyMs?: number; collect?: Collect | null } = {}) {
     this.#collect = options.collect === undefined ? exposedGc() : options.collect;
@@ -62,7 +66,14 @@ export class IdleHeapCollector {
     const period = performance.eventLoopUtilization(now, this.#utilization);
     this.#utilization = now;
     if (this.#collect === null || period.utilization > IDLE_UTILIZATION) return false;
-    if (getHeapStatistics().used_heap_size < this.#baseline + GROWTH_BYTES) return false;
+    const heap = getHeapStatistics();
+    const grown = heap.used_heap_size >= this.#baseline + GROWTH_BYTES;
+    // V8 returns emptied pages over several collections: while idle and still holding far more than it
+    // uses, a few more (bounded, as some V8 versions may keep the pages whatever is done).
+    const slack = heap.total_heap_size > heap.used_heap_size * 2 + GROWTH_BYTES;
+    if (grown) this.#shrinkTries = SHRINK_TRIES;
+    else if (!slack || this.#shrinkTries === 0) return false;
+    else this.#shrinkTries--;
     // Twice: the first one's sweeping frees the dead pages, the second gives the empty ones back (one
     // left heapTotal at 30-65 MiB for 8-13 MiB used; two, as a GC per second did, brought it to 11).
     this.#collect();
