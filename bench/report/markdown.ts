@@ -193,12 +193,24 @@ export function buildReport(results: BenchResults): Report {
       '',
     );
     out.push(
-      '| server | RSS before | RSS after | bytes per key | ratio to payload (key + value) |',
-      '|---|---:|---:|---:|---:|',
+      'Bytes per key: (RSS at rest - RSS of the empty server) / keys. Lally and Redis at rest after a compaction ' +
+        "(Lally's automatic one, Redis's BGREWRITEAOF) once the RSS stopped moving; peak: the highest RSS sampled " +
+        "every 100 ms while that compaction ran (a fork's own dirty pages included), per key the same way.",
+      '',
+      '| server | RSS empty | RSS at rest | bytes per key | ratio to payload (key + value) | peak during compaction | peak bytes per key | peak / rest | VmHWM |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const f of [mem.lally, ...mem.peers]) {
       out.push(
-        `| ${f.target} | ${mib(f.rssBeforeBytes)} | ${mib(f.rssAfterBytes)} | ${fmt(f.bytesPerKey)} | ${ratioText(f.ratioToPayload)} |`,
+        `| ${f.target} | ${mib(f.rssBeforeBytes)} | ${mib(f.rssAfterBytes)} | ${fmt(f.bytesPerKey)} | ${ratioText(f.ratioToPayload)} | ${mib(f.peakBytes ?? null)} | ${fmt(f.peakBytesPerKey ?? null)} | ${ratioText(f.ratioPeakToRest ?? null)} | ${mib(f.highWaterBytes ?? null)} |`,
+      );
+    }
+    const l = mem.lally;
+    if (l.tableBytes !== undefined) {
+      out.push(
+        '',
+        `Lally at rest: shard tables (arena to its top, index, directory) ${mib(l.tableBytes)}, shard-thread heaps ${mib(l.shardHeapBytes ?? null)}` +
+          `${l.note ? `; ${l.note}` : ''}.`,
       );
     }
     out.push(

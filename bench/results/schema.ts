@@ -94,6 +94,23 @@ export interface MemoryFigures {
   bytesPerKey: number | null;
   /** bytesPerKey / payload bytes per key (key + value). */
   ratioToPayload: number | null;
+  /**
+   * Lally and Redis: rssAfterBytes is at rest after a compaction (Lally's automatic one, Redis's
+   * BGREWRITEAOF), when the RSS stopped moving; peakBytes is the highest sample (every 100 ms) while
+   * that compaction ran, forked children's own dirty pages included (bench/proc/memory-sampler.ts).
+   */
+  compacted?: boolean;
+  peakBytes?: number | null;
+  /** (peakBytes - rssBeforeBytes) / keys, and that over bytesPerKey (the peak/rest ratio). */
+  peakBytesPerKey?: number | null;
+  ratioPeakToRest?: number | null;
+  /** VmHWM at the end: the highest RSS of the whole run (the load included). */
+  highWaterBytes?: number | null;
+  /** Milliseconds waited after the load for the compaction and for the RSS to settle. */
+  restWaitMs?: number;
+  /** Lally only, from GET /stats at rest: the shard tables' shared memory and the shard threads' heaps. */
+  tableBytes?: number;
+  shardHeapBytes?: number;
   note?: string;
 }
 

@@ -1,18 +1,28 @@
 /**
  * Compaction of one shard (runs in a piscina thread, see workers/aof-rewrite.ts): reads the base and the
  * sealed increments, keeps the newest record of each key (tombstones included, but those older than
- * `tombstonesBefore`: tombstone collection) and writes them into a new base file, fsynced. Dropping a
+ * `tombstonesBefore`: tombstone collection) and writes them into a new base file, fsynced. A first pass
+ * finds the winners (a table of their positions and versions, src/aof/rewrite-winners.ts, no record
+ * bytes), a second copies exactly those records. Dropping a
  * winning tombstone drops the key: every older record of it is in the inputs, none survives. The shard then
  * names that file in its manifest; until it does, the new file is an unreferenced leftover.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { compareVersions } from '../clock/hlc.js';
 import { supersedesEncoded } from '../clock/last-writer-wins.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { AofFileWriter } from './file-writer.js';
-import { decodeKeyAt, decodeVersionAt, isTombstoneAt, RECORD_PREFIX_BYTES, valueBytesAt } from './format.js';
+import {
+  decodeVersionAt,
+  isTombstoneAt,
+  RECORD_FIXED_BODY_BYTES,
+  RECORD_PREFIX_BYTES,
+  valueBytesAt,
+} from './format.js';
+import { keyHash, WinnerTable, type WinnerVersion } from './rewrite-winners.js';
 import { scanAofFile } from './scan.js';
 
 export interface RewriteJob {
@@ -33,20 +43,9 @@ export interface RewriteResult {
   readonly inputBytes: number;
   readonly records: number;
   readonly bytes: number;
-}
-
-/**
- * Where the newest record of a key is, and its version. Compaction keeps one of these per key and no
- * record bytes: a first pass over the files picks the winners, a second pass copies exactly those
- * records. Holding every record's bytes instead cost a compaction as much memory as the shard's data.
- */
-interface Winner {
-  input: number;
-  fileOffset: number;
-  wall: number;
-  counter: number;
-  node: number;
-  tombstone: boolean;
+  /** Memory of the winners' table (rewrite-winners.ts), and the thread's heap in use after the first pass. */
+  readonly winnerBytes?: number;
+  readonly heapBytes?: number;
 }
 
 function corrupt(path: string, bad: { offset: number; reason: string }): LallyError {
@@ -57,19 +56,22 @@ function corrupt(path: string, bad: { offset: number; reason: string }): LallyEr
 }
 
 /**
- * Last-writer-wins between the record at `offset` and the current winner. A tie on the version (rare:
- * imports, damaged clocks) is broken by content, so the winner's record is read back from its file.
+ * Last-writer-wins between the record at `offset` and the current winner of key `id`. A tie on the
+ * version (rare: imports, damaged clocks) is broken by content, so the winner's record is read back
+ * from its file.
  */
 function replaces(
   job: RewriteJob,
+  winners: WinnerTable,
+  id: number,
   buf: Buffer,
   offset: number,
-  version: ReturnType<typeof decodeVersionAt>,
-  seen: Winner,
+  version: WinnerVersion,
 ): boolean {
+  const seen = winners.version(id, scratchVersion);
   const order = compareVersions(version, seen);
   if (order !== 0) return order > 0;
-  const winner = readRecordSync(join(job.dir, job.inputs[seen.input]!), seen.fileOffset);
+  const winner = readRecordSync(join(job.dir, job.inputs[winners.input(id)]!), winners.fileOffset(id));
   return supersedesEncoded(
     version,
     isTombstoneAt(buf, offset),
@@ -79,6 +81,10 @@ function replaces(
     valueBytesAt(winner, 0),
   );
 }
+
+const scratchVersion: WinnerVersion = { wall: 0, counter: 0, node: 0 };
+const KEY_LENGTH_AT = RECORD_PREFIX_BYTES + 17;
+const KEY_AT = RECORD_PREFIX_BYTES + RECORD_FIXED_BODY_BYTES;
 
 function readRecordSync(path: string, fileOffset: number): Buffer {
   const fd = openSync(path, 'r');
@@ -94,24 +100,21 @@ function readRecordSync(path: string, fileOffset: number): Buffer {
 }
 
 export async function rewriteShardFiles(job: RewriteJob): Promise<RewriteResult> {
-  const winners = new Map<string, Winner>();
+  const winners = new WinnerTable();
   let inputRecords = 0;
   let inputBytes = 0;
   for (const [input, name] of job.inputs.entries()) {
     const path = join(job.dir, name);
     const result = await scanAofFile(path, (buf, offset, _size, fileOffset) => {
-      const key = decodeKeyAt(buf, offset);
+      const keyLength = buf.readUInt32LE(offset + KEY_LENGTH_AT);
+      const keyStart = offset + KEY_AT;
+      const hash = keyHash(buf, keyStart, keyLength);
       const version = decodeVersionAt(buf, offset);
-      const seen = winners.get(key);
-      if (seen === undefined) {
-        winners.set(key, { input, fileOffset, ...version, tombstone: isTombstoneAt(buf, offset) });
-      } else if (replaces(job, buf, offset, version, seen)) {
-        seen.input = input;
-        seen.fileOffset = fileOffset;
-        seen.wall = version.wall;
-        seen.counter = version.counter;
-        seen.node = version.node;
-        seen.tombstone = isTombstoneAt(buf, offset);
+      const id = winners.find(buf, keyStart, keyLength, hash);
+      if (id < 0) {
+        winners.add(buf, keyStart, keyLength, hash, input, fileOffset, version, isTombstoneAt(buf, offset));
+      } else if (replaces(job, winners, id, buf, offset, version)) {
+        winners.set(id, input, fileOffset, version, isTombstoneAt(buf, offset));
       }
     });
     if (result.bad !== undefined) throw corrupt(path, result.bad);
@@ -120,8 +123,12 @@ export async function rewriteShardFiles(job: RewriteJob): Promise<RewriteResult>
   }
   const before = job.tombstonesBefore;
   if (before !== undefined) {
-    for (const [key, w] of winners) if (w.tombstone && w.wall < before) winners.delete(key);
+    for (let id = 0; id < winners.size; id++) {
+      if (winners.tombstone(id) && winners.version(id, scratchVersion).wall < before) winners.drop(id);
+    }
   }
+  const winnerBytes = winners.bytes;
+  const heapBytes = getHeapStatistics().used_heap_size;
   const outPath = join(job.dir, job.output);
   const writer = await AofFileWriter.create(outPath, { kind: 'base', shard: job.shard, shards: job.shards });
   try {
@@ -132,8 +139,10 @@ export async function rewriteShardFiles(job: RewriteJob): Promise<RewriteResult>
       const result = await scanAofFile(
         path,
         (buf, offset, size, fileOffset) => {
-          const winner = winners.get(decodeKeyAt(buf, offset));
-          if (winner !== undefined && winner.input === input && winner.fileOffset === fileOffset) {
+          const keyLength = buf.readUInt32LE(offset + KEY_LENGTH_AT);
+          const keyStart = offset + KEY_AT;
+          const id = winners.find(buf, keyStart, keyLength, keyHash(buf, keyStart, keyLength));
+          if (id >= 0 && winners.keeps(id, input, fileOffset)) {
             return writer.appendRaw(buf.subarray(offset, offset + size)); // copies before returning
           }
           return undefined;
@@ -143,7 +152,7 @@ export async function rewriteShardFiles(job: RewriteJob): Promise<RewriteResult>
       if (result.bad !== undefined) throw corrupt(path, result.bad);
     }
     const { bytes, records } = await writer.finish();
-    return { inputRecords, inputBytes, records, bytes };
+    return { inputRecords, inputBytes, records, bytes, winnerBytes, heapBytes };
   } catch (err) {
     await writer.abandon();
     await unlink(outPath).catch(() => undefined);

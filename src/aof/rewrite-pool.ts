@@ -7,6 +7,13 @@ import { Piscina } from 'piscina';
 import { RateLimitedLog } from '../log/rate-limited.js';
 import type { RewriteJob, RewriteResult } from './rewrite-job.js';
 
+/**
+ * How long the thread outlives its job. Short: compactions are minutes apart, a thread starts in tens
+ * of ms, and until it exits its heap (the winners' table of a whole shard, freed but not returned)
+ * stays in the daemon's resident memory.
+ */
+export const REWRITE_THREAD_IDLE_MS = 2000;
+
 export class RewritePool {
   #pool: Piscina | undefined;
   /** A thread that cannot start may fail every retry for a long time: logged rate-limited. */
@@ -23,7 +30,7 @@ export class RewritePool {
         filename: rewriteWorkerUrl().href,
         minThreads: 0,
         maxThreads: 1,
-        idleTimeout: 30_000,
+        idleTimeout: REWRITE_THREAD_IDLE_MS,
       });
     this.#pool = pool;
     try {

@@ -161,7 +161,13 @@ export class ShardCompaction {
       this.#backoff.reset();
       this.#retryAt = 0;
       this.#o.logger.info(
-        { inputBytes: result.inputBytes, bytes: result.bytes, records: result.records },
+        {
+          inputBytes: result.inputBytes,
+          bytes: result.bytes,
+          records: result.records,
+          winnerBytes: result.winnerBytes,
+          heapBytes: result.heapBytes,
+        },
         'AOF compacted',
       );
     } catch (err) {

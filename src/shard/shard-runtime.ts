@@ -17,6 +17,7 @@ import { ShardStore } from '../store/shard-store.js';
 import { TableReader } from '../store/table-reader.js';
 import { ClusterService } from './cluster-service.js';
 import type { MainToShard, ShardToMain, ShardWorkerData } from './control-messages.js';
+import { IdleHeapCollector } from './idle-heap-collector.js';
 import { ShardEngine, type WriteAheadLog } from './shard-engine.js';
 import { ShardRouter } from './shard-router.js';
 import { collectShardStats, combineStats, type ShardStats } from './shard-stats.js';
@@ -93,6 +94,7 @@ export class ShardRuntime {
   readonly #status: NodeStatus;
   readonly #metrics: ShardMetricsWriter | undefined;
   #eventLoop: EventLoopDelayMonitor | undefined;
+  #idleHeap: IdleHeapCollector | undefined;
   /** GET /metrics requests waiting for the main thread, by id. */
   readonly #metricsWaiting = new Map<number, (message: Extract<MainToShard, { type: 'metrics' }>) => void>();
   #nextMetricsId = 1;
@@ -137,6 +139,7 @@ export class ShardRuntime {
     const { config, shard, shards } = data;
     this.#uws = this.#deps.uws ?? loadNativeUws();
     this.#eventLoop = new EventLoopDelayMonitor();
+    this.#idleHeap = new IdleHeapCollector();
     this.#hooks = await HookRunner.load(config.hooks, process.cwd(), { shard, shards, logger: this.#logger });
     this.#checkStopping();
     const store = new ShardStore(data.tables?.[shard]);
@@ -404,6 +407,7 @@ export class ShardRuntime {
     await this.#booting;
     this.closeSockets();
     this.#eventLoop?.stop();
+    this.#idleHeap?.stop();
     const steps: [string, () => Promise<void> | void][] = [
       ['the shard links', () => this.#deps.transport.close()],
       [

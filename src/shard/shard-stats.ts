@@ -31,10 +31,43 @@ export interface ShardStats {
   httpErrors: number;
   inFlight: number;
   heapUsedBytes: number;
+  /** This thread's V8 heap and the shard table's shared memory (where a daemon's RSS goes). */
+  memory?: ShardMemory;
   /** The shard thread's event-loop delay over the last 10 to 20 s (src/metrics/event-loop-delay.ts). */
   eventLoopDelay: EventLoopDelay | null;
   aof: Record<string, number | string | boolean> | null;
   rings: Record<string, number> | null;
+}
+
+export interface ShardMemory {
+  /** This shard thread's V8 heap (process.memoryUsage() is per thread for these figures). */
+  heapTotalBytes: number;
+  /** Memory outside the heap that this thread's objects hold (Buffers, ArrayBuffers). */
+  externalBytes: number;
+  /** The table's arena: bytes below its top (touched), its length (grown), blocks in use and free. */
+  arenaTopBytes: number;
+  arenaLengthBytes: number;
+  arenaUsedBytes: number;
+  arenaFreeBytes: number;
+  /** The index and the directory buffers' lengths (all touched: the index is cleared when it grows). */
+  indexBytes: number;
+  directoryBytes: number;
+}
+
+function shardMemory(engine: ShardEngine): ShardMemory {
+  const usage = process.memoryUsage();
+  const table = engine.store.table;
+  const { index, directory, arena } = table.buffers;
+  return {
+    heapTotalBytes: usage.heapTotal,
+    externalBytes: usage.external,
+    arenaTopBytes: table.arena.topBytes,
+    arenaLengthBytes: arena.byteLength,
+    arenaUsedBytes: table.arena.usedBytes,
+    arenaFreeBytes: table.arena.freeBytes,
+    indexBytes: index.byteLength,
+    directoryBytes: directory.byteLength,
+  };
 }
 
 export function collectShardStats(
@@ -72,6 +105,7 @@ export function collectShardStats(
     httpErrors: http.counters.errors,
     inFlight: http.inFlight,
     heapUsedBytes: process.memoryUsage().heapUsed,
+    memory: shardMemory(engine),
     eventLoopDelay: eventLoopDelay ?? null,
     aof: aof === undefined ? null : aof.stats(),
     rings: rings ?? null,

@@ -116,9 +116,14 @@ t.test("collectShardStats reads the engine's, router's and HTTP figures", async 
   const stats = collectShardStats(engine, router, http, undefined, undefined);
   t.type(stats.heapUsedBytes, 'number');
   t.ok(stats.heapUsedBytes > 0);
+  // Three keys of one-byte keys and values: three 32-byte blocks of the shard table's arena.
+  t.equal(stats.memory?.arenaUsedBytes, 96);
+  t.equal(stats.memory?.indexBytes, 1024 * 8);
+  t.ok((stats.memory?.heapTotalBytes ?? 0) > 0);
   t.same(
-    { ...stats, heapUsedBytes: 0 },
+    { ...stats, heapUsedBytes: 0, memory: undefined },
     {
+      memory: undefined,
       id: 1,
       keys: 2,
       tombstones: 1,
