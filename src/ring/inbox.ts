@@ -7,13 +7,17 @@
  * which costs no CPU and does not block the event loop.
  */
 import { Doorbell } from './doorbell.js';
+import { MpscRing } from './mpsc-ring.js';
 import { SpscRing } from './spsc-ring.js';
 
 /** Called once per message; `message` is valid only during the call. `from` is the sender's thread id. */
 export type InboxHandler = (message: Uint8Array, from: number) => void;
 
 export interface InboxOptions {
-  /** Messages taken from one ring per pass, so that one busy sender cannot starve the others. */
+  /**
+   * Messages taken from one ring per pass, so that the event loop gets a turn under load (and, with
+   * one ring per sender, one busy sender cannot starve the others; a shared ring is FIFO anyway).
+   */
   maxBatch?: number;
   /**
    * Empty passes (event-loop turns) to make before parking. 0 parks at once: no CPU burnt when idle.
@@ -37,10 +41,11 @@ export interface InboxStats {
   handlerErrors: number;
 }
 
+/** One ring into this thread: a pair's SpscRing (one sender) or the thread's shared MpscRing. */
 interface IncomingRing {
-  readonly from: number;
-  readonly ring: SpscRing;
-  readonly deliver: (message: Uint8Array) => void;
+  /** Drains up to `maxMessages`; the number handled. */
+  drain(maxMessages: number): number;
+  readonly isEmpty: boolean;
 }
 
 /** A pending `Atomics.waitAsync` does not keep a thread alive; this interval does, while the inbox is open. */
@@ -74,19 +79,42 @@ export class Inbox {
   /** Adds the ring that thread `from` writes into. Allowed before or after `start`. */
   addRing(from: number, ringSab: SharedArrayBuffer): void {
     const ring = new SpscRing(ringSab);
-    const deliver = (message: Uint8Array): void => {
-      this.#stats.messagesReceived++;
-      try {
-        this.#handler(message, from);
-      } catch (error) {
-        this.#stats.handlerErrors++;
-        this.#onError(error, from);
-      }
-    };
-    this.#rings.push({ from, ring, deliver });
+    const deliver = (message: Uint8Array): void => this.#deliver(message, from);
+    this.#add({
+      drain: (maxMessages) => ring.drain(deliver, maxMessages),
+      get isEmpty() {
+        return ring.isEmpty;
+      },
+    });
+  }
+
+  /** Adds this thread's shared inbound ring (MpscRing): every sender writes into it, ids in the records. */
+  addSharedRing(ringSab: SharedArrayBuffer): void {
+    const ring = new MpscRing(ringSab);
+    const deliver = this.#deliver;
+    this.#add({
+      drain: (maxMessages) => ring.drain(deliver, maxMessages),
+      get isEmpty() {
+        return ring.isEmpty;
+      },
+    });
+  }
+
+  #add(incoming: IncomingRing): void {
+    this.#rings.push(incoming);
     // A ring added while parked may already hold messages whose producer saw us awake.
     if (this.#started && !this.#closed) this.#doorbell.wakeSelf();
   }
+
+  readonly #deliver = (message: Uint8Array, from: number): void => {
+    this.#stats.messagesReceived++;
+    try {
+      this.#handler(message, from);
+    } catch (error) {
+      this.#stats.handlerErrors++;
+      this.#onError(error, from);
+    }
+  };
 
   start(): void {
     if (this.#started) return;
@@ -124,7 +152,7 @@ export class Inbox {
   drainOnce(): number {
     let total = 0;
     for (const incoming of this.#rings) {
-      total += incoming.ring.drain(incoming.deliver, this.#maxBatch);
+      total += incoming.drain(this.#maxBatch);
     }
     if (total > 0) this.#stats.batches++;
     return total;
@@ -180,7 +208,7 @@ export class Inbox {
 
   #hasPending(): boolean {
     for (const incoming of this.#rings) {
-      if (!incoming.ring.isEmpty) return true;
+      if (!incoming.isEmpty) return true;
     }
     return false;
   }

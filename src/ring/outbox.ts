@@ -11,9 +11,18 @@
  * queue of their own. Its memory is bounded by the caller: the answering router checks
  * `answerBacklogBytes` before it serves a request whose answer may be large (docs/rings.md).
  */
+import { ErrorCodes, LallyError } from '../errors.js';
 import { Doorbell } from './doorbell.js';
+import { isMpscRing, MpscProducer } from './mpsc-ring.js';
 import { OverflowQueue } from './overflow-queue.js';
 import { SpscRing } from './spsc-ring.js';
+
+/** What an outbox writes into: an SpscRing of its own, or its sender's end of the target's MpscRing. */
+interface RingWriter {
+  readonly maxMessageBytes: number;
+  tryWrite(message: Uint8Array): boolean;
+  tryWriteParts(first: Uint8Array, second?: Uint8Array, third?: Uint8Array): boolean;
+}
 
 export interface OutboxOptions {
   /** Messages the overflow queue may hold before `send` refuses. */
@@ -22,6 +31,11 @@ export interface OutboxOptions {
   maxQueuedBytes?: number;
   /** Delay between retries that made no progress (the consumer is slow or stalled), in ms. */
   retryDelayMs?: number;
+  /**
+   * This thread's id, written into every record: required when the ring is the target's shared
+   * inbound ring (MpscRing), where the consumer learns the sender from the record.
+   */
+  sender?: number;
 }
 
 export interface OutboxStats {
@@ -44,7 +58,7 @@ export interface OutboxStats {
 const EMPTY = new Uint8Array(0);
 
 export class Outbox {
-  readonly #ring: SpscRing;
+  readonly #ring: RingWriter;
   readonly #doorbell: Doorbell;
   readonly #queue: OverflowQueue;
   /** Answers that did not fit the ring: unbounded here, bounded by the router's answer budget. */
@@ -66,7 +80,7 @@ export class Outbox {
   #closed = false;
 
   constructor(ringSab: SharedArrayBuffer, doorbellSab: SharedArrayBuffer, options: OutboxOptions = {}) {
-    this.#ring = new SpscRing(ringSab);
+    this.#ring = openWriter(ringSab, options.sender);
     this.#doorbell = new Doorbell(doorbellSab);
     this.#queue = new OverflowQueue(
       options.maxQueuedMessages ?? 4096,
@@ -206,4 +220,12 @@ export class Outbox {
     this.#retryImmediate = undefined;
     this.#retryTimer = undefined;
   }
+}
+
+function openWriter(ringSab: SharedArrayBuffer, sender: number | undefined): RingWriter {
+  if (!isMpscRing(ringSab)) return new SpscRing(ringSab);
+  if (sender === undefined || !Number.isInteger(sender) || sender < 0) {
+    throw new LallyError(ErrorCodes.INTERNAL, 'an outbox into a shared ring needs its sender thread id');
+  }
+  return new MpscProducer(ringSab, sender);
 }

@@ -37,9 +37,12 @@ export type ShardToMain =
 
 /** Shared memory a shard needs; thread ids: shards are 0..shards-1, the main thread is `shards`. */
 export interface ShardRings {
-  /** inbound[t]: the ring carrying messages from thread t to this shard (undefined for itself). */
+  /**
+   * inbound[t]: the ring carrying messages from thread t to this shard (undefined for itself). The
+   * node gives every thread one shared inbound ring (an MpscRing), so every entry is that one buffer.
+   */
   readonly inbound: readonly (SharedArrayBuffer | undefined)[];
-  /** outbound[t]: the ring carrying messages from this shard to thread t. */
+  /** outbound[t]: the ring carrying messages from this shard to thread t (thread t's inbound ring). */
   readonly outbound: readonly (SharedArrayBuffer | undefined)[];
   /** doorbells[t]: thread t's inbox doorbell. */
   readonly doorbells: readonly SharedArrayBuffer[];

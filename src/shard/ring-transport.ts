@@ -1,5 +1,6 @@
 import type { HopLink } from '../hop/hop-link.js';
 import { Inbox } from '../ring/inbox.js';
+import { isMpscRing } from '../ring/mpsc-ring.js';
 import { Outbox } from '../ring/outbox.js';
 import type { ShardRings } from './control-messages.js';
 import type { ShardTransport } from './shard-transport.js';
@@ -25,7 +26,10 @@ class OutboxLink implements HopLink {
   }
 }
 
-/** The shared-memory transport of thread `self`: an outbox to every other thread, one inbox for all. */
+/**
+ * The shared-memory transport of thread `self`: an outbox into every other thread's inbound ring, and
+ * one inbox over its own inbound ring (which every other thread writes into).
+ */
 export class RingTransport implements ShardTransport {
   readonly links: readonly (OutboxLink | undefined)[];
   readonly #self: number;
@@ -39,7 +43,9 @@ export class RingTransport implements ShardTransport {
     this.#idleTurns = idleTurns;
     this.#rings = rings;
     this.links = rings.outbound.map((sab, to) =>
-      sab === undefined || to === self ? undefined : new OutboxLink(new Outbox(sab, rings.doorbells[to]!)),
+      sab === undefined || to === self
+        ? undefined
+        : new OutboxLink(new Outbox(sab, rings.doorbells[to]!, { sender: self })),
     );
   }
 
@@ -47,8 +53,13 @@ export class RingTransport implements ShardTransport {
     const inbox = new Inbox(this.#rings.doorbells[this.#self]!, (message, from) => onMessage(from, message), {
       idleTurnsBeforeSleep: this.#idleTurns,
     });
+    const added = new Set<SharedArrayBuffer>();
     this.#rings.inbound.forEach((sab, from) => {
-      if (sab !== undefined && from !== this.#self) inbox.addRing(from, sab);
+      if (sab === undefined || from === this.#self || added.has(sab)) return;
+      added.add(sab);
+      // A shared ring (every sender's records carry their id) is drained once, not once per sender.
+      if (isMpscRing(sab)) inbox.addSharedRing(sab);
+      else inbox.addRing(from, sab);
     });
     inbox.start();
     this.#inbox = inbox;
