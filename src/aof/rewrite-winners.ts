@@ -13,6 +13,8 @@
  * Ids are handed out in first-seen order; a key keeps its id. One compaction thread owns it.
  */
 
+import { tableHash } from '../store/table-layout.js';
+
 const COLUMN_BITS = 16;
 const COLUMN_CHUNK = 1 << COLUMN_BITS;
 const COLUMN_MASK = COLUMN_CHUNK - 1;
@@ -49,19 +51,9 @@ class Column<T extends ColumnArray> {
   }
 }
 
-/** FNV-1a over the key's bytes then murmur3's finalizer (keys of a shard share their FNV low bits). */
+/** The key's hash: the store's (FNV-1a then murmur3's finalizer; keys of a shard share their FNV low bits). */
 export function keyHash(buf: Uint8Array, start: number, length: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < start + length; i++) {
-    h ^= buf[i]!;
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return tableHash(buf, length, start);
 }
 
 export interface WinnerVersion {

@@ -26,7 +26,7 @@ export function ringCapacity(maxKeyBytes: number, maxValueBytes: number): number
  */
 export function ringMemoryBytes(shards: number, capacityBytes: number): number {
   const threads = shards + 1;
-  return threads * (MPSC_HEADER_BYTES + capacityBytes + Doorbell.allocate().byteLength);
+  return threads * (MPSC_HEADER_BYTES + capacityBytes + Doorbell.BYTES);
 }
 
 /**

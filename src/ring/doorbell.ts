@@ -24,10 +24,13 @@ type WaitAsync = (array: Int32Array, index: number, value: number, timeout?: num
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 export class Doorbell {
+  /** The shared memory of one doorbell. */
+  static readonly BYTES = DOORBELL_SLOTS * Int32Array.BYTES_PER_ELEMENT;
+
   readonly #slots: Int32Array;
 
   static allocate(): SharedArrayBuffer {
-    return new SharedArrayBuffer(DOORBELL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
+    return new SharedArrayBuffer(Doorbell.BYTES);
   }
 
   constructor(sab: SharedArrayBuffer) {

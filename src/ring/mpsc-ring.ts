@@ -16,6 +16,7 @@
  * stale value bytes can never pass for a commit word.
  */
 import { ErrorCodes, LallyError } from '../errors.js';
+import { RingBytes } from './ring-bytes.js';
 
 /** Header slots, in Int32 units. Head and tail sit on separate 64-byte lines to avoid false sharing. */
 const HEAD = 0; // producers: total bytes ever reserved (free-running u32), moved by CAS
@@ -53,12 +54,11 @@ export class MpscRing {
   readonly maxMessageBytes: number;
 
   readonly #header: Int32Array;
-  readonly #data: Uint8Array;
   /** The data area as Int32 words: commit words are read and written with Atomics. */
   readonly #words: Int32Array;
   readonly #mask: number;
-  /** Consumer side: reassembles messages that wrap around the end of the buffer. */
-  #scratch: Uint8Array = EMPTY;
+  /** Copies in and views out that wrap at the end of the data area. */
+  readonly #bytes: RingBytes;
 
   /** A zeroed buffer for a ring of `capacityBytes` data bytes (a power of two, 16 to 2^30). */
   static allocate(capacityBytes: number): SharedArrayBuffer {
@@ -92,7 +92,7 @@ export class MpscRing {
     this.capacity = capacity;
     this.maxMessageBytes = capacity - MPSC_RECORD_HEADER_BYTES;
     this.#header = header;
-    this.#data = new Uint8Array(sab, MPSC_HEADER_BYTES, capacity);
+    this.#bytes = new RingBytes(new Uint8Array(sab, MPSC_HEADER_BYTES, capacity), this.maxMessageBytes);
     this.#words = new Int32Array(sab, MPSC_HEADER_BYTES, capacity / 4);
     this.#mask = capacity - 1;
   }
@@ -140,9 +140,9 @@ export class MpscRing {
     const wordMask = this.#mask >>> 2;
     words[((start >>> 2) + 1) & wordMask] = from;
     let at = (start + MPSC_RECORD_HEADER_BYTES) & this.#mask;
-    at = this.#copyIn(first, at);
-    at = this.#copyIn(second, at);
-    this.#copyIn(third, at);
+    at = this.#bytes.copyIn(first, at);
+    at = this.#bytes.copyIn(second, at);
+    this.#bytes.copyIn(third, at);
     // The commit word is the release: every byte above is visible to a consumer that loads it.
     Atomics.store(words, start >>> 2, length + 1);
     return true;
@@ -174,56 +174,16 @@ export class MpscRing {
         const from = words[((at >>> 2) + 1) & wordMask]!;
         tail = (tail + mpscRecordBytes(length)) | 0;
         count++;
-        onMessage(this.#view((at + MPSC_RECORD_HEADER_BYTES) & mask, length), from);
+        onMessage(this.#bytes.view((at + MPSC_RECORD_HEADER_BYTES) & mask, length), from);
       }
     } finally {
       if (tail !== start) {
-        this.#zero(start & mask, (tail - start) >>> 0);
+        this.#bytes.zero(start & mask, (tail - start) >>> 0);
         // Releasing the space: zeroed before any producer can reserve it again.
         Atomics.store(header, TAIL, tail);
       }
     }
     return count;
-  }
-
-  /** Zeroes `length` bytes of the data area from offset `at`, wrapping at the end. */
-  #zero(at: number, length: number): void {
-    const room = this.capacity - at;
-    if (length <= room) {
-      this.#data.fill(0, at, at + length);
-    } else {
-      this.#data.fill(0, at);
-      this.#data.fill(0, 0, length - room);
-    }
-  }
-
-  /** Copies `part` into the ring at data offset `at`, splitting it at the end; returns the next offset. */
-  #copyIn(part: Uint8Array, at: number): number {
-    const length = part.length;
-    if (length === 0) return at;
-    const room = this.capacity - at;
-    if (length <= room) {
-      this.#data.set(part, at);
-    } else {
-      this.#data.set(part.subarray(0, room), at);
-      this.#data.set(part.subarray(room), 0);
-    }
-    return (at + length) & this.#mask;
-  }
-
-  /** A zero-copy view when the body is contiguous, else the body reassembled in the scratch buffer. */
-  #view(at: number, length: number): Uint8Array {
-    const room = this.capacity - at;
-    if (length <= room) return this.#data.subarray(at, at + length);
-    if (this.#scratch.length < length) {
-      this.#scratch = new Uint8Array(
-        Math.min(this.maxMessageBytes, Math.max(length, this.#scratch.length * 2)),
-      );
-    }
-    const scratch = this.#scratch;
-    scratch.set(this.#data.subarray(at), 0);
-    scratch.set(this.#data.subarray(0, length - room), room);
-    return scratch.subarray(0, length);
   }
 }
 

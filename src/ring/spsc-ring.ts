@@ -7,6 +7,7 @@
  * never straddles the end of the buffer (the body may: it is split on write and reassembled on read).
  */
 import { ErrorCodes, LallyError } from '../errors.js';
+import { RingBytes } from './ring-bytes.js';
 
 /** Header slots, in Int32 units. Head and tail sit on separate 64-byte lines to avoid false sharing. */
 const HEAD = 0; // producer-owned: total bytes ever written (free-running u32)
@@ -35,14 +36,13 @@ export class SpscRing {
   readonly maxMessageBytes: number;
 
   readonly #header: Int32Array;
-  readonly #data: Uint8Array;
   /** The data area as u32 words, for the aligned length prefixes (native byte order). */
   readonly #words: Uint32Array;
   readonly #mask: number;
   /** Producer side: the last tail seen, so a write only reloads it when space looks short. */
   #cachedTail: number;
-  /** Consumer side: reassembles messages that wrap around the end of the buffer. */
-  #scratch: Uint8Array = EMPTY;
+  /** Copies in and views out that wrap at the end of the data area. */
+  readonly #bytes: RingBytes;
 
   /** A zeroed buffer for a ring of `capacityBytes` data bytes (a power of two, 8 to 2^30). */
   static allocate(capacityBytes: number): SharedArrayBuffer {
@@ -73,7 +73,7 @@ export class SpscRing {
     this.capacity = capacity;
     this.maxMessageBytes = capacity - LENGTH_BYTES;
     this.#header = header;
-    this.#data = new Uint8Array(sab, RING_HEADER_BYTES, capacity);
+    this.#bytes = new RingBytes(new Uint8Array(sab, RING_HEADER_BYTES, capacity), this.maxMessageBytes);
     this.#words = new Uint32Array(sab, RING_HEADER_BYTES, capacity / 4);
     this.#mask = capacity - 1;
     this.#cachedTail = Atomics.load(header, TAIL);
@@ -116,9 +116,9 @@ export class SpscRing {
     const start = head & this.#mask;
     this.#words[start >>> 2] = length;
     let at = (start + LENGTH_BYTES) & this.#mask;
-    at = this.#copyIn(first, at);
-    at = this.#copyIn(second, at);
-    this.#copyIn(third, at);
+    at = this.#bytes.copyIn(first, at);
+    at = this.#bytes.copyIn(second, at);
+    this.#bytes.copyIn(third, at);
     // Publishing head is the release: every byte above is visible to a consumer that loads it.
     Atomics.store(this.#header, HEAD, (head + record) | 0);
     return true;
@@ -143,41 +143,12 @@ export class SpscRing {
         const body = (start + LENGTH_BYTES) & this.#mask;
         tail = (tail + recordBytes(length)) | 0;
         count++;
-        onMessage(this.#view(body, length));
+        onMessage(this.#bytes.view(body, length));
       }
     } finally {
       // Releasing the space: the producer may overwrite it once it loads this tail.
       Atomics.store(header, TAIL, tail);
     }
     return count;
-  }
-
-  /** Copies `part` into the ring at data offset `at`, splitting it at the end; returns the next offset. */
-  #copyIn(part: Uint8Array, at: number): number {
-    const length = part.length;
-    if (length === 0) return at;
-    const room = this.capacity - at;
-    if (length <= room) {
-      this.#data.set(part, at);
-    } else {
-      this.#data.set(part.subarray(0, room), at);
-      this.#data.set(part.subarray(room), 0);
-    }
-    return (at + length) & this.#mask;
-  }
-
-  /** A zero-copy view when the body is contiguous, else the body reassembled in the scratch buffer. */
-  #view(at: number, length: number): Uint8Array {
-    const room = this.capacity - at;
-    if (length <= room) return this.#data.subarray(at, at + length);
-    if (this.#scratch.length < length) {
-      this.#scratch = new Uint8Array(
-        Math.min(this.maxMessageBytes, Math.max(length, this.#scratch.length * 2)),
-      );
-    }
-    const scratch = this.#scratch;
-    scratch.set(this.#data.subarray(at), 0);
-    scratch.set(this.#data.subarray(0, length - room), room);
-    return scratch.subarray(0, length);
   }
 }

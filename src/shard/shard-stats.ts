@@ -54,8 +54,7 @@ export interface ShardMemory {
   directoryBytes: number;
 }
 
-function shardMemory(engine: ShardEngine): ShardMemory {
-  const usage = process.memoryUsage();
+function shardMemory(engine: ShardEngine, usage: NodeJS.MemoryUsage): ShardMemory {
   const table = engine.store.table;
   const { index, directory, arena } = table.buffers;
   return {
@@ -82,6 +81,8 @@ export function collectShardStats(
   rings: Record<string, number> | undefined,
   eventLoopDelay?: EventLoopDelay,
 ): ShardStats {
+  // One reading for both figures: process.memoryUsage() also reads the resident set from the kernel.
+  const usage = process.memoryUsage();
   return {
     id: engine.shard,
     keys: engine.store.size,
@@ -104,8 +105,8 @@ export function collectShardStats(
     httpRequests: http.counters.requests,
     httpErrors: http.counters.errors,
     inFlight: http.inFlight,
-    heapUsedBytes: process.memoryUsage().heapUsed,
-    memory: shardMemory(engine),
+    heapUsedBytes: usage.heapUsed,
+    memory: shardMemory(engine, usage),
     eventLoopDelay: eventLoopDelay ?? null,
     aof: aof === undefined ? null : aof.stats(),
     rings: rings ?? null,

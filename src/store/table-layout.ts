@@ -84,11 +84,12 @@ const FNV_PRIME = 0x01000193;
 
 /**
  * The table's hash of a key's UTF-8 bytes: FNV-1a (the shard hash) then murmur3's finalizer, because
- * keys of one shard share `hash % shards`, which would crowd the index's low bits.
+ * keys of one shard share `hash % shards`, which would crowd the index's low bits. The key is
+ * `bytes[start, start + length)`.
  */
-export function tableHash(bytes: Uint8Array, length: number): number {
+export function tableHash(bytes: Uint8Array, length: number, start = 0): number {
   let h = FNV_OFFSET;
-  for (let i = 0; i < length; i++) {
+  for (let i = start, end = start + length; i < end; i++) {
     h ^= bytes[i]!;
     h = Math.imul(h, FNV_PRIME);
   }
