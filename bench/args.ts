@@ -10,6 +10,8 @@ export const SCENARIO_NAMES = [
   'values',
   'shards',
   'hop',
+  'scale',
+  'keycount',
   'aof',
   'aofreads',
   'compaction',

@@ -8,11 +8,13 @@ import type {
   ClusterResult,
   CompactionResult,
   HopResult,
+  KeyCountResult,
   MemoryResult,
   MetricsOverheadResult,
   PeerStatus,
   ReplayResult,
   RoundFigures,
+  ScaleResult,
   SkippedScenario,
 } from './results/schema.js';
 
@@ -39,6 +41,8 @@ export interface BenchContext {
     replay: ReplayResult | null;
     cluster: ClusterResult | null;
     metricsOverhead: MetricsOverheadResult | null;
+    scale: ScaleResult | null;
+    keyCount: KeyCountResult | null;
   };
 }
 

@@ -88,6 +88,8 @@ async function main(argv: readonly string[]): Promise<number> {
       replay: null,
       cluster: null,
       metricsOverhead: null,
+      scale: null,
+      keyCount: null,
     },
   };
   const chosen = SCENARIOS.filter((s) => options.scenarios.includes(s.name));

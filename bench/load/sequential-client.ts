@@ -69,3 +69,11 @@ export class SequentialClient {
 export function rawGet(path: string): Buffer {
   return Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, 'latin1');
 }
+
+/** A PUT of `path` with a plain-text body, as raw bytes. */
+export function rawPut(path: string, body: string): Buffer {
+  return Buffer.from(
+    `PUT ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    'latin1',
+  );
+}

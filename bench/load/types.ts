@@ -10,7 +10,10 @@ export interface LoadRun {
   plan: RequestPlan;
   connections: number;
   durationSec: number;
-  /** Requests per second to hold (fixed-rate mode); throughput mode when absent. */
+  /**
+   * Requests per second to hold (fixed-rate mode); throughput mode when absent. `LoadGenerators.run`
+   * gives fixed-rate runs to autocannon; wrk holds a rate too when called directly (a Lua `delay()`).
+   */
   rate?: number | undefined;
   /** Extra request headers (the etcd gateway wants a JSON content type). */
   headers?: Record<string, string>;
@@ -37,6 +40,8 @@ export interface LoadResult {
   non2xx: number;
   /** With `countAnswers`: the answers by status. */
   answers?: AnswerCounts | null;
+  /** wrk only: the CPU seconds wrk itself used (all its threads), or null when not read. */
+  clientCpuSec?: number | null;
 }
 
 export interface LoadGenerator {

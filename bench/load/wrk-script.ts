@@ -66,6 +66,48 @@ export interface WrkScriptExtras {
    * body to Lua, which costs the client a little per request).
    */
   countAnswers?: boolean;
+  /**
+   * Requests per second that each wrk thread holds (fixed-rate mode): a `delay()` hook gives every
+   * request the next slot of a schedule shared by the thread's connections (wrk 4 has no `-R`).
+   */
+  ratePerThread?: number;
+}
+
+/** Marks the line with the CPU of wrk itself (printed by the shell that ran it, see wrk.ts). */
+export const CPU_MARK = 'LALLY_BENCH_WRK_CPU ';
+
+/**
+ * The fixed-rate hook. Slots are `intervalMs` apart from the thread's first request; a request waits
+ * for its slot (wrk's timer has whole milliseconds: the wait is rounded down, which sends up to 1 ms
+ * early but keeps the average rate). After a stall the late slots are sent at once, as clients whose
+ * requests queued meanwhile would, but never more than 1 s of them. The latency wrk records starts when
+ * the request is written, so the wait for a slot is not part of it.
+ */
+export function fixedRateHook(ratePerThread: number): string {
+  if (!(ratePerThread > 0)) throw new Error(`a fixed rate must be positive, not ${ratePerThread}`);
+  return `
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } lally_timespec;
+int clock_gettime(int clock, lally_timespec *tp);
+]]
+local clockNow = ffi.new("lally_timespec")
+local function nowMs()
+  ffi.C.clock_gettime(1, clockNow)
+  return tonumber(clockNow.tv_sec) * 1000 + tonumber(clockNow.tv_nsec) / 1e6
+end
+local intervalMs = ${1000 / ratePerThread}
+local nextSlot = nil
+
+function delay()
+  local now = nowMs()
+  if nextSlot == nil or nextSlot < now - 1000 then nextSlot = now end
+  local slot = nextSlot
+  nextSlot = nextSlot + intervalMs
+  if slot <= now then return 0 end
+  return math.floor(slot - now)
+end
+`;
 }
 
 /**
@@ -121,7 +163,7 @@ function setup(thread)
   threads[#threads + 1] = thread
   nextId = nextId + 1
 end
-${extras.countAnswers ? ANSWER_COUNTING : ''}
+${extras.countAnswers ? ANSWER_COUNTING : ''}${extras.ratePerThread ? fixedRateHook(extras.ratePerThread) : ''}
 function init(args)
   for i, p in ipairs(plan) do
     local body = nil

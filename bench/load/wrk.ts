@@ -2,9 +2,16 @@ import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { waitedChildrenSec } from '../proc/cpu-time.js';
 import type { RequestPlan } from '../workload/requests.js';
 import type { LoadGenerator, LoadResult, LoadRun } from './types.js';
-import { parseAnswerCounts, parseWrkOutput, type WrkScriptExtras, wrkScript } from './wrk-script.js';
+import {
+  CPU_MARK,
+  parseAnswerCounts,
+  parseWrkOutput,
+  type WrkScriptExtras,
+  wrkScript,
+} from './wrk-script.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -61,11 +68,11 @@ export class WrkLoadGenerator implements LoadGenerator {
   }
 
   async run(load: LoadRun): Promise<LoadResult> {
-    if (load.rate) throw new Error('wrk has no fixed-rate mode; use autocannon for --rate');
     const threads = Math.max(1, Math.min(load.threads ?? this.threads, load.connections));
     const extras: WrkScriptExtras = {};
     if (load.targets && load.targets.length > 0) extras.targets = load.targets;
     if (load.countAnswers) extras.countAnswers = true;
+    if (load.rate) extras.ratePerThread = load.rate / threads;
     const args = [
       '-t',
       String(threads),
@@ -80,7 +87,10 @@ export class WrkLoadGenerator implements LoadGenerator {
       load.url,
     ];
     const stdout = await new Promise<string>((resolve, reject) => {
-      const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      // A shell runs wrk and then prints its own /proc stat, whose cutime and cstime are then wrk's CPU
+      // time exactly (the shell waited for wrk, and for nothing else yet).
+      const shell = `wrk "$@"; rc=$?; printf '${CPU_MARK}'; cat /proc/$$/stat; exit $rc`;
+      const child = spawn('sh', ['-c', shell, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -96,6 +106,13 @@ export class WrkLoadGenerator implements LoadGenerator {
       });
     });
     const s = parseWrkOutput(stdout);
+    const cpuLine = stdout.split('\n').find((l) => l.startsWith(CPU_MARK));
+    let clientCpuSec: number | null = null;
+    try {
+      clientCpuSec = cpuLine ? waitedChildrenSec(cpuLine.slice(CPU_MARK.length)) : null;
+    } catch {
+      clientCpuSec = null;
+    }
     const durationSec = s.durationUs / 1e6;
     const requestsPerSec = durationSec > 0 ? s.requests / durationSec : 0;
     return {
@@ -114,6 +131,7 @@ export class WrkLoadGenerator implements LoadGenerator {
       errors: s.connect + s.read + s.write + s.timeout,
       non2xx: s.status,
       answers: load.countAnswers ? parseAnswerCounts(stdout) : null,
+      clientCpuSec,
     };
   }
 }

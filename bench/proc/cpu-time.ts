@@ -92,3 +92,22 @@ export function cpuWindow(before: CpuSample, after: CpuSample): CpuWindow {
     mainThreadShare: processSec > 0 ? round3(mainSec / processSec) : null,
   };
 }
+
+/**
+ * cutime + cstime of a `/proc/<pid>/stat` line (fields 16 and 17), in seconds: the CPU of the children
+ * that the process has waited for. A shell that ran wrk and reads its own stat gets wrk's CPU exactly.
+ */
+export function waitedChildrenSec(text: string, hz = ticksPerSecond()): number {
+  const close = text.lastIndexOf(')');
+  if (close < 0) throw new Error(`not a /proc stat line: ${text.slice(0, 80)}`);
+  const fields = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
+  const cutime = Number(fields[16 - 3]);
+  const cstime = Number(fields[17 - 3]);
+  if (!Number.isInteger(cutime) || !Number.isInteger(cstime)) {
+    throw new Error(`no cutime/cstime in a /proc stat line: ${text.slice(0, 120)}`);
+  }
+  return (cutime + cstime) / hz;
+}

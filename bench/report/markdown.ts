@@ -2,6 +2,7 @@ import type { BenchResults, CaseResult } from '../results/schema.js';
 import { aofPutRatios } from '../stats/durability.js';
 import { type BarChart, barChartSvg, lineChartSvg } from './charts.js';
 import { clusterSection } from './cluster-section.js';
+import { hopPutSection, keyCountSection, scaleSection } from './scale-sections.js';
 import { shortNumber } from './svg.js';
 
 const fmt = (x: number | null | undefined, digits = 0) =>
@@ -161,11 +162,13 @@ export function buildReport(results: BenchResults): Report {
       );
     out.push(
       '',
-      `A hop costs **${fmt(h.hopCostUs, 1)} µs** at the median (${fmt(h.samples)} samples per path). ` +
-        `The daemon counted ${fmt(h.hopsObserved)} hops while ${fmt(h.requestsPerSet)} requests went to each key set ` +
-        '(one set hops, the other does not).',
+      `A GET of the other shard's key costs **${fmt(h.hopCostUs, 1)} µs** more at the median (${fmt(h.samples)} samples per path; ` +
+        `a direct read of its table, not a hop). The daemon counted ${fmt(h.hopsObserved)} hops while ${fmt(h.requestsPerSet)} ` +
+        'GETs went to each key set.',
+      ...hopPutSection(h),
     );
   }
+  out.push(...scaleSection(results.scale), ...keyCountSection(results.keyCount));
   const rest = results.cases.filter((c) => c.scenario !== 'core');
   if (rest.length > 0) out.push('', '## All cases', '', CASE_HEADER, ...rest.map(caseRow));
   const notes = results.cases.filter((c) => c.note);

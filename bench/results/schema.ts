@@ -84,6 +84,109 @@ export interface HopResult {
   ratioLocalP50ToCeiling: number | null;
   ratioRemoteP50ToCeiling: number | null;
   ratioOneShardP50ToCeiling: number | null;
+  /**
+   * The same method with PUTs (16 B values): a PUT of the other shard's key always hops, so the
+   * difference of the medians is the hop itself. Absent in results from before it was measured.
+   */
+  put?: {
+    oneShardUs: LatencySummary;
+    localUs: LatencySummary;
+    remoteUs: LatencySummary;
+    hopCostUs: number;
+    hopsObserved: number | null;
+  };
+}
+
+/** CPU per request of one scale run, or the medians of a cell's runs (µs). */
+export interface ScaleCpu {
+  /** The whole daemon (every thread, exited ones included). */
+  processUs: number;
+  mainThreadUs: number;
+  /** The shard threads together (the `shards` busiest threads after the main one). */
+  shardThreadsUs: number;
+  /** The other live threads (GC helpers, libuv pool, compaction workers) and threads that exited. */
+  otherThreadsUs: number;
+  /** wrk's own CPU per request, or null when not read. */
+  clientUs: number | null;
+}
+
+export interface ScaleRun {
+  kind: 'get' | 'put';
+  shards: number;
+  round: number;
+  requests: number;
+  requestsPerSec: number;
+  /** Requests answered by another shard than the connection's (direct reads + hops, from /stats). */
+  crossFraction: number | null;
+  cpu: ScaleCpu;
+  /** Cores the daemon and wrk used on average over the run. */
+  daemonCores: number;
+  clientCores: number | null;
+  latencyMs: LatencySummary;
+  errors: number;
+}
+
+export interface ScaleResult {
+  method: string;
+  valueBytes: number;
+  keyCount: number;
+  connections: number;
+  rounds: number;
+  /** Medians per kind and shard count. */
+  cells: { kind: 'get' | 'put'; shards: number; requestsPerSec: number; crossFraction: number | null; cpu: ScaleCpu }[];
+  runs: ScaleRun[];
+  models: ({ kind: 'get' | 'put' } & import('../stats/scale-model.js').ScaleModel)[];
+  /** What the model leaves out. */
+  ignores: string[];
+}
+
+/** One data set of the key-count scenario: the daemon, its load, and its GET runs. */
+export interface KeyCountSet {
+  keys: number;
+  loadSec: number;
+  /** Seconds from the end of the load until no shard compacted any more (bounded; 21 s of idle follow). */
+  settleSec: number;
+  /** Each shard's eventLoopDelay.maxMs just before the first GET run (covers the 10-20 s before). */
+  delayBeforeMs: (number | null)[];
+  rssBytes: number | null;
+  fixedRate: KeyCountRun[];
+  throughput: KeyCountRun[];
+}
+
+export interface KeyCountRun {
+  round: number;
+  /** The rate asked for (fixed-rate runs) and reached. */
+  rate: number | null;
+  requestsPerSec: number;
+  latencyMs: LatencySummary;
+  errors: number;
+  non2xx: number;
+  /** Daemon CPU per GET (every thread), µs. */
+  cpuUsPerRequest: number | null;
+  /** Per shard: the highest eventLoopDelay.maxMs read from /stats (every second) while the load ran. */
+  eventLoopDelay: import('../stats/event-loop.js').ShardDelay[];
+  /** Each shard's reading just before the run (it covers the 10 to 20 s before). */
+  delayBeforeMs: (number | null)[];
+  /** The idle control process's event-loop max during the run (bench/proc/loop-probe.ts). */
+  controlMaxMs: number | null;
+}
+
+export interface KeyCountResult {
+  method: string;
+  shards: number;
+  valueBytes: number;
+  connections: { fixedRate: number; throughput: number };
+  rate: number;
+  durationSec: { fixedRate: number; throughput: number };
+  small: KeyCountSet;
+  large: KeyCountSet;
+  /** Large over small, medians over rounds: the goal is p99.9 at most 1.5x at the fixed rate. */
+  ratios: {
+    fixedRate: { p50: number | null; p99: number | null; p999: number | null; max: number | null };
+    throughput: { requestsPerSec: number | null; p99: number | null; p999: number | null };
+  };
+  /** The highest stall lower bound over every shard and run of the large set (goal: none above 20 ms). */
+  largestStallAtLeastMs: number | null;
 }
 
 export interface MemoryFigures {
@@ -337,6 +440,8 @@ export interface BenchResults {
   replay?: ReplayResult | null;
   cluster?: ClusterResult | null;
   metricsOverhead?: MetricsOverheadResult | null;
+  scale?: ScaleResult | null;
+  keyCount?: KeyCountResult | null;
   peers: PeerStatus[];
   skipped: SkippedScenario[];
 }

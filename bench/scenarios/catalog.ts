@@ -11,9 +11,11 @@ import {
   runReplay,
 } from './durability.js';
 import { estimateHop, runHop } from './hop.js';
+import { estimateKeyCount, runKeyCount } from './key-count.js';
 import { estimateMemory, runMemory } from './memory.js';
 import { estimateMetrics, runMetrics } from './metrics.js';
 import { estimatePeers, runPeers } from './peers.js';
+import { estimateScale, runScale } from './scale.js';
 import {
   describeWorkload,
   estimateCases,
@@ -146,6 +148,24 @@ export const SCENARIOS: readonly Scenario[] = [
       ctx.options.url ? 'it starts daemons with its own settings (--url was given)' : null,
     estimateSec: estimateHop,
     run: runHop,
+  },
+  {
+    name: 'scale',
+    description:
+      'CPU µs per GET and per PUT (100 B values) with 1 and 2 shards, by thread (main, shards, rest) and for wrk, from /proc; the model it fits predicts 16 and 64 cores.',
+    unavailable: (ctx) =>
+      ctx.options.url ? 'it starts daemons with its own settings (--url was given)' : null,
+    estimateSec: estimateScale,
+    run: runScale,
+  },
+  {
+    name: 'keycount',
+    description:
+      "GET p50/p99/p99.9 with 10k keys against 5M keys (100 B values), at a fixed rate (wrk) and as fast as possible, and each shard's event-loop delay during the runs.",
+    unavailable: (ctx) =>
+      ctx.options.url ? 'it starts daemons with its own settings (--url was given)' : null,
+    estimateSec: estimateKeyCount,
+    run: runKeyCount,
   },
   throughputScenario(
     'aof',

@@ -1,10 +1,10 @@
 import { shardOfKey } from '../../src/hash/key-hash.js';
 import type { BenchContext } from '../context.js';
-import { rawGet, SequentialClient } from '../load/sequential-client.js';
+import { rawGet, rawPut, SequentialClient } from '../load/sequential-client.js';
 import { LallyNode } from '../proc/lally-node.js';
 import type { HopResult } from '../results/schema.js';
 import { type LatencySummary, ratio, summarize } from '../stats/percentiles.js';
-import { keyName } from '../workload/key-distribution.js';
+import { fixedValue, keyName } from '../workload/key-distribution.js';
 import { range } from '../workload/requests.js';
 import { preload, sampleBodySizes } from './lally-api.js';
 import { keyCountFor, planFor, workloadOf } from './throughput.js';
@@ -27,8 +27,8 @@ async function countedHops(url: string): Promise<number | null> {
 }
 
 export function estimateHop(ctx: BenchContext): number {
-  // Two daemons, a ceiling, and about 100 µs per request.
-  return 6 + (samplesPerSet(ctx) * 5 * 100) / 1e6;
+  // Two daemons, a ceiling, and about 100 µs per request: GETs (5 sets) and PUTs (3 sets).
+  return 6 + (samplesPerSet(ctx) * 8 * 100) / 1e6;
 }
 
 function portOf(url: string): number {
@@ -36,7 +36,7 @@ function portOf(url: string): number {
 }
 
 /**
- * Latency of GETs in µs, `sets` taking turns on one connection (request i goes to set i mod n), so
+ * Latency of requests in µs, `sets` taking turns on one connection (request i goes to set i mod n), so
  * that every set sees the same connection, the same worker thread and the same moment.
  */
 async function alternate(url: string, sets: Buffer[][], perSet: number): Promise<LatencySummary[]> {
@@ -49,7 +49,7 @@ async function alternate(url: string, sets: Buffer[][], perSet: number): Promise
         const started = process.hrtime.bigint();
         const status = await client.request(requests[i % requests.length]!);
         const micros = Number(process.hrtime.bigint() - started) / 1000;
-        if (status !== 200) throw new Error(`GET answered ${status} in the hop scenario`);
+        if (status !== 200) throw new Error(`a request answered ${status} in the hop scenario`);
         if (i >= WARM_UP) samples[s]![i - WARM_UP] = micros;
       }
     }
@@ -61,7 +61,9 @@ async function alternate(url: string, sets: Buffer[][], perSet: number): Promise
 
 /**
  * The cost of a shard hop. With 2 shards a connection is held by one worker; keys that this worker
- * owns are answered inline, the others hop to the other shard over the rings and back. Both key sets
+ * owns are answered inline. A GET of the other shard's key is read from its shared table (a direct
+ * read, no hop); a PUT of it hops to the other shard over the rings and back. GETs measure the
+ * direct read, PUTs the hop itself. Both key sets
  * take turns on one connection; the faster set is the local one, and the difference of the medians is
  * the hop. A 1-shard daemon (no hop ever) and the 2-thread uWS ceiling give the floor.
  */
@@ -70,14 +72,24 @@ export async function runHop(ctx: BenchContext): Promise<void> {
   const perSet = samplesPerSet(ctx);
   const keyCount = keyCountFor(16, ctx.options.quick);
   const bySet: Buffer[][] = [[], []];
-  for (let i = 0; i < keyCount; i++) bySet[shardOfKey(keyName(i), 2)]!.push(rawGet(`/kv/${keyName(i)}`));
+  const putsBySet: Buffer[][] = [[], []];
+  const value = fixedValue(16);
+  for (let i = 0; i < keyCount; i++) {
+    const shard = shardOfKey(keyName(i), 2);
+    bySet[shard]!.push(rawGet(`/kv/${keyName(i)}`));
+    putsBySet[shard]!.push(rawPut(`/kv/${keyName(i)}`, value));
+  }
 
   progress.step('hop: 1 shard, one connection, one request in flight', 3);
   const one = await LallyNode.start({ cliPath: ctx.cliPath, shards: 1, aof: 'everysec' });
   let oneShard: LatencySummary;
+  let oneShardPut: LatencySummary;
   try {
     await preload(one.url, range(keyCount), 16);
     [oneShard] = (await alternate(one.url, [[...bySet[0]!, ...bySet[1]!]], perSet)) as [LatencySummary];
+    [oneShardPut] = (await alternate(one.url, [[...putsBySet[0]!, ...putsBySet[1]!]], perSet)) as [
+      LatencySummary,
+    ];
   } finally {
     await one.dispose();
   }
@@ -85,7 +97,9 @@ export async function runHop(ctx: BenchContext): Promise<void> {
   progress.step('hop: 2 shards, keys of shard 0 and of shard 1 in turn on one connection', 4);
   const two = await LallyNode.start({ cliPath: ctx.cliPath, shards: 2, aof: 'everysec' });
   let sets: LatencySummary[];
+  let putSets: LatencySummary[];
   let hopsObserved: number | null = null;
+  let putHopsObserved: number | null = null;
   let sizes: Awaited<ReturnType<typeof sampleBodySizes>>;
   try {
     await preload(two.url, range(keyCount), 16);
@@ -94,11 +108,19 @@ export async function runHop(ctx: BenchContext): Promise<void> {
     sets = await alternate(two.url, bySet, perSet);
     const hopsAfter = await countedHops(two.url);
     hopsObserved = hopsBefore !== null && hopsAfter !== null ? hopsAfter - hopsBefore : null;
+    // PUTs: a PUT of the other shard's key always hops (the owner writes its table and its AOF).
+    progress.step('hop: 2 shards, PUTs of keys of shard 0 and of shard 1 in turn on one connection', 4);
+    const putHopsBefore = await countedHops(two.url);
+    putSets = await alternate(two.url, putsBySet, perSet);
+    const putHopsAfter = await countedHops(two.url);
+    putHopsObserved = putHopsBefore !== null && putHopsAfter !== null ? putHopsAfter - putHopsBefore : null;
   } finally {
     await two.dispose();
   }
   const [a, b] = sets as [LatencySummary, LatencySummary];
   const [local, remote] = a.p50 <= b.p50 ? [a, b] : [b, a];
+  const [putA, putB] = putSets as [LatencySummary, LatencySummary];
+  const [putLocal, putRemote] = putA.p50 <= putB.p50 ? [putA, putB] : [putB, putA];
 
   progress.step('hop: the uWS ceiling, 2 threads, one connection', 2);
   let ceiling: LatencySummary | null = null;
@@ -118,8 +140,9 @@ export async function runHop(ctx: BenchContext): Promise<void> {
   });
   const hop: HopResult = {
     method:
-      'GET over one keep-alive connection, one request in flight, raw-socket client; with 2 shards the keys of ' +
-      'shard 0 and shard 1 take turns on the same connection, the faster set is local, the other hops.',
+      'GET, then PUT (16 B values), over one keep-alive connection, one request in flight, raw-socket client; with 2 ' +
+      'shards the keys of shard 0 and shard 1 take turns on the same connection, the faster set is local. A GET of the ' +
+      "other shard's key is a direct read of its table; a PUT of it hops.",
     samples: perSet,
     oneShardUs: r(oneShard),
     localUs: r(local),
@@ -131,10 +154,22 @@ export async function runHop(ctx: BenchContext): Promise<void> {
     ratioLocalP50ToCeiling: ratio(local.p50, ceiling?.p50),
     ratioRemoteP50ToCeiling: ratio(remote.p50, ceiling?.p50),
     ratioOneShardP50ToCeiling: ratio(oneShard.p50, ceiling?.p50),
+    put: {
+      oneShardUs: r(oneShardPut),
+      localUs: r(putLocal),
+      remoteUs: r(putRemote),
+      hopCostUs: Math.round((putRemote.p50 - putLocal.p50) * 10) / 10,
+      hopsObserved: putHopsObserved,
+    },
   };
   ctx.results.hop = hop;
   progress.note(
     `-> p50 local ${hop.localUs.p50} µs, remote ${hop.remoteUs.p50} µs: a hop costs ${hop.hopCostUs} µs ` +
       `(1 shard ${hop.oneShardUs.p50} µs, ceiling ${hop.ceilingUs?.p50 ?? '?'} µs)`,
+  );
+  const put = hop.put!;
+  progress.note(
+    `-> PUT p50 local ${put.localUs.p50} µs, remote ${put.remoteUs.p50} µs: a hop costs ${put.hopCostUs} µs ` +
+      `(1 shard ${put.oneShardUs.p50} µs; ${put.hopsObserved ?? '?'} hops counted for ${WARM_UP + perSet} PUTs per set)`,
   );
 }

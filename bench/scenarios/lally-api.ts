@@ -66,3 +66,25 @@ export async function liveKeys(baseUrl: string): Promise<number | null> {
     return null;
   }
 }
+
+/** GET /stats parsed, or null when the daemon does not answer it. */
+export async function readStats(baseUrl: string): Promise<unknown> {
+  try {
+    const { status, text } = await send(`${baseUrl}/stats`);
+    return status === 200 ? (JSON.parse(text) as unknown) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Requests answered by another shard than the connection's so far: direct reads plus hops, all shards. */
+export function crossShardCount(stats: unknown): number | null {
+  const shards = (stats as { shards?: unknown } | null)?.shards;
+  if (!Array.isArray(shards)) return null;
+  let total = 0;
+  for (const s of shards as { directGets?: unknown; hopsOut?: unknown }[]) {
+    if (typeof s.directGets !== 'number' || typeof s.hopsOut !== 'number') return null;
+    total += s.directGets + s.hopsOut;
+  }
+  return total;
+}

@@ -1,5 +1,6 @@
 import t from 'tap';
 import {
+  fixedRateHook,
   luaLongString,
   luaString,
   parseWrkOutput,
@@ -41,6 +42,26 @@ t.test('wrk script carries the plan in long strings', async (t) => {
   t.match(script, /\["Content-Type"\]="application\/json"/);
   t.match(script, /\nPUT \/kv\/key-\d{12} 1\n/);
   t.match(script, /\nGET \/kv\/key-\d{12} 0/);
+});
+
+t.test('wrk script with a fixed rate carries a delay() schedule', async (t) => {
+  const plan = buildRequestPlan(
+    {
+      kind: 'get',
+      distribution: 'uniform',
+      valueBytes: 16,
+      keyCount: 10,
+      batchSize: 1,
+      writeShare: 0,
+      seed: 1,
+    },
+    10,
+  );
+  t.notMatch(wrkScript(plan), /function delay\(\)/, 'no schedule without a rate');
+  const script = wrkScript(plan, {}, { ratePerThread: 4000 });
+  t.match(script, /function delay\(\)/);
+  t.match(script, /local intervalMs = 0\.25\n/, '4000/s per thread is a slot every 0.25 ms');
+  t.throws(() => fixedRateHook(0), /must be positive/);
 });
 
 t.test('redis-benchmark CSV', async (t) => {
