@@ -28,12 +28,20 @@ export function scaleSection(s: ScaleResult | null | undefined): string[] {
   if (!s) return [];
   const out = ['', '## Scale by model: CPU per request with 1 and 2 shards', '', s.method, ''];
   out.push(
-    '| request | shards | req/s | cross-shard share | daemon CPU µs/req | shard threads | main thread | other threads | wrk µs/req |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| request | shards | req/s | cross-shard share | daemon CPU µs/req | shard threads | main thread | other threads | wrk µs/req | shard threads waiting for a core (rounds) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   );
   for (const c of s.cells) {
+    const waits = s.runs
+      .filter((r) => r.kind === c.kind && r.shards === c.shards)
+      .map((r) =>
+        (r.shardRunQueueWaitShare ?? [])
+          .map((w) => (w === null ? '–' : `${(w * 100).toFixed(0)}%`))
+          .join('+'),
+      )
+      .join(', ');
     out.push(
-      `| ${c.kind.toUpperCase()} | ${c.shards} | ${fmt(c.requestsPerSec)} | ${fmt(c.crossFraction, 3)} | ${fmt(c.cpu.processUs, 2)} | ${fmt(c.cpu.shardThreadsUs, 2)} | ${fmt(c.cpu.mainThreadUs, 2)} | ${fmt(c.cpu.otherThreadsUs, 2)} | ${fmt(c.cpu.clientUs, 2)} |`,
+      `| ${c.kind.toUpperCase()} | ${c.shards} | ${fmt(c.requestsPerSec)} | ${fmt(c.crossFraction, 3)} | ${fmt(c.cpu.processUs, 2)} | ${fmt(c.cpu.shardThreadsUs, 2)} | ${fmt(c.cpu.mainThreadUs, 2)} | ${fmt(c.cpu.otherThreadsUs, 2)} | ${fmt(c.cpu.clientUs, 2)} | ${waits || '–'} |`,
     );
   }
   for (const m of s.models) {
@@ -56,7 +64,10 @@ export function scaleSection(s: ScaleResult | null | undefined): string[] {
 
 function runRow(label: string, r: KeyCountRun): string {
   const loops = r.eventLoopDelay.map((d) => fmt(d.maxMs, 1)).join(' / ');
-  return `| ${label} | ${r.round} | ${fmt(r.requestsPerSec)} | ${fmt(r.latencyMs.p50, 3)} | ${fmt(r.latencyMs.p99, 3)} | ${fmt(r.latencyMs.p999, 3)} | ${fmt(r.latencyMs.max, 2)} | ${fmt(r.cpuUsPerRequest, 2)} | ${loops} | ${fmt(r.controlMaxMs, 1)} |`;
+  const waits = (r.shardRunQueueWaitShare ?? [])
+    .map((w) => (w === null ? '–' : `${(w * 100).toFixed(0)}%`))
+    .join(' / ');
+  return `| ${label} | ${r.round} | ${fmt(r.requestsPerSec)} | ${fmt(r.latencyMs.p50, 3)} | ${fmt(r.latencyMs.p99, 3)} | ${fmt(r.latencyMs.p999, 3)} | ${fmt(r.latencyMs.max, 2)} | ${fmt(r.cpuUsPerRequest, 2)} | ${loops} | ${fmt(r.controlMaxMs, 1)} | ${waits || '–'} |`;
 }
 
 export function keyCountSection(k: KeyCountResult | null | undefined): string[] {
@@ -71,8 +82,8 @@ export function keyCountSection(k: KeyCountResult | null | undefined): string[] 
   }
   out.push(
     '',
-    '| keys, load | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/GET | event-loop max ms per shard | idle probe max ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+    '| keys, load | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/GET | event-loop max ms per shard | idle probe max ms | shard threads waiting for a core |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|',
   );
   for (const [label, runs] of [
     [`${fmt(k.small.keys)}, ${fmt(k.rate)}/s`, k.small.fixedRate],

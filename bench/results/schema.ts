@@ -119,6 +119,8 @@ export interface ScaleRun {
   /** Requests answered by another shard than the connection's (direct reads + hops, from /stats). */
   crossFraction: number | null;
   cpu: ScaleCpu;
+  /** The shard threads' time runnable but waiting for a core, over the run's wall time (schedstat). */
+  shardRunQueueWaitShare: (number | null)[];
   /** Cores the daemon and wrk used on average over the run. */
   daemonCores: number;
   clientCores: number | null;
@@ -169,6 +171,8 @@ export interface KeyCountRun {
   delayBeforeMs: (number | null)[];
   /** The idle control process's event-loop max during the run (bench/proc/loop-probe.ts). */
   controlMaxMs: number | null;
+  /** The shard threads' time runnable but waiting for a core, over the run's wall time (schedstat). */
+  shardRunQueueWaitShare: (number | null)[];
 }
 
 export interface KeyCountResult {

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type BenchContext, runSeconds } from '../context.js';
 import type { LoadResult } from '../load/types.js';
-import { sampleCpu } from '../proc/cpu-time.js';
 import { LallyNode } from '../proc/lally-node.js';
 import { LoopProbe } from '../proc/loop-probe.js';
 import { statusField } from '../proc/memory-sampler.js';
+import { sampleThreads, splitThreadCpu } from '../proc/thread-cpu.js';
 import type { KeyCountResult, KeyCountRun, KeyCountSet } from '../results/schema.js';
 import { type DelayReading, delayReading, MONITOR_RESOLUTION_MS, maxDelays } from '../stats/event-loop.js';
 import { median, ratio } from '../stats/percentiles.js';
@@ -133,15 +133,14 @@ async function measure(
 ): Promise<KeyCountRun> {
   const delayBeforeMs = delayReading(await readStats(set.node.url));
   probe.mark();
-  const before = await sampleCpu(set.node.pid);
+  const before = await sampleThreads(set.node.pid);
   const { load: result, readings } = await loadWithDelays(set.node.url, () =>
     ctx.loads.throughput.run({ url: set.node.url, plan: set.plan, ...load }),
   );
-  const after = await sampleCpu(set.node.pid);
+  const after = await sampleThreads(set.node.pid);
+  const split = before && after ? splitThreadCpu(before, after, set.node.pid, ctx.options.shards) : null;
   const cpu =
-    before && after && result.requests > 0
-      ? Math.round(((after.processSec - before.processSec) * 1e8) / result.requests) / 100
-      : null;
+    split && result.requests > 0 ? Math.round((split.processSec * 1e8) / result.requests) / 100 : null;
   return {
     round,
     rate: load.rate ?? null,
@@ -153,6 +152,7 @@ async function measure(
     eventLoopDelay: maxDelays(readings),
     delayBeforeMs,
     controlMaxMs: probe.maxSinceMark(),
+    shardRunQueueWaitShare: split?.shardRunQueueWaitShare ?? [],
   };
 }
 

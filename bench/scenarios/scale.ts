@@ -99,6 +99,7 @@ export async function runScale(ctx: BenchContext): Promise<void> {
                 ? null
                 : Math.round(Math.min(1, (crossAfter - crossBefore) / load.requests) * 10_000) / 10_000,
             cpu,
+            shardRunQueueWaitShare: split.shardRunQueueWaitShare,
             daemonCores: r2(split.processSec / split.wallSec),
             clientCores: load.clientCpuSec == null ? null : r2(load.clientCpuSec / load.durationSec),
             latencyMs: load.latencyMs,

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseProcStat, waitedChildrenSec } from '../../bench/proc/cpu-time.js';
 import { parseProbeLine } from '../../bench/proc/loop-probe.js';
-import { splitThreadCpu, type ThreadsSample } from '../../bench/proc/thread-cpu.js';
+import { parseSchedstatWait, splitThreadCpu, type ThreadsSample } from '../../bench/proc/thread-cpu.js';
 import { crossShardCount } from '../../bench/scenarios/lally-api.js';
 import { delayReading, maxDelays } from '../../bench/stats/event-loop.js';
 import { fitScaleModel, uniformCrossFraction } from '../../bench/stats/scale-model.js';
@@ -26,6 +26,10 @@ t.test('thread CPU splits into main, the busiest threads as shards, and the rest
       [12, 300],
       [13, 200],
     ]),
+    runQueueWaitNs: new Map([
+      [12, 1e9],
+      [13, 0],
+    ]),
   };
   const after: ThreadsSample = {
     atMs: 2000,
@@ -38,6 +42,7 @@ t.test('thread CPU splits into main, the busiest threads as shards, and the rest
       [13, 500],
       [14, 50],
     ]),
+    runQueueWaitNs: new Map([[12, 1.5e9]]),
   };
   const split = splitThreadCpu(before, after, 10, 2, 100);
   t.equal(split.wallSec, 2);
@@ -46,6 +51,9 @@ t.test('thread CPU splits into main, the busiest threads as shards, and the rest
   t.equal(split.otherSec, 0.51, 'the idle thread and the thread born in the window');
   t.equal(split.exitedSec, 0.1);
   t.equal(split.processSec, 7.81);
+  t.same(split.shardRunQueueWaitShare, [0.25, null], '0.5 s of wait in 2 s; none read for the other');
+  t.equal(parseSchedstatWait('263804653 1564920296 700\n'), 1564920296);
+  t.equal(parseSchedstatWait('garbage'), null);
 });
 
 t.test('the scale model: local cost plus the cross share of the cross cost', async (t) => {
