@@ -52,11 +52,15 @@ const readBody = async (dir: string): Promise<FileBody> =>
   JSON.parse(await readFile(join(dir, MEMBER_FILE), 'utf8')) as FileBody;
 
 t.test('join, member table, member file, leave and rejoin from the file', async (t) => {
-  const dirA = t.testdir({});
-  const dirB = t.testdir({ b: {} });
-  const bDir = join(dirB, 'b');
+  // Stop the nodes before the fixture directory goes: tap runs teardowns in the order they were
+  // registered, and a running node may still be writing its member file into the directory.
+  const nodes: ClusterNode[] = [];
+  t.teardown(() => Promise.all(nodes.map((node) => node.stop(100))));
+  // One fixture directory per test: A's member file at its root, B's in b/.
+  const dirA = t.testdir({ b: {} });
+  const bDir = join(dirA, 'b');
   const a = makeNode(0x0a, dirA);
-  t.teardown(() => a.node.stop(100));
+  nodes.push(a.node);
   await a.node.bind();
   await a.node.join();
   const seed = `127.0.0.1:${a.node.port}`;
@@ -67,7 +71,7 @@ t.test('join, member table, member file, leave and rejoin from the file', async 
   );
 
   const b = makeNode(0x0b, bDir, seed);
-  t.teardown(() => b.node.stop(100));
+  nodes.push(b.node);
   await b.node.bind();
   await b.node.join();
   const bAddress = `127.0.0.1:${b.node.port}`;
@@ -111,7 +115,7 @@ t.test('join, member table, member file, leave and rejoin from the file', async 
 
   // B again, without a seed: it rejoins A from its file, above its last incarnation.
   const b2 = makeNode(0x0b, bDir);
-  t.teardown(() => b2.node.stop(100));
+  nodes.push(b2.node);
   await b2.node.bind();
   await b2.node.join();
   await until('A sees B alive again', () =>
