@@ -369,7 +369,8 @@ t.test('an engine that throws in the owner shard: the requester gets its code th
   b!.engine.put = () => {
     throw new LallyError(ErrorCodes.AOF_IO, 'disk on fire\nsecond line');
   };
-  b!.engine.get = () => {
+  // A GET reads the store directly (its value's bytes, src/shard/shard-router.ts #getLocal).
+  b!.engine.store.liveOffset = () => {
     throw new Error('plain failure');
   };
   b!.engine.remove = () => {
