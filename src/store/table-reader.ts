@@ -40,8 +40,9 @@ const ATTEMPTS = 16;
 export class TableReader {
   readonly #meta: Int32Array;
   readonly #v: TableViews;
-  /** The value's UTF-8 bytes are #copy[0, #valueLength). */
+  /** The value's UTF-8 bytes are #copy[#valueStart, #valueStart + #valueLength). */
   #copy: Buffer = Buffer.allocUnsafeSlow(1024);
+  #valueStart = 0;
   #valueLength = 0;
   wall = 0;
   counter = 0;
@@ -58,12 +59,13 @@ export class TableReader {
 
   /** The found value's UTF-8 bytes: a view of this reader's copy, valid until its next read. */
   get valueBytes(): Uint8Array {
-    return this.#copy.subarray(0, this.#valueLength);
+    return this.#copy.subarray(this.#valueStart, this.#valueStart + this.#valueLength);
   }
 
   /** The found value, decoded. */
   get value(): string {
-    return this.#valueLength === 0 ? '' : this.#copy.toString('utf8', 0, this.#valueLength);
+    const start = this.#valueStart;
+    return this.#valueLength === 0 ? '' : this.#copy.toString('utf8', start, start + this.#valueLength);
   }
 
   /** Looks up the key whose UTF-8 bytes are key[0, length) and whose table hash is `hash`. */
@@ -138,15 +140,19 @@ export class TableReader {
 
   /** Copies bytes[start, start + length) (bounds-checked by the caller) into #copy. */
   #copyValue(bytes: Uint8Array, start: number, length: number): void {
-    if (length > this.#copy.length) {
+    if (length + 8 > this.#copy.length) {
       let size = this.#copy.length * 2;
-      while (size < length) size *= 2;
+      while (size < length + 8) size *= 2;
       this.#copy = Buffer.allocUnsafeSlow(size);
     }
     const copy = this.#copy;
-    // A loop for short values: set() of a subarray costs two objects and a call.
-    if (length <= 64) for (let i = 0; i < length; i++) copy[i] = bytes[start + i]!;
-    else copy.set(bytes.subarray(start, start + length));
+    // At the source's alignment modulo 8: V8 copies out of a SharedArrayBuffer word by word only then
+    // (byte by byte otherwise, ten times slower). A loop for short values: set() of a subarray costs
+    // two objects and a call.
+    const at = start & 7;
+    if (length <= 64) for (let i = 0; i < length; i++) copy[at + i] = bytes[start + i]!;
+    else copy.set(bytes.subarray(start, start + length), at);
+    this.#valueStart = at;
     this.#valueLength = length;
   }
 }
