@@ -60,6 +60,11 @@ const LIVE_JSON = JSON.stringify({ status: 'success', live: true });
 const READY_JSON = JSON.stringify({ status: 'success', ready: true, phase: 'ready' });
 export const GREETING = 'Hello World! from lally';
 
+/** A result's value: its bytes (valid in the callback) when the service has them, else the string. */
+function storedValue(result: OpResult): Uint8Array | string | undefined {
+  return result.valueBytes ?? result.value;
+}
+
 /** Tracks one request that is answered later (after a hop, a sync, or its body). */
 interface Pending {
   aborted: boolean;
@@ -256,7 +261,7 @@ export class HttpApi {
     op: OpKind,
     key: string,
     value: string | undefined,
-    answer: (result: OpResult) => string,
+    answer: (result: OpResult) => string | Uint8Array,
     statusOf: (result: OpResult) => number,
     contentType: (result: OpResult) => string = jsonType,
     service: KeyValueService = this.#kv,
@@ -282,17 +287,18 @@ export class HttpApi {
 
   // ---- routes ---------------------------------------------------------------------------------
 
-  #answerJson(op: OpKind, key: string, sentValue: string | undefined, result: OpResult): string {
+  /** GET and REMOVE answer the value from its bytes when the service has them (never a string then). */
+  #answerJson(op: OpKind, key: string, sentValue: string | undefined, result: OpResult): string | Uint8Array {
     const json = this.#json;
     const quorum = result.quorum;
     if (op === 'get') {
-      return json.get(quorum, key, result.found ? result.value : undefined, timestampOf(result));
+      return json.get(quorum, key, result.found ? storedValue(result) : undefined, timestampOf(result));
     }
     if (op === 'put') return json.put(quorum, key, sentValue ?? '', timestampOf(result) ?? '');
     return json.remove(
       quorum,
       key,
-      result.found ? result.value : undefined,
+      result.found ? storedValue(result) : undefined,
       result.found ? timestampOf(result) : undefined,
     );
   }
@@ -334,7 +340,7 @@ export class HttpApi {
         key,
         undefined,
         (result) =>
-          result.found ? (result.value ?? '') : errorJson(ErrorCodes.NOT_FOUND, Messages.missing(key)),
+          result.found ? (storedValue(result) ?? '') : errorJson(ErrorCodes.NOT_FOUND, Messages.missing(key)),
         foundOr404,
         (result) => (result.found ? OCTET_TYPE : JSON_TYPE),
       );

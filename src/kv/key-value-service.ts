@@ -24,6 +24,12 @@ export interface OpResult {
   /** GET: the value; REMOVE: the removed value; PUT: undefined. */
   readonly value: string | undefined;
   /**
+   * The same value as UTF-8 bytes, when the service has it as bytes (a BytesResult): a view of the
+   * store or of a ring, valid only during the callback. A consumer that writes the value out (an HTTP
+   * answer, a hop's answer) takes it here instead of `value`, and no string is made.
+   */
+  readonly valueBytes?: Uint8Array | undefined;
+  /**
    * The version of the stored entry (a local read passes the entry itself, which the next write to
    * the key updates in place: read it in the callback, do not keep it).
    */
@@ -32,6 +38,57 @@ export interface OpResult {
   /** The replicas the operation needed and reached (a failed one: achieved 0; its error is the answer). */
   readonly quorum: Quorum;
 }
+
+/**
+ * A value found as bytes (BytesResult.valueBytes) is decoded only if somebody asks for `value`. Its
+ * bytes are valid during the callback only, so the producer calls `settle()` right after the callback
+ * returns: the value is then decoded unless the callback took the bytes (read `valueBytes`), so a
+ * caller that keeps the result and reads `value` later reads it as before. A callback that took the
+ * bytes and wants `value` too must read it during the callback.
+ */
+export class BytesResult implements OpResult {
+  readonly found: boolean;
+  readonly version: Version | undefined;
+  readonly error = undefined;
+  readonly quorum: Quorum;
+  #bytes: Uint8Array | undefined;
+  #value: string | undefined;
+  #taken = false;
+
+  constructor(found: boolean, bytes: Uint8Array, version: Version | undefined, quorum: Quorum) {
+    this.found = found;
+    this.#bytes = bytes;
+    this.version = version;
+    this.quorum = quorum;
+  }
+
+  get valueBytes(): Uint8Array | undefined {
+    this.#taken = true;
+    return this.#bytes;
+  }
+
+  get value(): string | undefined {
+    if (this.#value === undefined) {
+      const bytes = this.#bytes;
+      if (bytes === undefined) {
+        throw new Error('the value was taken as bytes during the callback and is gone: read value there');
+      }
+      this.#value = bytes.length === 0 ? '' : utf8Slice.call(bytes, 0, bytes.length);
+    }
+    return this.#value;
+  }
+
+  /** Called by the producer once the callback returned (see the class). */
+  settle(): void {
+    if (!this.#taken && this.#value === undefined) void this.value;
+    this.#bytes = undefined;
+  }
+}
+
+/** Buffer's UTF-8 decoder, on any Uint8Array (views of SharedArrayBuffers included). */
+const utf8Slice = (
+  Buffer.prototype as unknown as { utf8Slice: (this: Uint8Array, start: number, end: number) => string }
+).utf8Slice;
 
 export type OpCallback = (result: OpResult) => void;
 

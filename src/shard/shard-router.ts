@@ -20,6 +20,7 @@ import {
 } from '../hop/hop-messages.js';
 import { PendingHops } from '../hop/pending-hops.js';
 import {
+  BytesResult,
   type KeyValueService,
   type LocalQuorums,
   localQuorums,
@@ -29,7 +30,6 @@ import {
   type Quorum,
 } from '../kv/key-value-service.js';
 import { RateLimitedLogs } from '../log/rate-limited.js';
-import { Entry } from '../store/shard-store.js';
 import { tableHash, Utf8Buffer } from '../store/table-layout.js';
 import { ReadStatus, type TableReader } from '../store/table-reader.js';
 import { ReplicaRequests } from './replica-requests.js';
@@ -249,13 +249,11 @@ export class ShardRouter implements KeyValueService {
       return true;
     }
     counters.hits++;
-    callback({
-      found: true,
-      value: table.value,
-      version: new Entry(table.value, table, false),
-      error: undefined,
-      quorum: this.#quorums.read,
-    });
+    // The value's bytes are the reader's copy, valid until its next read: past the callback.
+    const version = { wall: table.wall, counter: table.counter, node: table.node };
+    const result = new BytesResult(true, table.valueBytes, version, this.#quorums.read);
+    callback(result);
+    result.settle();
     return true;
   }
 
@@ -337,18 +335,7 @@ export class ShardRouter implements KeyValueService {
   #runLocal(op: OpKind, key: string, value: string | undefined, callback: OpCallback): void {
     try {
       if (op === 'get') {
-        const entry = this.#engine.get(key);
-        callback(
-          entry === undefined
-            ? missing(this.#quorums.read)
-            : {
-                found: true,
-                value: entry.value,
-                version: entry, // an Entry is a Version: no copy
-                error: undefined,
-                quorum: this.#quorums.read,
-              },
-        );
+        this.#getLocal(key, callback);
         return;
       }
       const outcome = op === 'put' ? this.#engine.put(key, value ?? '') : this.#engine.remove(key);
@@ -365,6 +352,26 @@ export class ShardRouter implements KeyValueService {
     } catch (error) {
       callback(this.#failure(error, op, key, 'operation failed'));
     }
+  }
+
+  /**
+   * A GET of this shard's key (what ShardEngine.get counts and reads), answered with the value's bytes
+   * in the table: a view valid during the callback, as only this thread writes the table.
+   */
+  #getLocal(key: string, callback: OpCallback): void {
+    const { store, counters } = this.#engine;
+    counters.gets++;
+    const offset = store.liveOffset(key);
+    if (offset < 0) {
+      callback(missing(this.#quorums.read));
+      return;
+    }
+    counters.hits++;
+    const table = store.table;
+    const version = table.versionAt(offset, { wall: 0, counter: 0, node: 0 });
+    const result = new BytesResult(true, table.valueBytesAt(offset), version, this.#quorums.read);
+    callback(result);
+    result.settle();
   }
 
   /**
@@ -402,7 +409,10 @@ export class ShardRouter implements KeyValueService {
           : header.answering === HopKind.PUT || header.answering === HopKind.REMOVE
             ? this.#quorums.write
             : reached(achievedOf(header.flags));
-      callback(decodeResult(message, header, quorum));
+      const result = decodeResult(message, header, quorum);
+      callback(result);
+      // The value's bytes are a view of the ring, which reclaims them once this returns.
+      if (result instanceof BytesResult) result.settle();
       return;
     }
     this.counters.hopsIn++;
@@ -502,8 +512,11 @@ export class ShardRouter implements KeyValueService {
     if (result.error !== undefined) {
       status = HopStatus.ERROR;
       valueBytes = Buffer.from(`${result.error.code}\n${result.error.message}`, 'utf8');
-    } else if (result.value !== undefined) {
-      valueBytes = this.#valueScratch.encode(result.value);
+    } else {
+      // A value found as bytes goes from the table to the ring as it is, never a string.
+      const bytes = result.valueBytes;
+      if (bytes !== undefined) valueBytes = bytes;
+      else if (result.value !== undefined) valueBytes = this.#valueScratch.encode(result.value);
     }
     this.#sendAnswer(to, answering, requestId, status, result.version, 0, valueBytes);
   }
@@ -584,9 +597,11 @@ function decodeResult(
     header.wall === 0 && header.counter === 0 && header.node === 0 ? undefined : hopVersion(header);
   // A PUT's answer carries no value (an OK answer with no bytes would otherwise decode as ''): the
   // answer names the kind it answers, so no wrapper per hopped PUT is needed to say so.
-  const value =
-    header.answering !== HopKind.PUT && (header.valueLength > 0 || header.status === HopStatus.OK)
-      ? hopValue(message, header)
-      : undefined;
-  return { found: header.status === HopStatus.OK, value, version, error: undefined, quorum };
+  const found = header.status === HopStatus.OK;
+  if (header.answering !== HopKind.PUT && (header.valueLength > 0 || found)) {
+    // The value stays bytes (a view of the ring) unless somebody asks for the string.
+    const start = HOP_HEADER_BYTES + header.keyLength;
+    return new BytesResult(found, message.subarray(start, start + header.valueLength), version, quorum);
+  }
+  return { found, value: undefined, version, error: undefined, quorum };
 }

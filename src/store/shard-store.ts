@@ -191,4 +191,16 @@ export class ShardStore {
       if (!table.forgottenAt(offset)) yield [table.keyAt(offset), this.#entryAt(offset)];
     }
   }
+
+  /**
+   * The arena offset of the key's live entry, or -1 (missing or deleted): a GET reads the value's
+   * bytes and the version there (table.valueBytesAt, table.versionAt) with no Entry and no string.
+   */
+  liveOffset(key: string): number {
+    const bytes = this.#key.encode(key);
+    const id = this.table.find(bytes.bytes, bytes.length, tableHash(bytes.bytes, bytes.length));
+    if (id < 0) return -1;
+    const offset = this.table.offsetOf(id);
+    return this.table.tombstoneAt(offset) ? -1 : offset;
+  }
 }

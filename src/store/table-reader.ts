@@ -31,15 +31,19 @@ const ATTEMPTS = 16;
 /**
  * Reads another shard's table from any thread, without locks, validated by sequence locks
  * (docs/shared-store.md): a read takes the index generation and the key's stripe (Atomics.load),
- * does plain reads of the index, the directory and the entry, copies what it found (the value
- * decoded to a string), and takes both again; it keeps the copy only if neither changed and neither
- * was odd. Every offset and length read is bounds-checked before use, as a torn read may see anything.
- * After a FOUND the fields below hold the entry.
+ * does plain reads of the index, the directory and the entry, copies what it found (the value's
+ * bytes into a buffer of its own), and takes both again; it keeps the copy only if neither changed and
+ * neither was odd (a failed attempt's copy is overwritten by the next). Every offset and length read
+ * is bounds-checked before use, as a torn read may see anything. After a FOUND the fields below hold
+ * the entry, until the next read.
  */
 export class TableReader {
   readonly #meta: Int32Array;
   readonly #v: TableViews;
-  value = '';
+  /** The value's UTF-8 bytes are #copy[#valueStart, #valueStart + #valueLength). */
+  #copy: Buffer = Buffer.allocUnsafeSlow(1024);
+  #valueStart = 0;
+  #valueLength = 0;
   wall = 0;
   counter = 0;
   node = 0;
@@ -51,6 +55,17 @@ export class TableReader {
   constructor(buffers: SharedTableBuffers) {
     this.#meta = new Int32Array(buffers.meta);
     this.#v = new TableViews(buffers);
+  }
+
+  /** The found value's UTF-8 bytes: a view of this reader's copy, valid until its next read. */
+  get valueBytes(): Uint8Array {
+    return this.#copy.subarray(this.#valueStart, this.#valueStart + this.#valueLength);
+  }
+
+  /** The found value, decoded. */
+  get value(): string {
+    const start = this.#valueStart;
+    return this.#valueLength === 0 ? '' : this.#copy.toString('utf8', start, start + this.#valueLength);
   }
 
   /** Looks up the key whose UTF-8 bytes are key[0, length) and whose table hash is `hash`. */
@@ -115,11 +130,29 @@ export class TableReader {
     const start = offset + HEADER_BYTES;
     for (let i = 0; i < length; i++) if (bytes[start + i] !== key[i]) return ReadStatus.MISSING;
     const valueStart = start + keyLength;
-    this.value = valueLength === 0 ? '' : bytes.utf8Slice(valueStart, valueStart + valueLength);
+    this.#copyValue(bytes, valueStart, valueLength);
     this.wall = this.#v.walls[(offset >>> 3) + F_WALL]!;
     this.counter = words[word + W_COUNTER]!;
     this.node = words[word + W_NODE]!;
     this.tombstone = (flags & TOMBSTONE) !== 0;
     return ReadStatus.FOUND;
+  }
+
+  /** Copies bytes[start, start + length) (bounds-checked by the caller) into #copy. */
+  #copyValue(bytes: Uint8Array, start: number, length: number): void {
+    if (length + 8 > this.#copy.length) {
+      let size = this.#copy.length * 2;
+      while (size < length + 8) size *= 2;
+      this.#copy = Buffer.allocUnsafeSlow(size);
+    }
+    const copy = this.#copy;
+    // At the source's alignment modulo 8: V8 copies out of a SharedArrayBuffer word by word only then
+    // (byte by byte otherwise, ten times slower). A loop for short values: set() of a subarray costs
+    // two objects and a call.
+    const at = start & 7;
+    if (length <= 64) for (let i = 0; i < length; i++) copy[at + i] = bytes[start + i]!;
+    else copy.set(bytes.subarray(start, start + length), at);
+    this.#valueStart = at;
+    this.#valueLength = length;
   }
 }

@@ -8,6 +8,7 @@ import type { HopLink } from '../../src/hop/hop-link.js';
 import { OPEN_ROUTES } from '../../src/http/auth-guard.js';
 import { GREETING } from '../../src/http/http-app.js';
 import { wantsRawValue } from '../../src/http/query-flags.js';
+import { kvAnswerJson, Messages } from '../../src/http/responses.js';
 import { NodeStatus } from '../../src/metrics/node-status.js';
 import { allocateShardMetrics, readShardMetrics } from '../../src/metrics/shard-metrics.js';
 import type { MainToShard, ShardToMain } from '../../src/shard/control-messages.js';
@@ -1038,3 +1039,75 @@ t.test('probes, metrics and the event loop of one shard', async (t) => {
   t.same(stats.main, { eventLoopDelay: { maxMs: 9, p99Ms: 4 } });
   await stopShard(t, started);
 });
+
+t.test(
+  'GET and DELETE answer stored values byte for byte as the reference JSON, local or hopped',
+  async (t) => {
+    const maxValueBytes = 2 * 1024 * 1024;
+    const config = { ...(await testConfig()), maxValueBytes, maxBodyBytes: maxValueBytes + 1024 };
+    const transports = [new MemoryTransport(0), new MemoryTransport(1)];
+    const shards = [
+      await startShard(t, { config, shard: 0, shards: 2, transport: transports[0]! }),
+      await startShard(t, { config, shard: 1, shards: 2, transport: transports[1]! }),
+    ];
+    transports[0]!.links[1]!.target = shards[1]!.runtime.router;
+    transports[1]!.links[0]!.target = shards[0]!.runtime.router;
+    const router0 = shards[0]!.runtime.router!;
+    const values = [
+      '',
+      'plain',
+      'with "quotes" and \\backslashes\\',
+      '\u0000\u0001\u001f\b\t\n\f\r\u007f',
+      'ünïcödé 🔑 \u2028\u2029 €',
+      'x'.repeat(64 * 1024),
+      `${'"'.repeat(1000)}${'é'.repeat(30_000)}`,
+      `${'a\u0001'.repeat(700 * 1024)}`, // 1.4 MB in, 5.6 MB of JSON: past every buffer of the builder
+    ];
+    /** The body's bytes (fetch's text() would hide a byte that is not the reference's). */
+    const bytes = async (url: string, init: { method?: string } = {}) => {
+      const response = await fetch(url, { ...init, headers: { connection: 'close' } });
+      return { status: response.status, body: Buffer.from(await response.arrayBuffer()) };
+    };
+    for (const [i, value] of values.entries()) {
+      const key = `v${i}-"é"`;
+      const path = `/kv/${encodeURIComponent(key)}`;
+      const owner = router0.ownerOf(key);
+      const put = await request(`${shards[owner]!.url}${path}`, { method: 'PUT', body: value });
+      t.equal(put.status, 200, `PUT ${value.length} chars`);
+      const timestamp = put.json<{ timestamp: string }>().timestamp;
+      const answer = (message: string) =>
+        Buffer.from(
+          kvAnswerJson({ status: 'success', key, value, timestamp, required: 1, achieved: 1, message }),
+        );
+      for (const via of [owner, 1 - owner]) {
+        const where = via === owner ? 'local' : 'hopped';
+        const got = await bytes(`${shards[via]!.url}${path}`);
+        t.equal(got.status, 200);
+        t.ok(got.body.equals(answer(Messages.fetched(key))), `GET ${i}, ${where}: the reference bytes`);
+        const raw = await bytes(`${shards[via]!.url}${path}?raw`);
+        t.ok(raw.body.equals(Buffer.from(value)), `GET ${i} raw, ${where}: the value's bytes`);
+      }
+      const via = i % 2 === 0 ? owner : 1 - owner;
+      const removed = await bytes(`${shards[via]!.url}${path}`, { method: 'DELETE' });
+      t.equal(removed.status, 200);
+      const removedTimestamp = JSON.parse(removed.body.toString()).timestamp as string;
+      t.ok(
+        removed.body.equals(
+          Buffer.from(
+            kvAnswerJson({
+              status: 'success',
+              key,
+              value,
+              timestamp: removedTimestamp,
+              required: 1,
+              achieved: 1,
+              message: Messages.removed(key),
+            }),
+          ),
+        ),
+        `DELETE ${i} via ${via === owner ? 'the owner' : 'the other shard'}: the reference bytes`,
+      );
+    }
+    for (const shard of shards) await stopShard(t, shard);
+  },
+);

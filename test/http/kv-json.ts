@@ -14,8 +14,25 @@ const KEYS = [
   "it's",
   '</script>',
 ];
-const VALUES = ['v', '', 'with "quotes"', '\\', '\u0000nul', 'ünïcödé', 'x'.repeat(300)];
+const VALUES = [
+  'v',
+  '',
+  'with "quotes"',
+  '\\',
+  '\u0000nul',
+  '\u001f\u007f\b\f\r\t',
+  'ünïcödé 🔑',
+  '\u2028\u2029',
+  'x'.repeat(300),
+  `${'a'.repeat(64 * 1024 - 2)}"\\`,
+  '\n'.repeat(20_000), // 120 KB of escapes: past the builder's first buffer
+];
 const TS = '2026-11-25T08:40:00.123Z';
+
+/** An answer's bytes as latin1 text: one character per byte, so equal texts are equal bytes. */
+function bytesOf(answer: string | Uint8Array): string {
+  return (typeof answer === 'string' ? Buffer.from(answer) : Buffer.from(answer)).toString('latin1');
+}
 
 t.test('the fast builder produces exactly the reference answer', async (t) => {
   const json = new KvJson(); // one builder for every quorum: its cache must not mix them up
@@ -32,8 +49,7 @@ t.test('the fast builder produces exactly the reference answer', async (t) => {
     const status = (required: number) => (achieved >= required ? 'success' : 'partial');
     for (const key of KEYS) {
       for (const value of VALUES) {
-        t.equal(
-          json.get(rq, key, value, TS),
+        const fetched = bytesOf(
           kvAnswerJson({
             status: status(read),
             key,
@@ -44,6 +60,10 @@ t.test('the fast builder produces exactly the reference answer', async (t) => {
             message: Messages.fetched(key),
           }),
         );
+        t.equal(bytesOf(json.get(rq, key, value, TS)), fetched, 'GET of a string value');
+        // As the store hands it out: the value's bytes at an odd offset of a larger buffer.
+        const stored = Buffer.concat([Buffer.from('"\\\n'), Buffer.from(value)]).subarray(3);
+        t.equal(bytesOf(json.get(rq, key, stored, TS)), fetched, 'GET of the value as bytes');
         t.equal(
           json.put(wq, key, value, TS),
           kvAnswerJson({
@@ -56,8 +76,7 @@ t.test('the fast builder produces exactly the reference answer', async (t) => {
             message: Messages.added(),
           }),
         );
-        t.equal(
-          json.remove(wq, key, value, TS),
+        const removed = bytesOf(
           kvAnswerJson({
             status: status(write),
             key,
@@ -68,33 +87,39 @@ t.test('the fast builder produces exactly the reference answer', async (t) => {
             message: Messages.removed(key),
           }),
         );
+        t.equal(bytesOf(json.remove(wq, key, value, TS)), removed, 'REMOVE of a string value');
+        t.equal(bytesOf(json.remove(wq, key, Buffer.from(value), TS)), removed, 'REMOVE, bytes');
       }
       t.equal(
-        json.get(rq, key, undefined, undefined),
-        kvAnswerJson({
-          status: status(read),
-          key,
-          value: undefined,
-          timestamp: undefined,
-          required: read,
-          achieved,
-          message: Messages.missing(key),
-        }),
+        bytesOf(json.get(rq, key, undefined, undefined)),
+        bytesOf(
+          kvAnswerJson({
+            status: status(read),
+            key,
+            value: undefined,
+            timestamp: undefined,
+            required: read,
+            achieved,
+            message: Messages.missing(key),
+          }),
+        ),
       );
       t.equal(
-        json.remove(wq, key, undefined, undefined),
-        kvAnswerJson({
-          status: status(write),
-          key,
-          value: undefined,
-          timestamp: undefined,
-          required: write,
-          achieved,
-          message: Messages.removeMissing(key),
-        }),
+        bytesOf(json.remove(wq, key, undefined, undefined)),
+        bytesOf(
+          kvAnswerJson({
+            status: status(write),
+            key,
+            value: undefined,
+            timestamp: undefined,
+            required: write,
+            achieved,
+            message: Messages.removeMissing(key),
+          }),
+        ),
       );
       t.same(
-        JSON.parse(json.get(rq, key, 'v', TS)).message,
+        JSON.parse(Buffer.from(json.get(rq, key, Buffer.from('v'), TS)).toString()).message,
         Messages.fetched(key),
         'the message decodes to the key as given',
       );

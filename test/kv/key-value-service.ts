@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { localQuorums } from '../../src/kv/key-value-service.js';
+import { BytesResult, localQuorums } from '../../src/kv/key-value-service.js';
 import { repoPath } from '../fixtures/paths.js';
 
 const SRC = repoPath('src');
@@ -58,3 +58,34 @@ t.test('the single node reaches its own answer only: achieved 1', async (t) => {
   t.ok(Object.isFrozen(quorums.read) && Object.isFrozen(quorums.write), 'shared by every answer: frozen');
   t.same(localQuorums(), { read: { required: 1, achieved: 1 }, write: { required: 1, achieved: 1 } });
 });
+
+t.test(
+  'a BytesResult decodes its value only when asked, and keeps it past the callback unless taken',
+  async (t) => {
+    const quorum = localQuorums().read;
+    const shared = Buffer.from(new SharedArrayBuffer(16));
+    shared.write('xé🔑', 3);
+    const bytes = shared.subarray(3, 3 + Buffer.byteLength('xé🔑'));
+    const read = new BytesResult(true, bytes, undefined, quorum);
+    t.equal(read.value, 'xé🔑', 'decoded from a view of shared memory');
+    t.equal(read.valueBytes, bytes, 'the bytes as given');
+    read.settle();
+    t.equal(read.value, 'xé🔑', 'read during the callback: kept');
+
+    const untouched = new BytesResult(true, bytes, undefined, quorum);
+    untouched.settle();
+    shared.fill(0);
+    t.equal(untouched.value, 'xé🔑', 'settled without a reader: decoded before the bytes changed');
+    t.equal(untouched.valueBytes, undefined, 'no bytes past the callback');
+
+    const taken = new BytesResult(true, Buffer.from('v'), undefined, quorum);
+    t.equal(taken.valueBytes?.length, 1);
+    taken.settle();
+    t.throws(() => taken.value, /taken as bytes/, 'taken and settled: the text is gone, and says so');
+    t.equal(
+      new BytesResult(false, new Uint8Array(0), undefined, quorum).value,
+      '',
+      'no bytes: the empty text',
+    );
+  },
+);

@@ -369,7 +369,8 @@ t.test('an engine that throws in the owner shard: the requester gets its code th
   b!.engine.put = () => {
     throw new LallyError(ErrorCodes.AOF_IO, 'disk on fire\nsecond line');
   };
-  b!.engine.get = () => {
+  // A GET reads the store directly (its value's bytes, src/shard/shard-router.ts #getLocal).
+  b!.engine.store.liveOffset = () => {
     throw new Error('plain failure');
   };
   b!.engine.remove = () => {
@@ -994,3 +995,35 @@ t.test('a GET behind a write of the same key still in flight hops after it, and 
   t.equal(later.result.found, false);
   t.equal(a.router.counters.directGets, 1);
 });
+
+t.test(
+  'a found value comes as bytes during the callback, local, direct or hopped, and as text after',
+  async (t) => {
+    const value = 'välue "quoted" 🔑';
+    for (const directReads of [false, true]) {
+      const nodes = buildCluster(2, { directReads });
+      const [a, b] = nodes as [Node, Node];
+      const [mine, theirs] = keysByOwner(a.router, 1) as [string[], string[]];
+      await run(a.router, 'put', mine[0]!, value);
+      await run(b.router, 'put', theirs[0]!, value);
+      for (const [where, key] of [
+        ['local', mine[0]!],
+        [directReads ? 'direct' : 'hopped', theirs[0]!],
+      ] as const) {
+        const taken = await new Promise<{ bytes: string; result: OpResult }>((resolve) =>
+          a.router.execute('get', key, undefined, (result) => {
+            // Copied here: the bytes are a view of the table, the reader's copy or the ring.
+            resolve({ bytes: Buffer.from(result.valueBytes ?? []).toString('hex'), result });
+          }),
+        );
+        t.equal(taken.bytes, Buffer.from(value).toString('hex'), `${where}: the value's UTF-8 bytes`);
+        t.throws(() => taken.result.value, /taken as bytes/, `${where}: once taken, the text is not kept`);
+        const kept = await run(a.router, 'get', key);
+        // Overwritten since: the result kept the text it was settled with.
+        await run(a.router, 'put', key, 'other');
+        t.equal(kept.result.value, value, `${where}: not taken, the value is kept as text`);
+        t.equal(kept.result.valueBytes, undefined, `${where}: no bytes past the callback`);
+      }
+    }
+  },
+);
