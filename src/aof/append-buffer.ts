@@ -8,7 +8,7 @@
  * the pump is writing is never overwritten.
  */
 import { encodeRecordInto, maxEncodedSize } from './format.js';
-import type { AofRecord } from './types.js';
+import type { AofWrite } from './types.js';
 
 /** Size of a fresh chunk: large enough that a batch is a few writev buffers, small enough to not waste. */
 export const CHUNK_BYTES = 256 * 1024;
@@ -33,7 +33,7 @@ export class AppendBuffer {
     return this.#appended;
   }
 
-  append(record: AofRecord): void {
+  append(record: AofWrite): void {
     // The bound, not the exact size: a record is never split across chunks, and encoding needs the room.
     const need = maxEncodedSize(record);
     if (this.#cur.length - this.#curLen < need) this.#nextChunk(need);

@@ -28,8 +28,8 @@ import { manifestFiles, type ShardManifest } from './layout.js';
 import type { RewriteJob, RewriteResult } from './rewrite-job.js';
 import { ShardCompaction } from './shard-compaction.js';
 import { openNextIncrement, openShardFiles, sealedBytesOf } from './shard-files.js';
-import { replayShardFiles } from './shard-replay.js';
-import type { AofRecord } from './types.js';
+import { type EncodedRecordCallback, replayEncodedShardFiles, replayShardFiles } from './shard-replay.js';
+import type { AofRecord, AofWrite } from './types.js';
 
 export { rewriteWorkerUrl } from './rewrite-pool.js';
 
@@ -153,7 +153,17 @@ export class ShardAof {
   }
 
   async replay(onRecord: (record: AofRecord) => void): Promise<ReplayResult> {
-    const result = await replayShardFiles(this.#genDir, this.#manifest, this.#o.logger, onRecord);
+    return this.#replayed(await replayShardFiles(this.#genDir, this.#manifest, this.#o.logger, onRecord));
+  }
+
+  /** replay(), with each record still encoded (the engine applies it from its bytes). */
+  async replayEncoded(onRecord: EncodedRecordCallback): Promise<ReplayResult> {
+    return this.#replayed(
+      await replayEncodedShardFiles(this.#genDir, this.#manifest, this.#o.logger, onRecord),
+    );
+  }
+
+  async #replayed(result: ReplayResult): Promise<ReplayResult> {
     await this.#measure();
     this.#compaction.sizeAfterRewrite = this.#sealedBytes + this.#activeBytes;
     this.#replayStats = { records: result.records, truncatedBytes: result.truncatedBytes };
@@ -161,7 +171,7 @@ export class ShardAof {
     return result;
   }
 
-  append(record: AofRecord): void {
+  append(record: AofWrite): void {
     // While the disk refuses (see disk-outage.ts), a write is refused before it reaches the buffer: it is
     // neither applied nor ever written, and the caller answers it with this error.
     const failure = this.#disk.failure;

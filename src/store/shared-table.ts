@@ -146,7 +146,7 @@ export class SharedTable {
     key: Uint8Array,
     keyLength: number,
     hash: number,
-    value: string,
+    value: string | Uint8Array,
     valueLength: number,
     version: Version,
     tombstone: boolean,
@@ -191,7 +191,7 @@ export class SharedTable {
   #writeEntry(
     offset: number,
     keyLength: number,
-    value: string,
+    value: string | Uint8Array,
     valueLength: number,
     version: Version,
     tombstone: boolean,
@@ -205,7 +205,10 @@ export class SharedTable {
     words[word + W_COUNTER] = version.counter;
     words[word + W_NODE] = version.node;
     this.#v.walls[(offset >>> 3) + F_WALL] = version.wall;
-    if (valueLength !== 0) this.#v.bytes.utf8Write(value, offset + HEADER_BYTES + keyLength, valueLength);
+    if (valueLength === 0) return;
+    if (typeof value === 'string')
+      this.#v.bytes.utf8Write(value, offset + HEADER_BYTES + keyLength, valueLength);
+    else this.#v.bytes.set(value, offset + HEADER_BYTES + keyLength); // its UTF-8 bytes, valueLength of them
   }
 
   #place(hash: number, idPlusOne: number): void {
