@@ -272,8 +272,11 @@ export class ShardEngine {
     version.counter = r.counter;
     version.node = r.node;
     this.clock.observe(version);
+    // Plain Uint8Array views: Buffer's subarray costs about twice as much, twice per record.
+    const base = buf.byteOffset;
     const keyLength = r.keyEnd - r.keyStart;
-    const value = r.tombstone ? EMPTY : buf.subarray(r.keyEnd, r.valueEnd);
-    this.#change(buf.subarray(r.keyStart, r.keyEnd), keyLength, value, version, r.tombstone, false);
+    const key = new Uint8Array(buf.buffer, base + r.keyStart, keyLength);
+    const value = r.tombstone ? EMPTY : new Uint8Array(buf.buffer, base + r.keyEnd, r.valueEnd - r.keyEnd);
+    this.#change(key, keyLength, value, version, r.tombstone, false);
   }
 }
