@@ -7,6 +7,7 @@
  * Body:                    u8 op (1 ADD, 2 REMOVE) | u64 wall ms | u32 counter | u32 node |
  *                          u32 keyLength | key (UTF-8) | value (UTF-8, the rest of the body)
  */
+import { copyBytes } from '../bytes/byte-copy.js';
 import type { Version } from '../clock/hlc.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { KEY_HASH_NAME } from '../hash/key-hash.js';
@@ -120,7 +121,7 @@ export function encodeRecordInto(buf: Buffer, offset: number, record: AofWrite):
   const value = record.value;
   let valueBytes = 0;
   if (typeof value !== 'string') {
-    buf.set(value, valueStart);
+    copyBytes(buf, valueStart, value);
     valueBytes = value.byteLength;
   } else if (value.length !== 0) valueBytes = buf.write(value, valueStart, 'utf8');
   const end = valueStart + valueBytes;

@@ -348,6 +348,7 @@ export class ShardAof {
         batch = disk.takeKept();
         this.#buffer.takeInto(batch);
         let wrote = false;
+        let synced = false;
         if (batch.length > 0) {
           const bytes = await writeAll(this.#fh, batch);
           wrote = true;
@@ -373,6 +374,7 @@ export class ShardAof {
           phase = 'sync';
           const syncStarted = performance.now();
           await this.#fh.datasync();
+          synced = true;
           this.#syncs++;
           this.#o.onSync?.(performance.now() - syncStarted);
           this.#seqSynced = covered;
@@ -380,6 +382,12 @@ export class ShardAof {
           this.#releaseWaiters();
         }
         if (wrote && disk.inOutage) this.#outageOver();
+        // Once the bytes handed out are durable as the policy asks (written with `no`; else synced, as
+        // everysec keeps what a failed sync would need written again) and no failure keeps any, their
+        // chunks take new records.
+        if (!disk.inOutage && disk.keptBytes === 0 && (this.#o.fsync === 'no' ? wrote : synced)) {
+          this.#buffer.recycle();
+        }
         if (seal !== undefined) {
           this.#sealRequest = undefined;
           // A failed seal fails the compaction only: the live file stays as it was, writable.
@@ -509,7 +517,12 @@ export class ShardAof {
     }
     // The size check also runs on a timer, so that a shard that stopped writing still compacts (and a
     // failed compaction is retried once its back-off has passed).
-    this.#timers.push(setInterval(() => this.#maybeRewrite(), REWRITE_CHECK_MS));
+    this.#timers.push(
+      setInterval(() => {
+        this.#maybeRewrite();
+        this.#buffer.trimIfIdle(); // an idle shard does not keep its write chunks resident
+      }, REWRITE_CHECK_MS),
+    );
     for (const timer of this.#timers) timer.unref();
   }
 

@@ -1,3 +1,4 @@
+import { copyBytes } from '../bytes/byte-copy.js';
 import type { Version } from '../clock/hlc.js';
 import { classOf } from './size-classes.js';
 import { TableArena } from './table-arena.js';
@@ -208,7 +209,7 @@ export class SharedTable {
     if (valueLength === 0) return;
     if (typeof value === 'string')
       this.#v.bytes.utf8Write(value, offset + HEADER_BYTES + keyLength, valueLength);
-    else this.#v.bytes.set(value, offset + HEADER_BYTES + keyLength); // its UTF-8 bytes, valueLength of them
+    else copyBytes(this.#v.bytes, offset + HEADER_BYTES + keyLength, value); // valueLength UTF-8 bytes
   }
 
   #place(hash: number, idPlusOne: number): void {
