@@ -8,20 +8,32 @@
  * the pump is writing is never overwritten.
  */
 import { encodeRecordInto, maxEncodedSize } from './format.js';
-import type { AofRecord } from './types.js';
+import type { AofWrite } from './types.js';
 
 /** Size of a fresh chunk: large enough that a batch is a few writev buffers, small enough to not waste. */
 export const CHUNK_BYTES = 256 * 1024;
+/** Chunks kept for reuse at most (64 MiB: a second of 64 KiB writes at 1,000/s, the everysec window). */
+const MAX_FREE_CHUNKS = 256;
 
 export class AppendBuffer {
   /** Chunks that filled up before the pump took them (each a slice starting at the first untaken byte). */
   #full: Buffer[] = [];
-  #cur = Buffer.allocUnsafe(CHUNK_BYTES);
+  #cur: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   /** In #cur: bytes before #curTaken were handed to the pump; bytes up to #curLen are records. */
   #curTaken = 0;
   #curLen = 0;
   #pendingBytes = 0;
   #appended = 0;
+  /**
+   * Chunks of CHUNK_BYTES that filled up, oldest first, and how many of them the last takeInto handed
+   * out whole. Writing into fresh memory faults its pages in: 64 KiB into a new chunk cost about 170 µs
+   * against 1.4 µs into one in use (measured on the loaded 2-core VM), so chunks are reused once the
+   * pump says nothing holds them any more (recycle).
+   */
+  #retired: Buffer[] = [];
+  #handedOut = 0;
+  #free: Buffer[] = [];
+  #appendedAtTrim = 0;
 
   /** Bytes appended and not handed to the pump yet. */
   get pendingBytes(): number {
@@ -33,7 +45,7 @@ export class AppendBuffer {
     return this.#appended;
   }
 
-  append(record: AofRecord): void {
+  append(record: AofWrite): void {
     // The bound, not the exact size: a record is never split across chunks, and encoding needs the room.
     const need = maxEncodedSize(record);
     if (this.#cur.length - this.#curLen < need) this.#nextChunk(need);
@@ -52,6 +64,29 @@ export class AppendBuffer {
       this.#curTaken = this.#curLen;
     }
     this.#pendingBytes = 0;
+    this.#handedOut = this.#retired.length;
+  }
+
+  /**
+   * The pump's promise: every byte up to its last takeInto is written (and synced as the policy asks)
+   * and nothing holds a slice of it any more (no failed write keeps it to write again). The chunks
+   * those bytes filled take new records from now on.
+   */
+  recycle(): void {
+    const freed = this.#retired.splice(0, this.#handedOut);
+    this.#handedOut = 0;
+    for (const chunk of freed) if (this.#free.length < MAX_FREE_CHUNKS) this.#free.push(chunk);
+  }
+
+  /** Drops the chunks kept for reuse when nothing was appended since the last call (an idle shard). */
+  trimIfIdle(): void {
+    if (this.#appended === this.#appendedAtTrim) this.#free = [];
+    this.#appendedAtTrim = this.#appended;
+  }
+
+  /** Chunks kept for reuse (for tests). */
+  get freeChunks(): number {
+    return this.#free.length;
   }
 
   /** Forgets every pending byte (fsync `always` after a failure: none of them was acknowledged). */
@@ -63,8 +98,10 @@ export class AppendBuffer {
 
   #nextChunk(need: number): void {
     if (this.#curLen > this.#curTaken) this.#full.push(this.#cur.subarray(this.#curTaken, this.#curLen));
-    // A record larger than a chunk gets a chunk of its own size.
-    this.#cur = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, need));
+    if (this.#cur.length === CHUNK_BYTES) this.#retired.push(this.#cur);
+    // A record larger than a chunk gets a chunk of its own size (never reused).
+    const reused = need <= CHUNK_BYTES ? this.#free.pop() : undefined;
+    this.#cur = reused ?? Buffer.allocUnsafe(Math.max(CHUNK_BYTES, need));
     this.#curTaken = 0;
     this.#curLen = 0;
   }

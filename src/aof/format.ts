@@ -7,11 +7,12 @@
  * Body:                    u8 op (1 ADD, 2 REMOVE) | u64 wall ms | u32 counter | u32 node |
  *                          u32 keyLength | key (UTF-8) | value (UTF-8, the rest of the body)
  */
+import { copyBytes } from '../bytes/byte-copy.js';
 import type { Version } from '../clock/hlc.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { KEY_HASH_NAME } from '../hash/key-hash.js';
 import { crc32c } from './crc32c.js';
-import type { AofOp, AofRecord } from './types.js';
+import type { AofOp, AofRecord, AofWrite } from './types.js';
 
 export const AOF_MAGIC = Buffer.from('LALLYAOF', 'latin1');
 export const AOF_FORMAT_VERSION = 1;
@@ -88,16 +89,24 @@ export function decodeHeader(buf: Uint8Array): HeaderResult {
   return { ok: true, header, size };
 }
 
-/** Upper bound of a record's encoded size, from string lengths (UTF-8 takes at most 3 bytes per unit). */
-export function maxEncodedSize(record: AofRecord): number {
-  return MIN_RECORD_BYTES + 3 * (record.key.length + record.value.length);
+/**
+ * Upper bound of a record's encoded size: from string lengths (UTF-8 takes at most 3 bytes per unit),
+ * exact for a value given as bytes.
+ */
+export function maxEncodedSize(record: AofWrite): number {
+  const value = record.value;
+  return (
+    MIN_RECORD_BYTES +
+    3 * record.key.length +
+    (typeof value === 'string' ? 3 * value.length : value.byteLength)
+  );
 }
 
 /**
  * Encodes `record` at `offset`; `buf` must have `maxEncodedSize(record)` bytes free there. Returns the
  * number of bytes written.
  */
-export function encodeRecordInto(buf: Buffer, offset: number, record: AofRecord): number {
+export function encodeRecordInto(buf: Buffer, offset: number, record: AofWrite): number {
   const body = offset + RECORD_PREFIX_BYTES;
   const { wall, counter, node } = record.version;
   buf[body] = record.op === 'ADD' ? OP_ADD : OP_REMOVE;
@@ -109,7 +118,12 @@ export function encodeRecordInto(buf: Buffer, offset: number, record: AofRecord)
   const keyBytes = record.key.length === 0 ? 0 : buf.write(record.key, keyStart, 'utf8');
   buf.writeUInt32LE(keyBytes, body + 17);
   const valueStart = keyStart + keyBytes;
-  const valueBytes = record.value.length === 0 ? 0 : buf.write(record.value, valueStart, 'utf8');
+  const value = record.value;
+  let valueBytes = 0;
+  if (typeof value !== 'string') {
+    copyBytes(buf, valueStart, value);
+    valueBytes = value.byteLength;
+  } else if (value.length !== 0) valueBytes = buf.write(value, valueStart, 'utf8');
   const end = valueStart + valueBytes;
   const bodyLength = end - body;
   if (bodyLength > MAX_RECORD_BODY_BYTES) {
@@ -125,7 +139,7 @@ export function encodeRecordInto(buf: Buffer, offset: number, record: AofRecord)
 }
 
 /** Encodes one record into a fresh buffer of exactly its size. */
-export function encodeRecord(record: AofRecord): Buffer {
+export function encodeRecord(record: AofWrite): Buffer {
   const scratch = Buffer.allocUnsafe(maxEncodedSize(record));
   return Buffer.from(scratch.subarray(0, encodeRecordInto(scratch, 0, record)));
 }
@@ -188,6 +202,35 @@ export function decodeRecordAt(buf: Buffer, offset: number): AofRecord {
     value: keyEnd === end ? '' : buf.toString('utf8', keyEnd, end),
     version,
   };
+}
+
+/** Where the parts of an encoded record are (readRecordAt fills one, reused record after record). */
+export interface RecordSpans {
+  tombstone: boolean;
+  wall: number;
+  counter: number;
+  node: number;
+  /** The key is buf[keyStart, keyEnd), the value buf[keyEnd, valueEnd), both UTF-8. */
+  keyStart: number;
+  keyEnd: number;
+  valueEnd: number;
+}
+
+export function emptyRecordSpans(): RecordSpans {
+  return { tombstone: false, wall: 0, counter: 0, node: 0, keyStart: 0, keyEnd: 0, valueEnd: 0 };
+}
+
+/** The fields of a record that `checkRecordAt` accepted, without decoding its key or value. */
+export function readRecordAt(buf: Buffer, offset: number, into: RecordSpans): RecordSpans {
+  const body = offset + RECORD_PREFIX_BYTES;
+  into.tombstone = buf[body] === OP_REMOVE;
+  into.wall = buf.readUInt32LE(body + 1) + buf.readUInt32LE(body + 5) * 0x100000000;
+  into.counter = buf.readUInt32LE(body + 9);
+  into.node = buf.readUInt32LE(body + 13);
+  into.keyStart = body + RECORD_FIXED_BODY_BYTES;
+  into.keyEnd = into.keyStart + buf.readUInt32LE(body + 17);
+  into.valueEnd = body + buf.readUInt32LE(offset);
+  return into;
 }
 
 /** The key of a record that `checkRecordAt` accepted, without decoding its value. */

@@ -28,8 +28,8 @@ import { manifestFiles, type ShardManifest } from './layout.js';
 import type { RewriteJob, RewriteResult } from './rewrite-job.js';
 import { ShardCompaction } from './shard-compaction.js';
 import { openNextIncrement, openShardFiles, sealedBytesOf } from './shard-files.js';
-import { replayShardFiles } from './shard-replay.js';
-import type { AofRecord } from './types.js';
+import { type EncodedRecordCallback, replayEncodedShardFiles, replayShardFiles } from './shard-replay.js';
+import type { AofRecord, AofWrite } from './types.js';
 
 export { rewriteWorkerUrl } from './rewrite-pool.js';
 
@@ -153,7 +153,17 @@ export class ShardAof {
   }
 
   async replay(onRecord: (record: AofRecord) => void): Promise<ReplayResult> {
-    const result = await replayShardFiles(this.#genDir, this.#manifest, this.#o.logger, onRecord);
+    return this.#replayed(await replayShardFiles(this.#genDir, this.#manifest, this.#o.logger, onRecord));
+  }
+
+  /** replay(), with each record still encoded (the engine applies it from its bytes). */
+  async replayEncoded(onRecord: EncodedRecordCallback): Promise<ReplayResult> {
+    return this.#replayed(
+      await replayEncodedShardFiles(this.#genDir, this.#manifest, this.#o.logger, onRecord),
+    );
+  }
+
+  async #replayed(result: ReplayResult): Promise<ReplayResult> {
     await this.#measure();
     this.#compaction.sizeAfterRewrite = this.#sealedBytes + this.#activeBytes;
     this.#replayStats = { records: result.records, truncatedBytes: result.truncatedBytes };
@@ -161,7 +171,7 @@ export class ShardAof {
     return result;
   }
 
-  append(record: AofRecord): void {
+  append(record: AofWrite): void {
     // While the disk refuses (see disk-outage.ts), a write is refused before it reaches the buffer: it is
     // neither applied nor ever written, and the caller answers it with this error.
     const failure = this.#disk.failure;
@@ -338,6 +348,7 @@ export class ShardAof {
         batch = disk.takeKept();
         this.#buffer.takeInto(batch);
         let wrote = false;
+        let synced = false;
         if (batch.length > 0) {
           const bytes = await writeAll(this.#fh, batch);
           wrote = true;
@@ -363,6 +374,7 @@ export class ShardAof {
           phase = 'sync';
           const syncStarted = performance.now();
           await this.#fh.datasync();
+          synced = true;
           this.#syncs++;
           this.#o.onSync?.(performance.now() - syncStarted);
           this.#seqSynced = covered;
@@ -370,6 +382,12 @@ export class ShardAof {
           this.#releaseWaiters();
         }
         if (wrote && disk.inOutage) this.#outageOver();
+        // Once the bytes handed out are durable as the policy asks (written with `no`; else synced, as
+        // everysec keeps what a failed sync would need written again) and no failure keeps any, their
+        // chunks take new records.
+        if (!disk.inOutage && disk.keptBytes === 0 && (this.#o.fsync === 'no' ? wrote : synced)) {
+          this.#buffer.recycle();
+        }
         if (seal !== undefined) {
           this.#sealRequest = undefined;
           // A failed seal fails the compaction only: the live file stays as it was, writable.
@@ -499,7 +517,12 @@ export class ShardAof {
     }
     // The size check also runs on a timer, so that a shard that stopped writing still compacts (and a
     // failed compaction is retried once its back-off has passed).
-    this.#timers.push(setInterval(() => this.#maybeRewrite(), REWRITE_CHECK_MS));
+    this.#timers.push(
+      setInterval(() => {
+        this.#maybeRewrite();
+        this.#buffer.trimIfIdle(); // an idle shard does not keep its write chunks resident
+      }, REWRITE_CHECK_MS),
+    );
     for (const timer of this.#timers) timer.unref();
   }
 

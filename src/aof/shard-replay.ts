@@ -5,9 +5,9 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { compareVersions, type Version } from '../clock/hlc.js';
+import type { Version } from '../clock/hlc.js';
 import { ErrorCodes, LallyError } from '../errors.js';
-import { decodeRecordAt, encodeHeader } from './format.js';
+import { decodeRecordAt, encodeHeader, RECORD_PREFIX_BYTES } from './format.js';
 import { manifestFiles, type ShardManifest } from './layout.js';
 import { type ScanResult, scanAofFile } from './scan.js';
 import type { AofRecord } from './types.js';
@@ -19,7 +19,14 @@ export interface ShardReplayResult {
   maxVersion: Version | undefined;
 }
 
-export async function replayShardFiles(
+/**
+ * A record that checkRecordAt accepted, still encoded at `buf[offset]` (format.ts has the readers):
+ * `buf` is valid only during the call. Replay hands records to the store this way, never as strings.
+ */
+export type EncodedRecordCallback = (buf: Buffer, offset: number) => void | Promise<void>;
+
+/** replayEncodedShardFiles with every record decoded (for callers that keep or inspect records). */
+export function replayShardFiles(
   genDir: string,
   manifest: ShardManifest,
   logger: Logger,
@@ -27,18 +34,45 @@ export async function replayShardFiles(
   /** Read-only: a damaged tail is skipped with a warning but not cut (reading someone else's files). */
   readOnly = false,
 ): Promise<ShardReplayResult> {
+  return replayEncodedShardFiles(
+    genDir,
+    manifest,
+    logger,
+    (buf, offset) => onRecord(decodeRecordAt(buf, offset)),
+    readOnly,
+  );
+}
+
+export async function replayEncodedShardFiles(
+  genDir: string,
+  manifest: ShardManifest,
+  logger: Logger,
+  onRecord: EncodedRecordCallback,
+  readOnly = false,
+): Promise<ShardReplayResult> {
   const files = manifestFiles(manifest);
   let records = 0;
   let bytes = 0;
   let truncatedBytes = 0;
-  let maxVersion: Version | undefined;
+  // The largest version seen, as numbers (wall -1: none yet), so that no record allocates one.
+  let maxWall = -1;
+  let maxCounter = 0;
+  let maxNode = 0;
   for (const [index, name] of files.entries()) {
     const path = join(genDir, name);
     const result = await scanAofFile(path, (buf, offset) => {
-      const record = decodeRecordAt(buf, offset);
-      if (maxVersion === undefined || compareVersions(record.version, maxVersion) > 0)
-        maxVersion = record.version;
-      return onRecord(record);
+      const body = offset + RECORD_PREFIX_BYTES;
+      const wall = buf.readUInt32LE(body + 1) + buf.readUInt32LE(body + 5) * 0x100000000;
+      if (wall >= maxWall) {
+        const counter = buf.readUInt32LE(body + 9);
+        const node = buf.readUInt32LE(body + 13);
+        if (wall > maxWall || counter > maxCounter || (counter === maxCounter && node > maxNode)) {
+          maxWall = wall;
+          maxCounter = counter;
+          maxNode = node;
+        }
+      }
+      return onRecord(buf, offset);
     });
     records += result.records;
     const verdict = judgeFile(result, index === files.length - 1, manifest);
@@ -55,6 +89,8 @@ export async function replayShardFiles(
     truncatedBytes += verdict.bytes;
     bytes += Math.max(verdict.at, 1);
   }
+  const maxVersion: Version | undefined =
+    maxWall < 0 ? undefined : { wall: maxWall, counter: maxCounter, node: maxNode };
   return { records, bytes, truncatedBytes, maxVersion };
 }
 

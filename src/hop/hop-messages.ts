@@ -205,6 +205,17 @@ export function hopValue(message: Uint8Array, header: HopHeader): string {
   return utf8Slice(message, start, start + header.valueLength);
 }
 
+/** The value's UTF-8 bytes: a view into the message, valid as long as the message (the drain call). */
+export function hopValueBytes(message: Uint8Array, header: HopHeader): Uint8Array {
+  const start = HOP_HEADER_BYTES + header.keyLength;
+  return message.subarray(start, start + header.valueLength);
+}
+
+/** A message part from a value: its bytes as they are, or a string encoded into `scratch`. */
+export function valuePart(value: string | Uint8Array, scratch: Utf8Scratch): Uint8Array {
+  return typeof value === 'string' ? scratch.encode(value) : value;
+}
+
 export function hopVersion(header: HopHeader): Version {
   return { wall: header.wall, counter: header.counter, node: header.node };
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { KeyValueService, OpKind, OpResult } from '../kv/key-value-service.js';
 import type { MemberView } from '../kv/member-view.js';
+import type { ValueInput } from '../kv/value-input.js';
 import type { ApiRoute } from '../metrics/shard-metrics.js';
 import { BearerTokens, OPEN_ROUTES, withBearerAuth } from './auth-guard.js';
 import { timestampOf } from './batch-json.js';
@@ -13,6 +14,7 @@ import type { HttpSecurity } from './http-security.js';
 import { KvJson } from './kv-json.js';
 import { wantsRawValue, wantsReturnBody } from './query-flags.js';
 import {
+  checkUtf8,
   checkValueBytes,
   decodeUtf8,
   keyFromPath,
@@ -260,7 +262,7 @@ export class HttpApi {
     pending: Pending | undefined,
     op: OpKind,
     key: string,
-    value: string | undefined,
+    value: ValueInput | undefined,
     answer: (result: OpResult) => string | Uint8Array,
     statusOf: (result: OpResult) => number,
     contentType: (result: OpResult) => string = jsonType,
@@ -366,16 +368,18 @@ export class HttpApi {
     const echo = wantsReturnBody(req.getQuery());
     this.#withBody(res, req, (body, pending) => {
       checkValueBytes(body.byteLength, limits, 'the value');
-      const value = decodeUtf8(body, 'the value');
+      // The value goes on as the body's bytes; only an echo needs its text (decoded now: the body's
+      // bytes are gone once this call returns, and the answer may come later).
+      const text = echo ? decodeUtf8(body, 'the value') : undefined;
       this.#run(
         res,
         pending,
         'put',
         key,
-        value,
+        checkUtf8(body, 'the value'),
         (result) =>
           echo
-            ? this.#answerJson('put', key, value, result)
+            ? this.#answerJson('put', key, text, result)
             : this.#json.putWithoutValue(result.quorum, key, timestampOf(result) ?? ''),
         always200,
       );

@@ -2,6 +2,7 @@
  * Turns request bytes into typed operations, or a LallyError that names what was wrong. Pure functions:
  * the uWS glue calls them, the tests call them directly.
  */
+import { isUtf8 } from 'node:buffer';
 import { ErrorCodes, LallyError } from '../errors.js';
 
 export interface RequestLimits {
@@ -36,6 +37,15 @@ const valueDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  */
 export function decodeUtf8(bytes: Uint8Array, what: string): string {
   return decodeWith(valueDecoder, bytes, what);
+}
+
+/**
+ * Checks that a REST value is valid UTF-8 without decoding it (the value stays bytes to the store):
+ * the same error as decodeUtf8. About 1 µs for 64 KiB, where a decode costs tens.
+ */
+export function checkUtf8(bytes: Uint8Array, what: string): Uint8Array {
+  if (!isUtf8(bytes)) throw new LallyError(ErrorCodes.INVALID_TEXT, `${what} is not valid UTF-8`);
+  return bytes;
 }
 
 function decodeWith(decoder: { decode(bytes: Uint8Array): string }, bytes: Uint8Array, what: string): string {

@@ -5,6 +5,7 @@
  */
 import type { Version } from '../clock/hlc.js';
 import type { LallyError } from '../errors.js';
+import type { ValueInput } from './value-input.js';
 
 export type OpKind = 'get' | 'put' | 'remove';
 
@@ -98,7 +99,8 @@ export type OpCallback = (result: OpResult) => void;
  * synchronously (a local key) or later (a hop, a sync, a peer).
  */
 export interface KeyValueService {
-  execute(op: OpKind, key: string, value: string | undefined, callback: OpCallback): void;
+  /** A PUT's value: a string or its UTF-8 bytes, which are valid only during the call (value-input.ts). */
+  execute(op: OpKind, key: string, value: ValueInput | undefined, callback: OpCallback): void;
 }
 
 /** The quorums one node reaches alone: every answer is its own, so achieved is 1. */

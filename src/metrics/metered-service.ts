@@ -1,4 +1,5 @@
 import type { KeyValueService, OpCallback, OpKind, OpResult } from '../kv/key-value-service.js';
+import type { ValueInput } from '../kv/value-input.js';
 import type { ApiRoute, Outcome, ShardMetricsWriter } from './shard-metrics.js';
 
 /** How an operation's answer counts: an error by its HTTP status class, a GET or REMOVE of nothing, a quorum missed. */
@@ -24,7 +25,7 @@ export function meteredService(
   now: () => number = () => performance.now(),
 ): KeyValueService {
   return {
-    execute(op: OpKind, key: string, value: string | undefined, callback: OpCallback): void {
+    execute(op: OpKind, key: string, value: ValueInput | undefined, callback: OpCallback): void {
       let started = -1; // -1: still inside execute (an answer now is inline)
       let answered = false;
       service.execute(op, key, value, (result) => {

@@ -2,10 +2,14 @@
  * The bytes of a ring's data area, whichever ring it is (SpscRing, MpscRing): copies into it that wrap
  * at its end, and views of messages that may wrap. The data area's length is a power of two.
  */
+import { copyBytes, zeroBytes } from '../bytes/byte-copy.js';
+
 const EMPTY = new Uint8Array(0);
 
 export class RingBytes {
   readonly #data: Uint8Array;
+  /** The same bytes as a Buffer, for copies at memcpy speed (src/bytes/byte-copy.ts). */
+  readonly #buffer: Buffer;
   readonly #mask: number;
   /** The largest view ever asked for: bounds the scratch buffer's growth. */
   readonly #maxMessageBytes: number;
@@ -14,6 +18,7 @@ export class RingBytes {
 
   constructor(data: Uint8Array, maxMessageBytes: number) {
     this.#data = data;
+    this.#buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     this.#mask = data.length - 1;
     this.#maxMessageBytes = maxMessageBytes;
   }
@@ -22,26 +27,26 @@ export class RingBytes {
   copyIn(part: Uint8Array, at: number): number {
     const length = part.length;
     if (length === 0) return at;
-    const data = this.#data;
+    const data = this.#buffer;
     const room = data.length - at;
     if (length <= room) {
-      data.set(part, at);
+      copyBytes(data, at, part);
     } else {
-      data.set(part.subarray(0, room), at);
-      data.set(part.subarray(room), 0);
+      copyBytes(data, at, part.subarray(0, room));
+      copyBytes(data, 0, part.subarray(room));
     }
     return (at + length) & this.#mask;
   }
 
   /** Zeroes `length` bytes from data offset `at`, wrapping at the end. */
   zero(at: number, length: number): void {
-    const data = this.#data;
+    const data = this.#buffer;
     const room = data.length - at;
     if (length <= room) {
-      data.fill(0, at, at + length);
+      zeroBytes(data, at, at + length);
     } else {
-      data.fill(0, at);
-      data.fill(0, 0, length - room);
+      zeroBytes(data, at, data.length);
+      zeroBytes(data, 0, length - room);
     }
   }
 

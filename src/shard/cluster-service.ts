@@ -16,6 +16,7 @@ import { hashKey } from '../hash/key-hash.js';
 import { HopFlag, HopKind, MAX_FLAG_ACHIEVED } from '../hop/hop-messages.js';
 import type { KeyValueService, OpCallback, OpKind, OpResult, Quorum } from '../kv/key-value-service.js';
 import type { MemberView } from '../kv/member-view.js';
+import { copyValue, type ValueInput } from '../kv/value-input.js';
 import type { ReplicationFactor } from '../placement/placement.js';
 import { Topology, type TopologyMember } from '../placement/topology.js';
 import type { ShardRouter } from './shard-router.js';
@@ -70,7 +71,7 @@ export class ClusterService implements KeyValueService {
     this.#topology.update(members.map(toTopologyMember));
   }
 
-  execute(op: OpKind, key: string, value: string | undefined, callback: OpCallback): void {
+  execute(op: OpKind, key: string, value: ValueInput | undefined, callback: OpCallback): void {
     const topology = this.#topology;
     if (!topology.clustered) {
       this.#router.execute(op, key, value, callback);
@@ -86,12 +87,14 @@ export class ClusterService implements KeyValueService {
       this.#coordinate(op, key, value, this.#writeQuorum, callback);
       return;
     }
-    this.#router.execute(op, key, value, (result) => {
+    // REPLICATE sends the value after the local write, which may answer later than this call.
+    const kept = value === undefined ? undefined : copyValue(value);
+    this.#router.execute(op, key, kept, (result) => {
       if (result.error !== undefined || result.version === undefined) {
         callback(result);
         return;
       }
-      this.#replicate(op, key, value, result, callback);
+      this.#replicate(op, key, kept, result, callback);
     });
   }
 
@@ -99,7 +102,7 @@ export class ClusterService implements KeyValueService {
   #replicate(
     op: OpKind,
     key: string,
-    value: string | undefined,
+    value: ValueInput | undefined,
     local: OpResult,
     callback: OpCallback,
   ): void {
@@ -135,7 +138,7 @@ export class ClusterService implements KeyValueService {
   #coordinate(
     op: OpKind,
     key: string,
-    value: string | undefined,
+    value: ValueInput | undefined,
     required: number,
     callback: OpCallback,
   ): void {

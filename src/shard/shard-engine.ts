@@ -1,15 +1,19 @@
-import type { AofRecord } from '../aof/types.js';
+import { emptyRecordSpans, readRecordAt } from '../aof/format.js';
+import type { AofRecord, AofWrite } from '../aof/types.js';
 import type { HybridLogicalClock, Version } from '../clock/hlc.js';
 import { supersedes } from '../clock/last-writer-wins.js';
-import { hashKey } from '../hash/key-hash.js';
+import { hashKey, hashKeyBytes } from '../hash/key-hash.js';
+import { copyValue, type ValueInput, valueText } from '../kv/value-input.js';
 import { placementOf } from '../placement/placement.js';
 import { RangeDigest } from '../store/range-digest.js';
-import type { Entry, ShardStore, WriteOutcome } from '../store/shard-store.js';
+import { type Entry, type ShardStore, WriteCode } from '../store/shard-store.js';
+import { Utf8Buffer } from '../store/table-layout.js';
 import type { CommittedWriteListener, WriteOrigin } from './committed-write.js';
 
 /** What the engine needs of the shard's AOF (src/aof/shard-aof.ts implements it). */
 export interface WriteAheadLog {
-  append(record: AofRecord): void;
+  /** Encodes the record at once: value bytes need to live only during the call. */
+  append(record: AofWrite): void;
   readonly waitsForSync: boolean;
   flushed(): Promise<void>;
   /** A promise to wait for when too much is buffered for the disk (back-pressure), else undefined. */
@@ -18,9 +22,11 @@ export interface WriteAheadLog {
 
 export interface WriteResult {
   readonly version: Version;
-  /** The live value the key had before the write, if any. */
+  /** The live value the key had before the write, if any (a PUT made without keepPrevious: undefined). */
   readonly previous: string | undefined;
 }
+
+const EMPTY = new Uint8Array(0);
 
 export interface EngineCounters {
   gets: number;
@@ -61,6 +67,11 @@ export class ShardEngine {
   readonly #wal: WriteAheadLog | undefined;
   /** A plain array, not an EventEmitter: with nobody listening a write pays one length check. */
   #listeners: CommittedWriteListener[] = [];
+  /** The key's UTF-8 bytes, encoded once per write for the store and the digest. */
+  readonly #key = new Utf8Buffer();
+  /** Reused per replayed record (the store copies what it keeps). */
+  readonly #spans = emptyRecordSpans();
+  readonly #replayVersion = { wall: 0, counter: 0, node: 0 };
 
   constructor(opts: {
     shard: number;
@@ -92,29 +103,41 @@ export class ShardEngine {
     return entry;
   }
 
-  put(key: string, value: string): WriteResult | Promise<WriteResult> {
+  /**
+   * `value`: a string or its UTF-8 bytes (only read during the call: copied if the write waits for a
+   * sync). `keepPrevious` false skips decoding the value it replaces (a PUT's answer does not show it).
+   */
+  put(key: string, value: ValueInput, keepPrevious = true): WriteResult | Promise<WriteResult> {
     this.counters.puts++;
-    return this.#write('ADD', key, value);
+    return this.#write('ADD', key, value, keepPrevious);
   }
 
   remove(key: string): WriteResult | Promise<WriteResult> {
     this.counters.removes++;
-    return this.#write('REMOVE', key, '');
+    return this.#write('REMOVE', key, '', true);
   }
 
-  #write(op: 'ADD' | 'REMOVE', key: string, value: string): WriteResult | Promise<WriteResult> {
+  #write(
+    op: 'ADD' | 'REMOVE',
+    key: string,
+    value: ValueInput,
+    keepPrevious: boolean,
+  ): WriteResult | Promise<WriteResult> {
     // A write the store could not take is refused before the AOF logs it (it would fail every replay).
     this.store.assertRoom(key, value);
     const version = this.clock.tick();
     const wal = this.#wal;
-    wal?.append({ op, key, value, version });
     if (wal?.waitsForSync === true) {
+      // The store takes the value after the sync, when the caller's bytes may be gone.
+      const kept = copyValue(value);
+      wal.append({ op, key, value: kept, version });
       return wal.flushed().then(() => ({
         version,
-        previous: this.#commit(op, key, value, version, 'client').previous,
+        previous: this.#commit(op, key, kept, version, 'client', keepPrevious),
       }));
     }
-    const result = { version, previous: this.#commit(op, key, value, version, 'client').previous };
+    wal?.append({ op, key, value, version });
+    const result = { version, previous: this.#commit(op, key, value, version, 'client', keepPrevious) };
     const wait = wal?.backlogged?.();
     return wait === undefined ? result : wait.then(() => result);
   }
@@ -135,9 +158,9 @@ export class ShardEngine {
     const wal = this.#wal;
     wal?.append(value === record.value ? record : { op, key, value, version });
     if (wal?.waitsForSync === true) {
-      return wal.flushed().then(() => this.#commit(op, key, value, version, 'peer').applied);
+      return wal.flushed().then(() => this.#applied(op, key, value, version));
     }
-    const applied = this.#commit(op, key, value, version, 'peer').applied;
+    const applied = this.#applied(op, key, value, version);
     const wait = wal?.backlogged?.();
     return wait === undefined ? applied : wait.then(() => applied);
   }
@@ -150,34 +173,55 @@ export class ShardEngine {
     );
   }
 
-  /** Applies a write the AOF took to the store, then tells the listeners. */
+  /** A peer's write, committed: whether it applied (it may lose to a local write made meanwhile). */
+  #applied(op: 'ADD' | 'REMOVE', key: string, value: string, version: Version): boolean {
+    this.#commit(op, key, value, version, 'peer', false);
+    return this.#changed;
+  }
+
+  /** Whether the last #commit changed the store. */
+  #changed = false;
+
+  /**
+   * Applies a write the AOF took to the store, then tells the listeners (decoding the value for
+   * them: only then is it a string). Returns the live value replaced, when `keepPrevious`.
+   */
   #commit(
     op: 'ADD' | 'REMOVE',
     key: string,
-    value: string,
+    value: ValueInput,
     version: Version,
     origin: WriteOrigin,
-  ): WriteOutcome {
-    const outcome = this.#change(op, key, value, version);
-    if (outcome.applied && this.#listeners.length !== 0) this.#emit(op, key, value, version, origin);
-    return outcome;
+    keepPrevious: boolean,
+  ): string | undefined {
+    const k = this.#key.encode(key);
+    const applied = this.#change(k.bytes, k.length, value, version, op === 'REMOVE', keepPrevious);
+    this.#changed = applied;
+    if (!applied) return undefined;
+    const previous = this.store.previous;
+    if (this.#listeners.length !== 0) this.#emit(op, key, valueText(value), version, origin);
+    return previous;
   }
 
-  /** Every store change goes through here: the store, then the digest (old entry out, new one in). */
-  #change(op: 'ADD' | 'REMOVE', key: string, value: string, version: Version): WriteOutcome {
+  /**
+   * Every store change goes through here: the store, then the digest (the replaced entry's stamp out,
+   * the new one in). The key is `key[0, keyLength)` (UTF-8).
+   */
+  #change(
+    key: Uint8Array,
+    keyLength: number,
+    value: ValueInput,
+    version: Version,
+    tombstone: boolean,
+    keepPrevious: boolean,
+  ): boolean {
     const store = this.store;
-    const current = store.getWithTombstone(key);
-    // The old stamp is copied before the store overwrites the entry in place.
-    const before =
-      current === undefined
-        ? undefined
-        : { wall: current.wall, counter: current.counter, node: current.node, tombstone: current.tombstone };
-    const outcome = op === 'ADD' ? store.put(key, value, version) : store.remove(key, version);
-    if (outcome.applied) {
-      const keyHash = hashKey(key);
-      this.digest.replace(keyHash, placementOf(keyHash), before, version, op === 'REMOVE');
-    }
-    return outcome;
+    const code = store.write(key, keyLength, value, version, tombstone, keepPrevious);
+    if (code === WriteCode.LOST) return false;
+    const keyHash = hashKeyBytes(key, 0, keyLength);
+    const before = code === WriteCode.REPLACED ? store.replaced : undefined;
+    this.digest.replace(keyHash, placementOf(keyHash), before, version, tombstone);
+    return true;
   }
 
   /**
@@ -212,6 +256,27 @@ export class ShardEngine {
   /** Applies a record read back from the AOF: last writer wins, and the clock moves above it. */
   applyRecord(record: AofRecord): void {
     this.clock.observe(record.version);
-    this.#change(record.op, record.key, record.value, record.version);
+    const k = this.#key.encode(record.key);
+    const tombstone = record.op === 'REMOVE';
+    this.#change(k.bytes, k.length, tombstone ? '' : record.value, record.version, tombstone, false);
+  }
+
+  /**
+   * applyRecord for a record still encoded at `buf[offset]` (one that checkRecordAt accepted): the
+   * store takes its key and value bytes as they are, nothing is decoded. `buf` is read during the call only.
+   */
+  applyEncodedRecord(buf: Buffer, offset: number): void {
+    const r = readRecordAt(buf, offset, this.#spans);
+    const version = this.#replayVersion;
+    version.wall = r.wall;
+    version.counter = r.counter;
+    version.node = r.node;
+    this.clock.observe(version);
+    // Plain Uint8Array views: Buffer's subarray costs about twice as much, twice per record.
+    const base = buf.byteOffset;
+    const keyLength = r.keyEnd - r.keyStart;
+    const key = new Uint8Array(buf.buffer, base + r.keyStart, keyLength);
+    const value = r.tombstone ? EMPTY : new Uint8Array(buf.buffer, base + r.keyEnd, r.valueEnd - r.keyEnd);
+    this.#change(key, keyLength, value, version, r.tombstone, false);
   }
 }

@@ -12,10 +12,12 @@ import {
   HopStatus,
   hopKey,
   hopValue,
+  hopValueBytes,
   hopVersion,
   MAX_FLAG_ACHIEVED,
   readHopHeader,
   Utf8Scratch,
+  valuePart,
   writeResultHeader,
 } from '../hop/hop-messages.js';
 import { PendingHops } from '../hop/pending-hops.js';
@@ -29,6 +31,7 @@ import {
   type OpResult,
   type Quorum,
 } from '../kv/key-value-service.js';
+import type { ValueInput } from '../kv/value-input.js';
 import { RateLimitedLogs } from '../log/rate-limited.js';
 import { tableHash, Utf8Buffer } from '../store/table-layout.js';
 import { ReadStatus, type TableReader } from '../store/table-reader.js';
@@ -193,7 +196,8 @@ export class ShardRouter implements KeyValueService {
     return this.shards === 1 ? 0 : shardOfKey(key, this.shards);
   }
 
-  execute(op: OpKind, key: string, value: string | undefined, callback: OpCallback): void {
+  /** `value`: a string or its UTF-8 bytes, read during the call only (copied into the ring or the AOF). */
+  execute(op: OpKind, key: string, value: ValueInput | undefined, callback: OpCallback): void {
     const owner = this.ownerOf(key);
     if (owner === this.shard) {
       this.#runLocal(op, key, value, callback);
@@ -203,7 +207,7 @@ export class ShardRouter implements KeyValueService {
     if (table === undefined) {
       const kind = op === 'get' ? HopKind.GET : op === 'put' ? HopKind.PUT : HopKind.REMOVE;
       const keyBytes = this.#keyScratch.encode(key);
-      const valueBytes = value === undefined ? EMPTY : this.#valueScratch.encode(value);
+      const valueBytes = value === undefined ? EMPTY : valuePart(value, this.#valueScratch);
       this.#request(owner, kind, keyBytes, valueBytes, callback);
       return;
     }
@@ -215,7 +219,7 @@ export class ShardRouter implements KeyValueService {
       this.#request(owner, HopKind.GET, bytes.bytes.subarray(0, bytes.length), EMPTY, callback);
       return;
     }
-    const valueBytes = value === undefined ? EMPTY : this.#valueScratch.encode(value);
+    const valueBytes = value === undefined ? EMPTY : valuePart(value, this.#valueScratch);
     const inFlight = this.#writesInFlight;
     inFlight[bucket]!++;
     this.#request(
@@ -273,11 +277,11 @@ export class ShardRouter implements KeyValueService {
     version: Version | undefined,
     flags: number,
     key: string,
-    value: string | undefined,
+    value: ValueInput | undefined,
     callback: OpCallback,
   ): void {
     const keyBytes = this.#keyScratch.encode(key);
-    const valueBytes = value === undefined ? EMPTY : this.#valueScratch.encode(value);
+    const valueBytes = value === undefined ? EMPTY : valuePart(value, this.#valueScratch);
     this.#request(this.shards, kind, keyBytes, valueBytes, callback, version, flags, operation);
   }
 
@@ -332,13 +336,14 @@ export class ShardRouter implements KeyValueService {
     this.#pending.add(requestId, callback, owner);
   }
 
-  #runLocal(op: OpKind, key: string, value: string | undefined, callback: OpCallback): void {
+  #runLocal(op: OpKind, key: string, value: ValueInput | undefined, callback: OpCallback): void {
     try {
       if (op === 'get') {
         this.#getLocal(key, callback);
         return;
       }
-      const outcome = op === 'put' ? this.#engine.put(key, value ?? '') : this.#engine.remove(key);
+      // A PUT's answer shows no previous value: the store need not decode it.
+      const outcome = op === 'put' ? this.#engine.put(key, value ?? '', false) : this.#engine.remove(key);
       if (outcome instanceof Promise) {
         outcome.then(
           (result) => callback(writeResult(op, result, this.#quorums.write)),
@@ -460,7 +465,8 @@ export class ShardRouter implements KeyValueService {
     const key = hopKey(message, header);
     if (op === 'put') {
       // A PUT's answer is a header: it needs no budget.
-      this.#runLocal(op, key, hopValue(message, header), (result) =>
+      // The value stays bytes: a view into the ring, which the engine copies before this call returns.
+      this.#runLocal(op, key, hopValueBytes(message, header), (result) =>
         this.#answer(from, kind, requestId, result),
       );
       return;

@@ -27,6 +27,8 @@ import { TombstoneSweep } from './tombstone-sweep.js';
 /** The AOF as the runtime drives it (src/aof/shard-aof.ts). */
 export interface ShardLog extends WriteAheadLog {
   replay(onRecord: (record: import('../aof/types.js').AofRecord) => void): Promise<{ records: number }>;
+  /** replay() with each record still encoded (ShardAof has it; the engine then decodes nothing). */
+  replayEncoded?(onRecord: (buf: Buffer, offset: number) => void): Promise<{ records: number }>;
   stats(): Record<string, number | string | boolean>;
   close(): Promise<void>;
 }
@@ -159,10 +161,18 @@ export class ShardRuntime {
     const started = performance.now();
     let records = 0;
     if (this.#log !== undefined) {
-      ({ records } = await this.#log.replay((record) => {
-        this.#checkStopping(); // a boolean per record; the scan reads between chunks, so this is seen
-        engine.applyRecord(record);
-      }));
+      const log = this.#log;
+      // A boolean per record; the scan reads between chunks, so a stop is seen.
+      ({ records } =
+        log.replayEncoded === undefined
+          ? await log.replay((record) => {
+              this.#checkStopping();
+              engine.applyRecord(record);
+            })
+          : await log.replayEncoded((buf, offset) => {
+              this.#checkStopping();
+              engine.applyEncodedRecord(buf, offset);
+            }));
       this.#checkStopping();
     }
     const replayMs = Math.round(performance.now() - started);

@@ -1,5 +1,6 @@
 import { compareVersions, type Version, versionToRfc3339 } from '../clock/hlc.js';
 import { supersedesEncoded } from '../clock/last-writer-wins.js';
+import { type ValueInput, valueByteLength } from '../kv/value-input.js';
 import { SharedTable } from './shared-table.js';
 import { storeFull } from './table-arena.js';
 import { HEADER_BYTES, type SharedTableBuffers, tableHash, Utf8Buffer } from './table-layout.js';
@@ -56,6 +57,10 @@ export interface WriteOutcome {
 
 const LOST: WriteOutcome = Object.freeze({ applied: false, previous: undefined });
 
+/** What ShardStore.write did. */
+export const WriteCode = { LOST: 0, NEW: 1, REPLACED: 2 } as const;
+export type WriteCode = (typeof WriteCode)[keyof typeof WriteCode];
+
 /**
  * The data of one shard: key -> latest entry, last writer wins by version. The entries live in a
  * SharedTable (shared memory that other shard threads read with TableReader, docs/shared-store.md);
@@ -68,6 +73,10 @@ export class ShardStore {
   /** A value's bytes, only when two writes tie on their version (the content tiebreak). */
   readonly #value = new Utf8Buffer();
   readonly #stored = { wall: 0, counter: 0, node: 0 };
+  /** The stamp of the entry the last REPLACED write overwrote (reused: read it before the next write). */
+  readonly replaced = { wall: 0, counter: 0, node: 0, tombstone: false };
+  /** The live value the last write with keepPrevious overwrote, if any. */
+  previous: string | undefined;
   #live = 0;
   #tombstones = 0;
 
@@ -101,26 +110,46 @@ export class ShardStore {
     );
   }
 
-  put(key: string, value: string, version: Version): WriteOutcome {
-    return this.#write(key, value, version, false);
+  /** Writes `value` (a string, or its UTF-8 bytes) unless the store holds a newer version. */
+  put(key: string, value: ValueInput, version: Version): WriteOutcome {
+    return this.#outcome(this.#key.encode(key), value, version, false);
   }
 
   remove(key: string, version: Version): WriteOutcome {
-    return this.#write(key, '', version, true);
+    return this.#outcome(this.#key.encode(key), '', version, true);
   }
 
-  #write(key: string, value: string, version: Version, tombstone: boolean): WriteOutcome {
+  #outcome(k: Utf8Buffer, value: ValueInput, version: Version, tombstone: boolean): WriteOutcome {
+    const code = this.write(k.bytes, k.length, value, version, tombstone, true);
+    return code === WriteCode.LOST ? LOST : { applied: true, previous: this.previous };
+  }
+
+  /**
+   * The write path's one store call, on bytes: the key is `key[0, keyLength)` (UTF-8), the value a
+   * string or its UTF-8 bytes (all of the view; '' for a tombstone). Last writer wins. Returns
+   * WriteCode.LOST (nothing changed), NEW (the key had no entry) or REPLACED, when `replaced` holds the
+   * stamp of the entry it overwrote; with `keepPrevious`, `previous` is then that entry's live value
+   * (decoded only when asked: a PUT's answer does not show it).
+   */
+  write(
+    key: Uint8Array,
+    keyLength: number,
+    value: ValueInput,
+    version: Version,
+    tombstone: boolean,
+    keepPrevious = false,
+  ): WriteCode {
     const table = this.table;
-    const k = this.#key.encode(key);
-    const valueLength = value.length === 0 ? 0 : Buffer.byteLength(value, 'utf8');
-    const hash = tableHash(k.bytes, k.length);
-    const id = table.find(k.bytes, k.length, hash);
+    const valueLength = valueByteLength(value);
+    const hash = tableHash(key, keyLength);
+    const id = table.find(key, keyLength, hash);
+    this.previous = undefined;
     if (id < 0 || table.forgottenAt(table.offsetOf(id))) {
       // A new key, or one whose tombstone was collected: no entry to win against.
-      table.write(id, k.bytes, k.length, hash, value, valueLength, version, tombstone);
+      table.write(id, key, keyLength, hash, value, valueLength, version, tombstone);
       if (tombstone) this.#tombstones++;
       else this.#live++;
-      return { applied: true, previous: undefined };
+      return WriteCode.NEW;
     }
     const offset = table.offsetOf(id);
     const stored = table.versionAt(offset, this.#stored);
@@ -133,19 +162,24 @@ export class ShardStore {
         : supersedesEncoded(
             version,
             tombstone,
-            this.#value.encode(value).bytes.subarray(0, valueLength),
+            typeof value === 'string' ? this.#value.encode(value).bytes.subarray(0, valueLength) : value,
             stored,
             wasTombstone,
             table.valueBytesAt(offset),
           );
-    if (!wins) return LOST;
-    const previous = wasTombstone ? undefined : table.valueAt(offset);
+    if (!wins) return WriteCode.LOST;
+    const replaced = this.replaced;
+    replaced.wall = stored.wall;
+    replaced.counter = stored.counter;
+    replaced.node = stored.node;
+    replaced.tombstone = wasTombstone;
+    if (keepPrevious && !wasTombstone) this.previous = table.valueAt(offset);
     if (wasTombstone !== tombstone) {
       this.#live += tombstone ? -1 : 1;
       this.#tombstones += tombstone ? 1 : -1;
     }
-    table.write(id, k.bytes, k.length, hash, value, valueLength, version, tombstone);
-    return { applied: true, previous };
+    table.write(id, key, keyLength, hash, value, valueLength, version, tombstone);
+    return WriteCode.REPLACED;
   }
 
   /** Removes a key whose entry is a tombstone (tombstone collection); false when it is not one. */
@@ -166,10 +200,10 @@ export class ShardStore {
    * Throws LALLY_ERR_STORE_FULL when the table could not take this write; the engine asks before it
    * appends the write to the AOF. One comparison while the arena is far from its bound.
    */
-  assertRoom(key: string, value: string): void {
+  assertRoom(key: string, value: ValueInput): void {
     const arena = this.table.arena;
     if (arena.roomy) return;
-    const needed = HEADER_BYTES + Buffer.byteLength(key, 'utf8') + Buffer.byteLength(value, 'utf8');
+    const needed = HEADER_BYTES + Buffer.byteLength(key, 'utf8') + valueByteLength(value);
     if (!arena.canAllocate(needed)) throw storeFull(needed);
   }
 

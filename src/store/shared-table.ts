@@ -1,3 +1,4 @@
+import { copyBytes } from '../bytes/byte-copy.js';
 import type { Version } from '../clock/hlc.js';
 import { classOf } from './size-classes.js';
 import { TableArena } from './table-arena.js';
@@ -146,7 +147,7 @@ export class SharedTable {
     key: Uint8Array,
     keyLength: number,
     hash: number,
-    value: string,
+    value: string | Uint8Array,
     valueLength: number,
     version: Version,
     tombstone: boolean,
@@ -191,7 +192,7 @@ export class SharedTable {
   #writeEntry(
     offset: number,
     keyLength: number,
-    value: string,
+    value: string | Uint8Array,
     valueLength: number,
     version: Version,
     tombstone: boolean,
@@ -205,7 +206,10 @@ export class SharedTable {
     words[word + W_COUNTER] = version.counter;
     words[word + W_NODE] = version.node;
     this.#v.walls[(offset >>> 3) + F_WALL] = version.wall;
-    if (valueLength !== 0) this.#v.bytes.utf8Write(value, offset + HEADER_BYTES + keyLength, valueLength);
+    if (valueLength === 0) return;
+    if (typeof value === 'string')
+      this.#v.bytes.utf8Write(value, offset + HEADER_BYTES + keyLength, valueLength);
+    else copyBytes(this.#v.bytes, offset + HEADER_BYTES + keyLength, value); // valueLength UTF-8 bytes
   }
 
   #place(hash: number, idPlusOne: number): void {

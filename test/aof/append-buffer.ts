@@ -195,3 +195,37 @@ t.test('drop forgets what is pending, not what comes after, nor the sequence', a
   buffer.append(after);
   t.same(Buffer.concat(take(buffer)), encodeRecord(after));
 });
+
+t.test('chunks are reused only once recycle() says their bytes are no longer held', async (t) => {
+  const buffer = new AppendBuffer();
+  const record = (fill: string) => ({
+    op: 'ADD' as const,
+    key: 'k',
+    value: new Uint8Array(Buffer.from(fill.repeat(60_000))),
+    version: version(),
+  });
+  // Four 60 KB records fill a chunk: the fifth starts the next one.
+  for (let i = 0; i < 5; i++) buffer.append(record('a'));
+  const first = take(buffer);
+  const firstCopy = first.map((b) => Buffer.from(b));
+  for (let i = 0; i < 8; i++) buffer.append(record('b'));
+  t.equal(buffer.freeChunks, 0, 'nothing is free before recycle()');
+  t.same(first, firstCopy, 'bytes handed out are not overwritten by later appends');
+  buffer.recycle();
+  t.equal(buffer.freeChunks, 1, 'the chunk handed out whole before the last takeInto is free');
+  const second = take(buffer);
+  t.equal(
+    second.reduce((n, b) => n + recordsIn(b), 0),
+    8,
+    'records taken since stay whole',
+  );
+  const secondCopy = second.map((b) => Buffer.from(b));
+  for (let i = 0; i < 4; i++) buffer.append(record('c'));
+  t.equal(buffer.freeChunks, 0, 'the next chunk is the freed one');
+  t.same(second, secondCopy, 'which held none of the bytes taken since');
+  buffer.trimIfIdle();
+  buffer.recycle();
+  t.ok(buffer.freeChunks > 0);
+  buffer.trimIfIdle();
+  t.equal(buffer.freeChunks, 0, 'an idle buffer drops its free chunks');
+});

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
+import fc from 'fast-check';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
-import type { AofRecord } from '../../src/aof/types.js';
+import type { AofRecord, AofWrite } from '../../src/aof/types.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { LallyConfig } from '../../src/config/types.js';
 import type { HopLink } from '../../src/hop/hop-link.js';
@@ -9,6 +10,7 @@ import { OPEN_ROUTES } from '../../src/http/auth-guard.js';
 import { GREETING } from '../../src/http/http-app.js';
 import { wantsRawValue } from '../../src/http/query-flags.js';
 import { kvAnswerJson, Messages } from '../../src/http/responses.js';
+import { valueText } from '../../src/kv/value-input.js';
 import { NodeStatus } from '../../src/metrics/node-status.js';
 import { allocateShardMetrics, readShardMetrics } from '../../src/metrics/shard-metrics.js';
 import type { MainToShard, ShardToMain } from '../../src/shard/control-messages.js';
@@ -774,11 +776,11 @@ t.test('after drain, new connections are refused; close answers closed', async (
 /** An AOF stand-in: replays fixed records, and each write waits for a flush the test releases. */
 class StubLog implements ShardLog {
   readonly waitsForSync = true;
-  readonly appended: AofRecord[] = [];
+  readonly appended: AofWrite[] = [];
   readonly flushes: (() => void)[] = [];
   closed = 0;
   constructor(readonly replayed: AofRecord[]) {}
-  append(record: AofRecord): void {
+  append(record: AofWrite): void {
     this.appended.push(record);
   }
   flushed(): Promise<void> {
@@ -817,7 +819,8 @@ t.test('a shard with an AOF: replay, writes answered after the flush', async (t)
   const put = request(`${shard.url}/kv/old`, { method: 'PUT', body: 'new' });
   while (log.flushes.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
   t.same(
-    log.appended.map((r) => [r.op, r.key, r.value, r.version]),
+    // A REST value reaches the AOF as the body's UTF-8 bytes (copied: the write waits for the flush).
+    log.appended.map((r) => [r.op, r.key, valueText(r.value), r.version]),
     [['ADD', 'old', 'new', { wall, counter: 3, node: 7 }]],
     'the clock moved above the replayed records',
   );
@@ -1039,6 +1042,64 @@ t.test('probes, metrics and the event loop of one shard', async (t) => {
   t.same(stats.main, { eventLoopDelay: { maxMs: 9, p99Ms: 4 } });
   await stopShard(t, started);
 });
+
+/** `String.prototype.isWellFormed` (Node 20; not in the es2023 typings). */
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+t.test(
+  'PUT then GET round-trips any value byte for byte, local and hopped (random text and sizes)',
+  async (t) => {
+    const maxValueBytes = 70_000;
+    const config = { ...(await testConfig()), maxValueBytes, maxBodyBytes: 80_000 };
+    const transports = [new MemoryTransport(0), new MemoryTransport(1)];
+    const shards = [
+      await startShard(t, { config, shard: 0, shards: 2, transport: transports[0]! }),
+      await startShard(t, { config, shard: 1, shards: 2, transport: transports[1]! }),
+    ];
+    transports[0]!.links[1]!.target = shards[1]!.runtime.router;
+    transports[1]!.links[0]!.target = shards[0]!.runtime.router;
+    // The raw answer's bytes as sent: Response.text() would drop a leading byte order mark.
+    const rawBytes = async (url: string) =>
+      Buffer.from(await (await fetch(url, { headers: { connection: 'close' } })).arrayBuffer());
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.string({ unit: 'grapheme', maxLength: 2000 }),
+      fc.tuple(fc.constantFrom('a', 'é', '✓', '🌍', '\u{FEFF}'), fc.nat(17_000)).map(([c, n]) => c.repeat(n)),
+    );
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        text.filter((v) => wellFormed(v) && Buffer.byteLength(v) <= maxValueBytes),
+        fc.nat(1),
+        fc.nat(20),
+        async (value, via, k) => {
+          const key = `rt-${k}-ü`;
+          const url = shards[via]!.url;
+          const path = `/kv/${encodeURIComponent(key)}`;
+          const put = await request(`${url}${path}`, { method: 'PUT', body: Buffer.from(value) });
+          if (put.status !== 200) return false;
+          const other = shards[1 - via]!.url;
+          const raw = await rawBytes(`${other}${path}?raw`);
+          const json = (await request(`${url}${path}`)).json() as { value: string };
+          runs++;
+          return raw.equals(Buffer.from(value)) && json.value === value;
+        },
+      ),
+      { numRuns: 60 },
+    );
+    t.equal(runs, 60, 'every value was stored and read back');
+
+    const url = shards[0]!.url;
+    const atLimit = 'é'.repeat(maxValueBytes / 2);
+    t.equal((await request(`${url}/kv/limit`, { method: 'PUT', body: atLimit })).status, 200, 'at the limit');
+    t.ok((await rawBytes(`${url}/kv/limit?raw`)).equals(Buffer.from(atLimit)));
+    const over = await request(`${url}/kv/limit`, { method: 'PUT', body: `${atLimit}x` });
+    t.match([over.status, over.json()], [413, { code: 'LALLY_ERR_VALUE_TOO_LARGE' }], 'one byte over');
+    const echoed = await request(`${url}/kv/echo?returnbody`, { method: 'PUT', body: '\u{FEFF}✓' });
+    t.equal(echoed.json().value, '\u{FEFF}✓', 'the echo shows the value, its byte order mark kept');
+    for (const shard of shards) await stopShard(t, shard);
+  },
+);
 
 t.test(
   'GET and DELETE answer stored values byte for byte as the reference JSON, local or hopped',

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import t from 'tap';
-import type { AofRecord } from '../../src/aof/types.js';
+import type { AofRecord, AofWrite } from '../../src/aof/types.js';
 import { compareVersions, HybridLogicalClock, type Version } from '../../src/clock/hlc.js';
 import { type HookOperation, HookRunner } from '../../src/hooks/hook-runner.js';
 import type { CommittedWrite } from '../../src/shard/committed-write.js';
@@ -21,10 +21,10 @@ function manualClock(node: number): { clock: HybridLogicalClock; set(ms: number)
 }
 
 class ManualWal implements WriteAheadLog {
-  readonly records: AofRecord[] = [];
+  readonly records: AofWrite[] = [];
   readonly flushes: (() => void)[] = [];
   constructor(readonly waitsForSync: boolean) {}
-  append(record: AofRecord): void {
+  append(record: AofWrite): void {
     this.records.push(record);
   }
   flushed(): Promise<void> {
@@ -579,4 +579,34 @@ t.test('a write the store cannot take is refused before the AOF logs it', async 
   t.same(now(engine.put('key-0', 'short')).previous, value, 'a smaller value still fits');
   t.equal(now(engine.put('key-a', value)).previous, undefined, "a new key takes key-0's freed block");
   t.equal(wal.records.length, written + 2);
+});
+
+t.test('a value given as bytes: hooks get its text, the store and the AOF its bytes', async (t) => {
+  const seen: (string | undefined)[] = [];
+  const hooks = new HookRunner([{ name: 'text', onOperation: (op) => void seen.push(op.value) }], silent);
+  const wal = new ManualWal(false);
+  const { engine, store } = build({ hooks, wal });
+  const bytes = new Uint8Array(Buffer.from('wört ✓ 🌍'));
+  now(engine.put('k', bytes, false));
+  t.same(seen, ['wört ✓ 🌍'], 'the hook sees a string');
+  t.equal(store.get('k')?.value, 'wört ✓ 🌍');
+  t.equal(wal.records[0]!.value, bytes, 'the AOF is handed the bytes, not a string');
+  t.equal(now(engine.put('k', 'next', false)).previous, undefined, 'no previous value when not asked');
+  t.equal(now(engine.put('k', 'last')).previous, 'next', 'asked for by default');
+});
+
+t.test('with fsync always, a value given as bytes is copied before the write waits', async (t) => {
+  const wal = new ManualWal(true);
+  const { engine, store } = build({ wal });
+  const bytes = new Uint8Array(Buffer.from('synced'));
+  const pending = engine.put('k', bytes, false) as Promise<WriteResult>;
+  bytes.fill(0x21); // the caller's buffer is reused (uWS neuters its chunk once the handler returns)
+  wal.flushes[0]!();
+  await pending;
+  t.equal(store.get('k')?.value, 'synced');
+  t.same(
+    Buffer.from(wal.records[0]!.value as Uint8Array).toString(),
+    'synced',
+    'the AOF record holds the copy',
+  );
 });

@@ -1,6 +1,6 @@
 import { type Logger, pino } from 'pino';
 import t, { type Test } from 'tap';
-import type { AofRecord } from '../../src/aof/types.js';
+import type { AofWrite } from '../../src/aof/types.js';
 import { HybridLogicalClock, type Version } from '../../src/clock/hlc.js';
 import { ErrorCodes, LallyError } from '../../src/errors.js';
 import type { HopLink } from '../../src/hop/hop-link.js';
@@ -14,6 +14,7 @@ import {
   readHopHeader,
 } from '../../src/hop/hop-messages.js';
 import type { OpKind, OpResult } from '../../src/kv/key-value-service.js';
+import { valueText } from '../../src/kv/value-input.js';
 import { Doorbell } from '../../src/ring/doorbell.js';
 import { Inbox } from '../../src/ring/inbox.js';
 import { Outbox } from '../../src/ring/outbox.js';
@@ -595,10 +596,10 @@ t.test('failPending fails every waiting callback with the given code', async (t)
 
 /** A WAL whose flushes the test settles by hand. */
 class ManualWal implements WriteAheadLog {
-  readonly records: AofRecord[] = [];
+  readonly records: AofWrite[] = [];
   readonly waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
   constructor(readonly waitsForSync: boolean) {}
-  append(record: AofRecord): void {
+  append(record: AofWrite): void {
     this.records.push(record);
   }
   flushed(): Promise<void> {
@@ -631,8 +632,9 @@ t.test('with a WAL that waits for sync, a put is answered after flushed() resolv
     await tick();
     t.equal(result, undefined, `owner ${owner}: not answered before the flush`);
     t.equal(sync, false);
+    // A hopped value reaches the owner's AOF as its UTF-8 bytes, a local one as the string it was.
     t.same(
-      wal.records.map((r) => [r.op, r.key, r.value]),
+      wal.records.map((r) => [r.op, r.key, valueText(r.value)]),
       [['ADD', key, 'synced']],
     );
     t.equal(nodeAt([a!, b!], owner).store.get(key), undefined, 'not visible before the flush');

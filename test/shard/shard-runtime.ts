@@ -58,6 +58,13 @@ t.test('drain and close during the replay abandon the start, and the shard close
           replaying();
           onRecord(record);
         }),
+      // The runtime replays encoded records when the log offers them (the real AOF does).
+      replayEncoded: (onRecord: (buf: Buffer, offset: number) => void) =>
+        aof.replayEncoded((buf, offset) => {
+          applied++;
+          replaying();
+          onRecord(buf, offset);
+        }),
       close: async () => {
         logClosed = true;
         await aof.close();
