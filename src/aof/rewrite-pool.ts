@@ -22,7 +22,7 @@ export const REWRITE_THREAD_IDLE_MS = 2000;
  * V8's young generation of the compaction thread, in MiB: the job's garbage is short-lived (records
  * decoded one by one into typed arrays), and the default (up to 48 MiB) is resident while it runs.
  */
-export const REWRITE_YOUNG_GENERATION_MB = Number(process.env.LALLY_EXP_RYOUNG_MB ?? 48);
+export const REWRITE_YOUNG_GENERATION_MB = 3;
 
 export interface NodeToken {
   readonly token: CompactionToken;

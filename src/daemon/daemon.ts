@@ -51,7 +51,16 @@ const SHARD_WORKER_URL = new URL('../../workers/shard-worker.js', import.meta.ur
  * 100 MiB of resident garbage after a load (docs/perf-notes/memory.md). A request's garbage dies young
  * whatever the size, so a small one costs more frequent but shorter scavenges.
  */
-export const SHARD_YOUNG_GENERATION_MB = Number(process.env.LALLY_EXP_YOUNG_MB ?? 48);
+export const SHARD_YOUNG_GENERATION_MB = 3;
+
+/**
+ * V8 lets a heap grow to its live size times a factor (up to 4) before the next full collection; a
+ * shard's live heap is small (under 10 MiB: the keys are in the shared table) and a load of requests
+ * leaves mostly garbage, so a factor of 1.3 holds the heaps to a few tens of MiB during a load instead
+ * of 2 x 45-75 MiB (docs/perf-notes/memory.md). V8's flags are per process: this sets it for every
+ * thread, before the shards start (V8 reads it at each collection).
+ */
+const HEAP_GROWING_PERCENT = 30;
 
 export interface DaemonInfo {
   readonly httpPort: number;
@@ -227,7 +236,7 @@ export class Daemon {
     // writes its own and reads the others' for GETs without a hop (docs/shared-store.md).
     const tables = Array.from({ length: config.shards }, () => allocateTableBuffers());
     const compactionToken = allocateCompactionToken();
-    if (process.env.LALLY_EXP_GROW) setFlagsFromString(`--heap-growing-percent=${process.env.LALLY_EXP_GROW}`);
+    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
     for (let id = 0; id < config.shards; id++) {
       const data: ShardWorkerData = {
         shard: id,
@@ -239,7 +248,7 @@ export class Daemon {
         status: this.#observe.status.buffer,
         ...(this.#observe.blocks[id] === undefined ? {} : { metrics: this.#observe.blocks[id] }),
         tables,
-        ...(process.env.LALLY_EXP_TOKEN === '0' ? {} : { compactionToken }),
+        compactionToken,
       };
       const worker = new Worker(SHARD_WORKER_URL, {
         workerData: data,

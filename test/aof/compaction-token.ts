@@ -1,6 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
-import { allocateCompactionToken, CompactionToken, threadCompactionToken } from '../../src/aof/compaction-token.js';
+import {
+  allocateCompactionToken,
+  CompactionToken,
+  threadCompactionToken,
+} from '../../src/aof/compaction-token.js';
 
 t.test('one holder at a time; a waiter takes the token when it is given back', async (t) => {
   const buffer = allocateCompactionToken();
