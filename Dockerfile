@@ -21,9 +21,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/proto ./proto
 COPY --from=build /app/scripts/healthcheck.mjs ./scripts/healthcheck.mjs
-# MALLOC_ARENA_MAX: glibc otherwise keeps one malloc arena per thread (docs/perf-notes/memory.md).
 ENV NODE_ENV=production \
-    MALLOC_ARENA_MAX=2 \
     LALLY_HOST=0.0.0.0 \
     LALLY_HTTP_PORT=3000 \
     LALLY_GRPC_PORT=50071 \
