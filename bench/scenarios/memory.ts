@@ -17,8 +17,15 @@ const KEY_BYTES = 16;
 const VALUE_BYTES = 100;
 /** Bytes of one AOF record of a 16 B key and a 100 B value (8 B prefix, 21 B fixed body). */
 const RECORD_BYTES = 8 + 21 + KEY_BYTES + VALUE_BYTES;
-/** The compaction thread exits this long after its job (src/aof/rewrite-pool.ts), with a margin. */
-const REWRITE_THREAD_EXIT_MS = 2000 + 1500;
+/** The compaction thread is stopped right after its job (src/aof/rewrite-pool.ts): a margin for it. */
+const REWRITE_THREAD_EXIT_MS = 1500;
+/**
+ * How long the RSS must stay within 1 MiB to count as at rest: longer than V8's own memory reducer
+ * waits (8 s) and than a few periods of the shards' idle heap collector (2 s,
+ * src/shard/idle-heap-collector.ts), which give the load's heap back in steps; with a 5 s window the
+ * figure was read between two of them, 30 MiB too high.
+ */
+const REST_WINDOW_MS = 12_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function* indexes(count: number): Generator<number> {
@@ -125,7 +132,7 @@ async function measureLally(node: LallyNode, keys: number, onLoaded: (sec: numbe
   }
   polling = false;
   await poller;
-  const rest = await waitForRest(node.pid, { notBeforeMs: REWRITE_THREAD_EXIT_MS });
+  const rest = await waitForRest(node.pid, { notBeforeMs: REWRITE_THREAD_EXIT_MS, windowMs: REST_WINDOW_MS });
   await sampler.stop();
   const shards = (await shardStats(node.url)) ?? [];
   const sum = (...fields: string[]) =>
@@ -164,7 +171,7 @@ async function measureRedis(keys: number): Promise<MemoryFigures> {
       await sleep(200);
     }
     compacting = false;
-    const rest = await waitForRest(redis.pid, {});
+    const rest = await waitForRest(redis.pid, { windowMs: REST_WINDOW_MS });
     await sampler.stop();
     return figures('redis', keys, before, rest.bytes, {
       compacted,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { RateLimitedLog } from '../log/rate-limited.js';
 import { ExponentialBackoff } from './backoff.js';
+import { type CompactionToken, threadCompactionToken } from './compaction-token.js';
 import { baseName, type ShardManifest, writeManifestChecked } from './layout.js';
 import type { RewriteJob, RewriteResult } from './rewrite-job.js';
 import { RewritePool } from './rewrite-pool.js';
@@ -29,6 +30,11 @@ export interface CompactionOptions {
   readonly tombstoneGraceMs?: number;
   readonly logger: Logger;
   readonly runRewrite?: (job: RewriteJob) => Promise<RewriteResult>;
+  /**
+   * The node's compaction token (one compaction at a time per node); by default the one the daemon
+   * gave this shard thread, none on the main thread (tests).
+   */
+  readonly token?: CompactionToken;
   readonly onRewriteStep?: (step: RewriteStep) => void | Promise<void>;
 }
 
@@ -80,7 +86,8 @@ export class ShardCompaction {
   constructor(o: CompactionOptions, log: CompactedLog) {
     this.#o = o;
     this.#log = log;
-    this.#pool = new RewritePool(o.logger);
+    const token = o.token ?? threadCompactionToken();
+    this.#pool = new RewritePool(o.logger, token === undefined ? undefined : { token, shard: o.shard });
     this.#failedLog = new RateLimitedLog(o.logger, 'error', 'AOF compaction failed: retrying later');
   }
 

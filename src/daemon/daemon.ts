@@ -1,7 +1,9 @@
 import type { Server } from 'node:net';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { allocateCompactionToken } from '../aof/compaction-token.js';
 import type { PreparedDataDir } from '../aof/data-dir.js';
 import { CLOCK_OFFSET_ENV, clockOffsetFrom, offsetClock } from '../clock/fault-clock.js';
 import type { AntiEntropy } from '../cluster/anti-entropy/anti-entropy.js';
@@ -42,6 +44,23 @@ const LOST_SHARD_DRAIN_MS = 1000;
 const MIN_CLOSE_GRACE_MS = 500;
 
 const SHARD_WORKER_URL = new URL('../../workers/shard-worker.js', import.meta.url);
+
+/**
+ * V8's young generation of a shard thread, in MiB (semi-spaces of a third of it). V8's default grows
+ * to 48 MiB under a burst of requests and gives it back only slowly once idle: with two shards, about
+ * 100 MiB of resident garbage after a load (docs/perf-notes/memory.md). A request's garbage dies young
+ * whatever the size, so a small one costs more frequent but shorter scavenges.
+ */
+export const SHARD_YOUNG_GENERATION_MB = 3;
+
+/**
+ * V8 lets a heap grow to its live size times a factor (up to 4) before the next full collection; a
+ * shard's live heap is small (under 10 MiB: the keys are in the shared table) and a load of requests
+ * leaves mostly garbage, so a factor of 1.3 holds the heaps to a few tens of MiB during a load instead
+ * of 2 x 45-75 MiB (docs/perf-notes/memory.md). V8's flags are per process: this sets it for every
+ * thread, before the shards start (V8 reads it at each collection).
+ */
+const HEAP_GROWING_PERCENT = 30;
 
 export interface DaemonInfo {
   readonly httpPort: number;
@@ -216,6 +235,8 @@ export class Daemon {
     // need nothing of the cluster. Every shard's store in shared memory, handed to every shard: each
     // writes its own and reads the others' for GETs without a hop (docs/shared-store.md).
     const tables = Array.from({ length: config.shards }, () => allocateTableBuffers());
+    const compactionToken = allocateCompactionToken();
+    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
     for (let id = 0; id < config.shards; id++) {
       const data: ShardWorkerData = {
         shard: id,
@@ -227,8 +248,13 @@ export class Daemon {
         status: this.#observe.status.buffer,
         ...(this.#observe.blocks[id] === undefined ? {} : { metrics: this.#observe.blocks[id] }),
         tables,
+        compactionToken,
       };
-      const worker = new Worker(SHARD_WORKER_URL, { workerData: data, name: `lally-shard-${id}` });
+      const worker = new Worker(SHARD_WORKER_URL, {
+        workerData: data,
+        name: `lally-shard-${id}`,
+        resourceLimits: { maxYoungGenerationSizeMb: SHARD_YOUNG_GENERATION_MB },
+      });
       const handle: ShardHandle = { id, worker, state: 'starting', listenSent: false };
       this.#shards.push(handle);
       this.#supervise(handle);

@@ -66,4 +66,6 @@ export interface ShardWorkerData {
    * a shard allocates its own and hops for every other shard's key.
    */
   readonly tables?: readonly SharedTableBuffers[];
+  /** One AOF compaction at a time per node (src/aof/compaction-token.ts): the same buffer in every shard. */
+  readonly compactionToken?: SharedArrayBuffer;
 }

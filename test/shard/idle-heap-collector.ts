@@ -9,7 +9,7 @@ t.test('an idle thread whose heap grew is collected once; a busy one is not', as
   let calls = 0;
   const collector = new IdleHeapCollector({ everyMs: 1e9, collect: () => calls++ });
   t.teardown(() => collector.stop());
-  // Garbage the heap cannot have collected yet: well above the 16 MiB growth threshold.
+  // Garbage the heap cannot have collected yet: well above the 8 MiB growth threshold.
   let keep: number[] | null = new Array<number>(5_000_000).fill(1.5); // 40 MB of heap
   for (let i = 0; i < 5_000_000; i++) keep[i] = i / 3;
   // Busy: the loops above kept the thread's event loop fully utilized since the collector started.
