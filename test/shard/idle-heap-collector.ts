@@ -18,7 +18,44 @@ t.test('an idle thread whose heap grew is collected once; a busy one is not', as
   await new Promise((r) => setTimeout(r, 300)); // idle: the next period's utilization is near 0
   t.equal(keep, null);
   t.ok(collector.check(), 'idle, heap grown: collected');
-  t.equal(calls, 2, 'two collections');
+  t.equal(calls, 1, 'one collection in this turn of the event loop');
+  t.notOk(collector.check(), 'no second check while one is in progress');
+  // The fake collection frees nothing, so the check ends after its second collection.
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  t.equal(calls, 2, 'the second in the next turn, and no more');
+});
+
+t.test('a check collects once per turn while the heap shrinks, at most five times', async (t) => {
+  const { getHeapStatistics } = await import('node:v8');
+  let calls = 0;
+  let turn = 0;
+  let lastTurn = -1;
+  let sameTurn = false;
+  // A real collection each time, and more garbage to free before the next one, so the heap shrinks.
+  const gc = exposedGc()!;
+  let garbage: number[][] = [];
+  const collector = new IdleHeapCollector({
+    everyMs: 1e9,
+    collect: () => {
+      if (turn === lastTurn) sameTurn = true;
+      lastTurn = turn;
+      calls++;
+      garbage = [];
+      gc();
+    },
+  });
+  t.teardown(() => collector.stop());
+  for (let i = 0; i < 40; i++) garbage.push(new Array<number>(500_000).fill(i));
+  t.notOk(collector.check(), 'not right after the work');
+  await new Promise((r) => setTimeout(r, 300));
+  t.ok(getHeapStatistics().used_heap_size > 16 * 1024 * 1024);
+  // Counts the turns of the event loop from here on (started now: it would count as work before).
+  const ticker = setInterval(() => turn++, 0);
+  t.teardown(() => clearInterval(ticker));
+  t.ok(collector.check(), 'collected');
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+  t.ok(calls >= 2 && calls <= 5, `between two and five collections (${calls})`);
+  t.notOk(sameTurn, 'never two in one turn of the event loop');
 });
 
 t.test('the exposed gc() frees garbage; without gc() the collector stays off', async (t) => {
