@@ -232,8 +232,7 @@ export class AnswerWriter {
     const bytes = this.bytes;
     let p = this.#pos;
     bytes[p++] = 0x22;
-    bytes.set(cachedPrefixes.subarray(slot * 20, slot * 20 + 20), p);
-    p += 20;
+    for (let i = slot * 20, end = i + 20; i < end; i++) bytes[p++] = cachedPrefixes[i]!;
     const ms = wall - second * 1000;
     bytes[p++] = 0x30 + Math.floor(ms / 100);
     bytes[p++] = 0x30 + (Math.floor(ms / 10) % 10);
