@@ -27,13 +27,7 @@ export interface BatchLimits {
   readonly window: number;
 }
 
-/**
- * maxActive: 8, not fewer: a batch that writes another shard's key waits for that hop, and with two
- * running batches both waiting, the shard had nothing to run while batches queued (14 to 16% of the
- * time in the `ops` bench's batch case, against 5% with 8; docs/perf-notes/batch.md). The budget,
- * not this count, bounds what they assemble.
- */
-export const BATCH_DEFAULTS = { maxActive: 8, maxWaiting: 256, maxWaitMs: 5000, window: 128 } as const;
+export const BATCH_DEFAULTS = { maxActive: 2, maxWaiting: 256, maxWaitMs: 5000, window: 128 } as const;
 
 /** The default budget: 64 MiB, or four of the largest values, so that a batch of large GETs fits. */
 export function defaultBatchBudget(maxValueBytes: number): number {
