@@ -15,7 +15,7 @@
  */
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { OpCallback, OpKind, OpResult, Quorum } from '../kv/key-value-service.js';
-import { batchItemJson } from './batch-json.js';
+import { AnswerWriter } from './batch-json.js';
 import type { BatchOp } from './request-parsing.js';
 
 export interface BatchLimits {
@@ -43,6 +43,10 @@ interface RunningBatch {
   bytes: number;
 }
 
+/** Writers kept for reuse once their batch is answered: no more than that, nor larger than that. */
+const KEPT_WRITERS = 4;
+const KEPT_WRITER_BYTES = 4 * 1024 * 1024;
+
 interface WaitingBatch {
   readonly since: number;
   readonly run: () => void;
@@ -57,6 +61,9 @@ export class BatchRunner {
   readonly #waiting: WaitingBatch[] = [];
   #sweeper: NodeJS.Timeout | undefined;
   #bytes = 0;
+  /** Answer writers free for the next batch, and the one that puts out-of-order items in order. */
+  readonly #writers: AnswerWriter[] = [];
+  #ordering = new AnswerWriter();
   /** batchesBusy: batches refused whole; itemsBusy: GET items answered LALLY_ERR_BUSY. */
   readonly counters = { batchesBusy: 0, itemsBusy: 0 };
 
@@ -79,14 +86,14 @@ export class BatchRunner {
   }
 
   /**
-   * Runs `ops` now or when a turn comes, then calls `onDone` with the answer JSON (not when the
-   * client went away: `aborted()` turns true). Throws LALLY_ERR_BUSY when too many batches wait;
+   * Runs `ops` now or when a turn comes, then calls `onDone` with the answer JSON's UTF-8 bytes,
+   * valid only during the call (not when the client went away: `aborted()` turns true). Throws LALLY_ERR_BUSY when too many batches wait;
    * calls `onRefused` with it when this one waited too long.
    */
   submit(
     ops: readonly BatchOp[],
     aborted: () => boolean,
-    onDone: (json: string) => void,
+    onDone: (json: Uint8Array) => void,
     onRefused: (error: LallyError) => void,
   ): void {
     if (this.#active.length < this.#limits.maxActive) {
@@ -129,7 +136,7 @@ export class BatchRunner {
     if (this.#waiting.length === 0) this.close();
   };
 
-  #run(ops: readonly BatchOp[], aborted: () => boolean, onDone: (json: string) => void): void {
+  #run(ops: readonly BatchOp[], aborted: () => boolean, onDone: (json: Uint8Array) => void): void {
     if (aborted()) {
       this.#startWaiting();
       return;
@@ -137,7 +144,8 @@ export class BatchRunner {
     const limits = this.#limits;
     const batch: RunningBatch = { bytes: 0 };
     this.#active.push(batch);
-    const parts: string[] = new Array(ops.length);
+    const writer = this.#writers.pop() ?? new AnswerWriter();
+    writer.reset(ops.length);
     let next = 0;
     let running = 0;
     let remaining = ops.length;
@@ -153,12 +161,20 @@ export class BatchRunner {
       // Not from here: a batch of local keys finishes synchronously, and the queue may be long.
       queueMicrotask(() => this.#startWaiting());
     };
+    const release = () => {
+      if (this.#writers.length < KEPT_WRITERS && writer.bytes.length <= KEPT_WRITER_BYTES) {
+        this.#writers.push(writer);
+      }
+    };
     const done = () => {
-      const answer =
-        `{"status":"${shortfalls === 0 ? 'success' : 'partial'}","count":${ops.length},` +
-        `"results":[${parts.join(',')}]}`;
+      const answer = writer.finish(ops.length, shortfalls !== 0, this.#ordering);
       end();
-      onDone(answer);
+      try {
+        onDone(answer);
+      } finally {
+        release();
+        if (this.#ordering.bytes.length > KEPT_WRITER_BYTES) this.#ordering = new AnswerWriter();
+      }
     };
     /** Whether `size` more bytes would overrun the budget (the oldest batch may use all of it). */
     const overBudget = (size: number) =>
@@ -171,10 +187,9 @@ export class BatchRunner {
         result = this.#busy();
       }
       if (result.error !== undefined || result.quorum.achieved < result.quorum.required) shortfalls++;
-      const item = batchItemJson(op, result);
-      parts[index] = item;
-      batch.bytes += item.length;
-      this.#bytes += item.length;
+      writer.item(index, op, result);
+      batch.bytes += writer.units;
+      this.#bytes += writer.units;
     };
     const pump = () => {
       if (pumping) return; // an operation answered synchronously: the loop below goes on
@@ -192,7 +207,10 @@ export class BatchRunner {
           running--;
           if (aborted()) {
             // The client is gone: run nothing more, and free the batch once all its hops are back.
-            if (running === 0) end();
+            if (running === 0) {
+              end();
+              release();
+            }
             return;
           }
           settle(index, op, result);

@@ -4,6 +4,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ErrorCodes, LallyError } from '../errors.js';
+import { fastBatchOps } from './batch-body.js';
 
 export interface RequestLimits {
   readonly maxKeyBytes: number;
@@ -195,6 +196,9 @@ const OP_ALIASES: Readonly<Record<string, BatchOpName>> = {
 
 /** Body of POST /batch: `{"ops": [{"op": "get"|"put"|"remove", "key": "...", "value": "..."}]}` or the array alone. */
 export function parseBatchBody(bytes: Uint8Array, limits: RequestLimits): BatchOp[] {
+  // The usual shape, valid, without JSON.parse (src/http/batch-body.ts); anything else below.
+  const fast = fastBatchOps(bytes, limits);
+  if (fast !== undefined) return fast;
   const { value: parsed, escapes } = parseJson(bytes, 'a JSON array of operations or {"ops": [...]}');
   const list = Array.isArray(parsed) ? parsed : (parsed as { ops?: unknown } | null)?.ops;
   if (!Array.isArray(list)) {
