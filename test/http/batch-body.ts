@@ -2,6 +2,7 @@ import t from 'tap';
 import { LallyError } from '../../src/errors.js';
 import { fastBatchOps } from '../../src/http/batch-body.js';
 import { parseBatchBody } from '../../src/http/request-parsing.js';
+import { seededRandom } from '../fixtures/seeded-random.js';
 
 const limits = { maxKeyBytes: 20, maxValueBytes: 30, maxBodyBytes: 1 << 20, maxBatchOps: 5 };
 
@@ -13,17 +14,6 @@ function outcome(body: string): unknown {
     if (!(error instanceof LallyError)) throw error;
     return { code: error.code, message: error.message };
   }
-}
-
-/** A deterministic generator (xorshift), so that a failure can be replayed. */
-function random(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
 }
 
 const KEYS = [
@@ -44,7 +34,7 @@ const VALUES = ['', 'v', 'abcdefghijklmnop', 'y'.repeat(30), 'y'.repeat(31), 'ðŸ
 const OPS = ['get', 'put', 'remove', 'GET', 'add', 'set', 'delete', 'del', 'nope', 3];
 
 t.test('the fast parse answers what JSON.parse answers, for bodies of every shape', async (t) => {
-  const next = random(0x1f2e3d4c);
+  const next = seededRandom(0x1f2e3d4c);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
   let fast = 0;
   for (let round = 0; round < 3000; round++) {

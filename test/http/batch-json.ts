@@ -3,22 +3,12 @@ import { ErrorCodes, LallyError } from '../../src/errors.js';
 import { AnswerWriter, batchItemJson } from '../../src/http/batch-json.js';
 import type { BatchOp } from '../../src/http/request-parsing.js';
 import type { OpResult } from '../../src/kv/key-value-service.js';
+import { seededRandom } from '../fixtures/seeded-random.js';
 
 /** The answer as the runner built it before AnswerWriter: strings, joined. */
 function stringAnswer(items: readonly [BatchOp, OpResult][], partial: boolean): string {
   const parts = items.map(([op, result]) => batchItemJson(op, result));
   return `{"status":"${partial ? 'partial' : 'success'}","count":${items.length},"results":[${parts.join(',')}]}`;
-}
-
-/** A deterministic generator (xorshift), so that a failure can be replayed. */
-function random(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
 }
 
 const TEXTS = [
@@ -73,7 +63,7 @@ function anyResult(next: () => number, pick: <T>(list: readonly T[]) => T): OpRe
 }
 
 t.test('answers are byte for byte the JSON the strings made, in any order of arrival', async (t) => {
-  const next = random(0x2545f491);
+  const next = seededRandom(0x2545f491);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
   const writer = new AnswerWriter(64); // small, so that it grows
   const ordering = new AnswerWriter(64);
