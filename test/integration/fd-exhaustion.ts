@@ -116,8 +116,11 @@ t.test('out of file descriptors during compaction: writes go on, no spin, recove
   for (let i = 0; i < 200; i += 37) {
     t.equal((await request(`${daemon.url}/kv/fd-${i}?raw`)).text, value, `fd-${i} is readable`);
   }
-  const idle = await cpuShare(pid);
-  t.ok(idle < 0.25, `idle afterwards: ${(idle * 100).toFixed(0)}% of a core`);
+  // A spin shows as a whole core per spinning thread. Right after the load the compaction thread is
+  // ending and the idle heap collector collects the load's garbage (measured once at 26% of a core
+  // over one second on a loaded machine): two seconds, and half a core, tell those from a spin.
+  const idle = await cpuShare(pid, 2000);
+  t.ok(idle < 0.5, `idle afterwards: ${(idle * 100).toFixed(0)}% of a core`);
   t.ok(daemon.lines.length < 60, `${daemon.lines.length} log lines in all`);
   t.equal((await daemon.stop()).code, 0);
 });
