@@ -12,14 +12,17 @@
  * is taken only when a byte >= 0x80 was seen and `isUtf8` says no.
  *
  * The scan reads four bytes at a time (a word with no byte to escape is skipped with a few integer
- * operations) and copies the runs between escapes with TypedArray.set.
+ * operations) and copies the runs between escapes with TypedArray.set; a value with nothing to escape
+ * is copied once, through copyBytes (src/bytes/byte-copy.ts: V8's own copy out of a SharedArrayBuffer
+ * goes byte by byte when the two sides are not aligned alike).
  */
 import { isUtf8 } from 'node:buffer';
+import { copyBytes } from '../bytes/byte-copy.js';
+import { decodeUtf8Bytes } from '../kv/value-input.js';
 
 /** Buffer's unchecked UTF-8 methods (see ArenaBytes in src/store/table-layout.ts). */
 interface RawBuffer extends Buffer {
   utf8Write(text: string, offset: number, length: number): number;
-  utf8Slice(start: number, end: number): string;
 }
 
 const QUOTE = 0x22;
@@ -46,15 +49,6 @@ const INITIAL_BYTES = 16 * 1024;
 /** A buffer grown past this for one large answer is dropped at the next reset. */
 const KEEP_BYTES = 1024 * 1024;
 
-const utf8Slice = (
-  Buffer.prototype as unknown as { utf8Slice: (this: Uint8Array, start: number, end: number) => string }
-).utf8Slice;
-
-/** The text of UTF-8 bytes (works on views of SharedArrayBuffers, which TextDecoder refuses). */
-export function decodeUtf8Bytes(bytes: Uint8Array): string {
-  return bytes.length === 0 ? '' : utf8Slice.call(bytes, 0, bytes.length);
-}
-
 /**
  * A growable output buffer of UTF-8 bytes, reused for every answer of one thread: `reset()`, append,
  * then `view()`, which is valid until the next reset (uWS copies what it is given to end()).
@@ -64,8 +58,6 @@ export class JsonBytes {
   length = 0;
   readonly #views: Int32Array[] = [];
 
-  /** Where the answer starts in #out (0 to 7: see #alignTo). */
-  #base = 0;
   #cleanHigh = false;
   /** Shared bytes copied before they are escaped (#privateCopy). */
   #copy: Buffer = Buffer.allocUnsafeSlow(0);
@@ -73,14 +65,13 @@ export class JsonBytes {
   reset(): this {
     if (this.#out.length > KEEP_BYTES) this.#out = Buffer.allocUnsafeSlow(INITIAL_BYTES) as RawBuffer;
     if (this.#copy.length > KEEP_BYTES) this.#copy = Buffer.allocUnsafeSlow(0);
-    this.#base = 0;
     this.length = 0;
     return this;
   }
 
   /** The bytes written since the last reset. */
   view(): Uint8Array {
-    return this.#out.subarray(this.#base, this.length);
+    return this.#out.subarray(0, this.length);
   }
 
   #ensure(more: number): RawBuffer {
@@ -134,15 +125,11 @@ export class JsonBytes {
     let quoteAt: number;
     let high: boolean;
     if (n >= WORD_SCAN_MIN && this.#clean(bytes)) {
-      // Nothing to escape (the usual value): one copy. V8 copies out of a SharedArrayBuffer word by
-      // word only when source and destination agree modulo 8, else byte by byte (ten times slower,
-      // measured): the answer written so far is moved by up to 7 bytes so that they agree.
-      this.#ensure(n + 2 + 8);
-      if (shared) this.#alignTo(bytes.byteOffset - 1);
-      const out = this.#out;
+      // Nothing to escape (the usual value): one copy, at memcpy speed even out of shared memory.
+      const out = this.#ensure(n + 2);
       quoteAt = this.length;
       out[quoteAt] = QUOTE;
-      out.set(bytes, quoteAt + 1);
+      copyBytes(out, quoteAt + 1, bytes);
       out[quoteAt + n + 1] = QUOTE;
       this.length = quoteAt + n + 2;
       high = this.#cleanHigh;
@@ -159,24 +146,12 @@ export class JsonBytes {
     return this;
   }
 
-  /** Moves what was written since the reset so that `length` becomes `position` modulo 8. */
-  #alignTo(position: number): void {
-    let shift = (((position - this.length) % 8) + 8) % 8;
-    if (shift === 0) return;
-    if (this.#base + shift >= 8) shift -= 8;
-    this.#out.copyWithin(this.#base + shift, this.#base, this.length);
-    this.#base += shift;
-    this.length += shift;
-  }
-
-  /** A copy of shared bytes in this builder's own memory, at the same alignment (a fast copy). */
+  /** A copy of shared bytes in this builder's own memory (a plain array is faster to scan). */
   #privateCopy(bytes: Uint8Array): Uint8Array {
     const n = bytes.length;
-    if (this.#copy.length < n + 8)
-      this.#copy = Buffer.allocUnsafeSlow(Math.max(2 * this.#copy.length, n + 8));
-    const at = bytes.byteOffset & 7;
-    this.#copy.set(bytes, at);
-    return this.#copy.subarray(at, at + n);
+    if (this.#copy.length < n) this.#copy = Buffer.allocUnsafeSlow(Math.max(2 * this.#copy.length, n));
+    copyBytes(this.#copy, 0, bytes);
+    return this.#copy.subarray(0, n);
   }
 
   /** True when no byte of src needs an escape; #cleanHigh then says whether a byte was >= 0x80. */

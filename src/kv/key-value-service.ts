@@ -5,7 +5,7 @@
  */
 import type { Version } from '../clock/hlc.js';
 import type { LallyError } from '../errors.js';
-import type { ValueInput } from './value-input.js';
+import { decodeUtf8Bytes, type ValueInput } from './value-input.js';
 
 export type OpKind = 'get' | 'put' | 'remove';
 
@@ -74,7 +74,7 @@ export class BytesResult implements OpResult {
       if (bytes === undefined) {
         throw new Error('the value was taken as bytes during the callback and is gone: read value there');
       }
-      this.#value = bytes.length === 0 ? '' : utf8Slice.call(bytes, 0, bytes.length);
+      this.#value = decodeUtf8Bytes(bytes);
     }
     return this.#value;
   }
@@ -85,11 +85,6 @@ export class BytesResult implements OpResult {
     this.#bytes = undefined;
   }
 }
-
-/** Buffer's UTF-8 decoder, on any Uint8Array (views of SharedArrayBuffers included). */
-const utf8Slice = (
-  Buffer.prototype as unknown as { utf8Slice: (this: Uint8Array, start: number, end: number) => string }
-).utf8Slice;
 
 export type OpCallback = (result: OpResult) => void;
 

@@ -14,11 +14,18 @@ export function valueByteLength(value: ValueInput): number {
   return value.length === 0 ? 0 : Buffer.byteLength(value, 'utf8');
 }
 
+const utf8Slice = (
+  Buffer.prototype as unknown as { utf8Slice: (this: Uint8Array, start: number, end: number) => string }
+).utf8Slice;
+
+/** The text of UTF-8 bytes (views of SharedArrayBuffers too, which TextDecoder refuses). */
+export function decodeUtf8Bytes(bytes: Uint8Array): string {
+  return bytes.length === 0 ? '' : utf8Slice.call(bytes, 0, bytes.length);
+}
+
 /** The value's text. Bytes are valid UTF-8 by then (checked where they entered): nothing is replaced. */
 export function valueText(value: ValueInput): string {
-  if (typeof value === 'string') return value;
-  if (value.byteLength === 0) return '';
-  return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+  return typeof value === 'string' ? value : decodeUtf8Bytes(value);
 }
 
 /** A value that outlives the call it came with: bytes are copied, a string is kept. */

@@ -1,3 +1,4 @@
+import { copyBytes } from '../bytes/byte-copy.js';
 import { CLASS_BYTES } from './size-classes.js';
 import {
   CAPACITY,
@@ -40,9 +41,8 @@ const ATTEMPTS = 16;
 export class TableReader {
   readonly #meta: Int32Array;
   readonly #v: TableViews;
-  /** The value's UTF-8 bytes are #copy[#valueStart, #valueStart + #valueLength). */
+  /** The value's UTF-8 bytes are #copy[0, #valueLength). */
   #copy: Buffer = Buffer.allocUnsafeSlow(1024);
-  #valueStart = 0;
   #valueLength = 0;
   wall = 0;
   counter = 0;
@@ -59,13 +59,12 @@ export class TableReader {
 
   /** The found value's UTF-8 bytes: a view of this reader's copy, valid until its next read. */
   get valueBytes(): Uint8Array {
-    return this.#copy.subarray(this.#valueStart, this.#valueStart + this.#valueLength);
+    return this.#copy.subarray(0, this.#valueLength);
   }
 
   /** The found value, decoded. */
   get value(): string {
-    const start = this.#valueStart;
-    return this.#valueLength === 0 ? '' : this.#copy.toString('utf8', start, start + this.#valueLength);
+    return this.#valueLength === 0 ? '' : this.#copy.toString('utf8', 0, this.#valueLength);
   }
 
   /** Looks up the key whose UTF-8 bytes are key[0, length) and whose table hash is `hash`. */
@@ -140,19 +139,17 @@ export class TableReader {
 
   /** Copies bytes[start, start + length) (bounds-checked by the caller) into #copy. */
   #copyValue(bytes: Uint8Array, start: number, length: number): void {
-    if (length + 8 > this.#copy.length) {
+    if (length > this.#copy.length) {
       let size = this.#copy.length * 2;
-      while (size < length + 8) size *= 2;
+      while (size < length) size *= 2;
       this.#copy = Buffer.allocUnsafeSlow(size);
     }
     const copy = this.#copy;
-    // At the source's alignment modulo 8: V8 copies out of a SharedArrayBuffer word by word only then
-    // (byte by byte otherwise, ten times slower). A loop for short values: set() of a subarray costs
-    // two objects and a call.
-    const at = start & 7;
-    if (length <= 64) for (let i = 0; i < length; i++) copy[at + i] = bytes[start + i]!;
-    else copy.set(bytes.subarray(start, start + length), at);
-    this.#valueStart = at;
+    // A loop for short values (a subarray costs an object and a call); copyBytes for the others, as
+    // V8's own copy out of a SharedArrayBuffer goes byte by byte when the two sides are not aligned
+    // alike (src/bytes/byte-copy.ts).
+    if (length <= 64) for (let i = 0; i < length; i++) copy[i] = bytes[start + i]!;
+    else copyBytes(copy, 0, bytes.subarray(start, start + length));
     this.#valueLength = length;
   }
 }

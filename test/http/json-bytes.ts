@@ -1,7 +1,8 @@
 // The byte-level JSON string escaper against JSON.stringify: every boundary, then random texts and bytes.
 import fc from 'fast-check';
 import t from 'tap';
-import { decodeUtf8Bytes, JsonBytes } from '../../src/http/json-bytes.js';
+import { JsonBytes } from '../../src/http/json-bytes.js';
+import { decodeUtf8Bytes } from '../../src/kv/value-input.js';
 
 /** What the escaper must write for these bytes: decode them (as Node does), stringify, encode. */
 function expected(bytes: Uint8Array): string {
