@@ -194,3 +194,29 @@ t.test('a collected tombstone leaves no entry; a later write to the key starts a
   t.same(store.remove('gone', v(1)), { applied: true, previous: undefined }, 'a delete of no entry');
   t.equal(store.tombstones, 1);
 });
+
+t.test('a reader copies values at and around each of its copy thresholds and buffer sizes', async (t) => {
+  const store = new ShardStore();
+  const reader = new TableReader(store.table.buffers);
+  // 64: loop or copyBytes; 256: set or Buffer.fill inside copyBytes; 1024: the copy buffer's first
+  // size, then its growth; 64 KiB and 1 MiB: large values, read after smaller ones and before them.
+  const sizes = [0, 1, 63, 64, 65, 255, 256, 257, 1023, 1024, 1025, 65_535, 65_536, 65_537, 1 << 20, 100];
+  const k = new Utf8Buffer();
+  let wrong = 0;
+  for (const [i, size] of sizes.entries()) {
+    // Varying ASCII bytes, then a two-byte character at the end, written as bytes.
+    const bytes = Buffer.alloc(size, 'x');
+    for (let j = 0; j < size; j++) bytes[j] = 0x21 + ((j * 7 + i) % 90);
+    if (size >= 2) bytes.write('é', size - 2);
+    t.equal(bytes.length, size);
+    const key = k.encode(`size-${i}`);
+    store.write(key.bytes, key.length, bytes, { wall: 1, counter: i, node: 1 }, false, false);
+    for (const readKey of [`size-${i}`, `size-${Math.max(0, i - 1)}`]) {
+      const kb = new Utf8Buffer().encode(readKey);
+      if (reader.read(kb.bytes, kb.length, tableHash(kb.bytes, kb.length)) !== ReadStatus.FOUND) wrong++;
+      const want = store.get(readKey)?.value ?? '';
+      if (!Buffer.from(reader.valueBytes).equals(Buffer.from(want)) || reader.value !== want) wrong++;
+    }
+  }
+  t.equal(wrong, 0, `${sizes.length} sizes, each read back whole as bytes and as text`);
+});
