@@ -96,6 +96,17 @@ export class WinnerTable {
     );
   }
 
+  /**
+   * Forgets every key but keeps the memory (the index at its capacity, the columns' chunks) for the
+   * next part of a compaction (rewrite-job.ts).
+   */
+  clear(): void {
+    this.#slots.fill(0);
+    this.#count = 0;
+    this.#keyChunks.length = 0;
+    this.#keyTop = 0;
+  }
+
   /** The id of the key `buf[start, start + length)`, or -1. `hash` is keyHash of those bytes. */
   find(buf: Uint8Array, start: number, length: number, hash: number): number {
     const slots = this.#slots;

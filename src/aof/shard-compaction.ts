@@ -174,6 +174,7 @@ export class ShardCompaction {
           records: result.records,
           winnerBytes: result.winnerBytes,
           heapBytes: result.heapBytes,
+          parts: result.parts,
         },
         'AOF compacted',
       );
