@@ -50,12 +50,20 @@ t.test('a check collects once per turn while the heap shrinks, at most five time
   t.teardown(() => collector.stop());
   for (let i = 0; i < 40; i++) garbage.push(new Array<number>(500_000).fill(i));
   t.notOk(collector.check(), 'not right after the work');
-  await new Promise((r) => setTimeout(r, 300));
-  t.ok(getHeapStatistics().used_heap_size > 16 * 1024 * 1024);
-  // Counts the turns of the event loop from here on (started now: it would count as work before).
-  const ticker = setInterval(() => turn++, 0);
+  // An idle period of 300 ms, retried a few times: on a loaded machine V8's finishing of the
+  // collection of the 160 MB just allocated can take over 5% of one period (seen once at load 3.3).
+  let collected = false;
+  let ticker: NodeJS.Timeout | undefined;
   t.teardown(() => clearInterval(ticker));
-  t.ok(collector.check(), 'collected');
+  for (let attempt = 0; attempt < 10 && !collected; attempt++) {
+    await new Promise((r) => setTimeout(r, 300));
+    t.ok(getHeapStatistics().used_heap_size > 16 * 1024 * 1024, 'garbage still held');
+    // Counts the turns of the event loop from here on (started now: it would count as work before).
+    ticker = setInterval(() => turn++, 0);
+    collected = collector.check();
+    if (!collected) clearInterval(ticker);
+  }
+  t.ok(collected, 'collected in an idle period');
   for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
   t.ok(calls >= 2 && calls <= 5, `between two and five collections (${calls})`);
   t.notOk(sameTurn, 'never two in one turn of the event loop');
