@@ -97,8 +97,8 @@ export class WinnerTable {
   }
 
   /**
-   * Forgets every key but keeps the memory (the index at its capacity, the columns' chunks) for the
-   * next part of a compaction (rewrite-job.ts).
+   * Forgets every key for the next part of a compaction (rewrite-job.ts). The index (at its capacity)
+   * and the columns' chunks are kept and overwritten; the key chunks are let go and allocated again.
    */
   clear(): void {
     this.#slots.fill(0);
