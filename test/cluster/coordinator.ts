@@ -228,7 +228,7 @@ t.test('a dead replica: partial within the timeout; a node alone answers as a si
   const started = Date.now();
   const result = await run(a, 'put', 'x', 'y');
   t.same(result.quorum, { required: 2, achieved: 1 }, 'only this node has it');
-  t.ok(Date.now() - started < 2000, 'answered without waiting for the dead peer');
+  t.ok(Date.now() - started < 5000, 'answered without waiting for the dead peer');
   t.equal(entryOn(a, 'x')?.value, 'y', 'the write is here');
   // Once the member table says B is dead, B holds no replica: a write needs nobody else.
   a.setMembers([view(a, a), view(b, a, 'dead')]);

