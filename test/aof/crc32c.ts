@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import { crc32c } from '../../src/aof/crc32c.js';
+import { crc32c, crc32cJs, crc32cNative, NATIVE_MIN_BYTES } from '../../src/aof/crc32c.js';
 
 const ascii = (text: string) => new TextEncoder().encode(text);
 
@@ -26,3 +27,57 @@ t.test('incremental and ranged computation agree with one pass', async (t) => {
   padded.set(data, 5);
   t.equal(crc32c(padded, 0, 5, 1005), whole, 'range inside a larger buffer');
 });
+
+const PREBUILT = ['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64'].includes(
+  `${process.platform}-${process.arch}`,
+);
+
+t.test(
+  'the native addon is loaded where npm installs a build of it (linux x64 and arm64, macOS)',
+  { skip: PREBUILT ? false : 'no prebuilt addon is promised for this platform' },
+  async (t) => {
+    t.type(crc32cNative, 'function', 'a silent fall-back to the JS tables would cost 5x on large records');
+  },
+);
+
+t.test(
+  'native and JS agree on random data, lengths around the switch-over, and chained ranges',
+  { skip: crc32cNative === undefined ? 'no native addon here' : false },
+  async (t) => {
+    const native = crc32cNative as NonNullable<typeof crc32cNative>;
+    const lengths = [
+      0,
+      1,
+      7,
+      8,
+      9,
+      119,
+      120,
+      NATIVE_MIN_BYTES - 1,
+      NATIVE_MIN_BYTES,
+      NATIVE_MIN_BYTES + 1,
+      4096,
+      65_536,
+      65_537,
+    ];
+    for (let i = 0; i < 200; i++) lengths.push(Math.floor(Math.random() * 70_000));
+    let disagreements = 0;
+    for (const length of lengths) {
+      const pad = Math.floor(Math.random() * 16);
+      const buf = randomBytes(length + 2 * pad);
+      const seed = Math.floor(Math.random() * 0x100000000);
+      const js = crc32cJs(buf, seed, pad, pad + length);
+      if (crc32c(buf, seed, pad, pad + length) !== js) disagreements++;
+      if (native(buf.subarray(pad, pad + length), seed) >>> 0 !== js) disagreements++;
+      const cut = pad + Math.floor(Math.random() * (length + 1));
+      if (crc32c(buf, crc32c(buf, 0, pad, cut), cut, pad + length) !== crc32cJs(buf, 0, pad, pad + length))
+        disagreements++;
+    }
+    t.equal(disagreements, 0, `${lengths.length} random cases`);
+    t.equal(
+      crc32c(new Uint8Array(NATIVE_MIN_BYTES)),
+      crc32cJs(new Uint8Array(NATIVE_MIN_BYTES)),
+      'zeros at the switch-over',
+    );
+  },
+);
