@@ -1,5 +1,5 @@
 import { versionToRfc3339 } from '../clock/hlc.js';
-import type { OpResult } from '../kv/key-value-service.js';
+import type { OpResult, Quorum } from '../kv/key-value-service.js';
 import type { BatchOp } from './request-parsing.js';
 
 /** The RFC 3339 timestamp of an operation's result: the wall part of its version. */
@@ -115,6 +115,63 @@ export class AnswerWriter {
     this.#written++;
     this.#spans[index * 2] = itemStart;
     this.#spans[index * 2 + 1] = this.#pos;
+  }
+
+  /**
+   * Writes item `index`, a GET of `key` found with the value `bytes` (UTF-8) at `wall`, as `item`
+   * would write it; `units` then holds its weight. False, with nothing written, when the value is
+   * not printable ASCII without `"` or `\` (its UTF-8 bytes are then not its JSON text): the caller
+   * decodes it and calls `item`.
+   */
+  foundBytes(index: number, key: string, bytes: Uint8Array, wall: number, quorum: Quorum): boolean {
+    const length = bytes.length;
+    for (let i = 0; i < length; i++) {
+      const c = bytes[i]!;
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+    }
+    const comma = this.#written > 0;
+    const itemStart = this.#pos + (comma ? 1 : 0);
+    this.#ensure(length + 193);
+    if (comma) this.bytes[this.#pos++] = 0x2c;
+    const { required, achieved } = quorum;
+    this.#extraUnits = 0;
+    if (achieved >= required) this.#put(GET_OK);
+    else {
+      this.#put(ITEM_START.get!);
+      this.#put(PARTIAL_KEY);
+    }
+    if (!this.#string(key)) {
+      this.#pos = itemStart - (comma ? 1 : 0);
+      return false;
+    }
+    this.#ensure(length + 160);
+    this.#put(FOUND_TRUE_VALUE);
+    const out = this.bytes;
+    let p = this.#pos;
+    out[p++] = 0x22;
+    if (length <= SHORT) for (let i = 0; i < length; i++) out[p++] = bytes[i]!;
+    else {
+      out.set(bytes, p);
+      p += length;
+    }
+    out[p++] = 0x22;
+    this.#pos = p;
+    this.#put(TIMESTAMP);
+    if (!this.#timestamp(wall)) {
+      this.#pos = itemStart - (comma ? 1 : 0);
+      return false;
+    }
+    this.#put(QUORUM_REQUIRED);
+    this.#int(required);
+    this.#put(ACHIEVED);
+    this.#int(achieved);
+    this.#put(CLOSE_ITEM);
+    this.units = this.#pos - itemStart + this.#extraUnits;
+    if (this.#written !== index) this.#ordered = false;
+    this.#written++;
+    this.#spans[index * 2] = itemStart;
+    this.#spans[index * 2 + 1] = this.#pos;
+    return true;
   }
 
   /**

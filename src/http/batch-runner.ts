@@ -14,7 +14,8 @@
  *   happened is reported as such.
  */
 import { ErrorCodes, LallyError } from '../errors.js';
-import type { OpCallback, OpKind, OpResult, Quorum } from '../kv/key-value-service.js';
+import type { OpCallback, OpKind, OpResult, Quorum, ReadSink } from '../kv/key-value-service.js';
+import { decodeUtf8Bytes } from '../kv/value-input.js';
 import { AnswerWriter } from './batch-json.js';
 import type { BatchOp } from './request-parsing.js';
 
@@ -38,6 +39,8 @@ export function defaultBatchBudget(maxValueBytes: number): number {
 const NOT_RUN: Quorum = Object.freeze({ required: 1, achieved: 0 });
 
 type Execute = (op: OpKind, key: string, value: string | undefined, callback: OpCallback) => void;
+/** KeyValueService.readNow: a GET answered into the sink before it returns, or false (then `execute`). */
+type ReadNow = (key: string, sink: ReadSink) => boolean;
 
 interface RunningBatch {
   bytes: number;
@@ -55,6 +58,7 @@ interface WaitingBatch {
 
 export class BatchRunner {
   readonly #execute: Execute;
+  readonly #readNow: ReadNow | undefined;
   readonly #limits: BatchLimits;
   /** Running batches, oldest first, and the batches waiting for a turn. */
   readonly #active: RunningBatch[] = [];
@@ -67,9 +71,11 @@ export class BatchRunner {
   /** batchesBusy: batches refused whole; itemsBusy: GET items answered LALLY_ERR_BUSY. */
   readonly counters = { batchesBusy: 0, itemsBusy: 0 };
 
-  constructor(execute: Execute, limits: BatchLimits) {
+  /** GETs go through `readNow` first when it is given; `execute` runs what it cannot answer now. */
+  constructor(execute: Execute, limits: BatchLimits, readNow?: ReadNow) {
     this.#execute = execute;
     this.#limits = limits;
+    this.#readNow = readNow;
   }
 
   /** Bytes the running batches have assembled. */
@@ -191,6 +197,34 @@ export class BatchRunner {
       batch.bytes += writer.units;
       this.#bytes += writer.units;
     };
+    // The GET that readNow is answering: the sink writes its item as `settle` would.
+    let reading = 0;
+    let readOp: BatchOp | undefined;
+    const sink: ReadSink = {
+      found: (bytes, wall, counter, node, quorum) => {
+        const op = readOp!;
+        // ASCII bytes are the value's UTF-16 units; any other value is decoded and weighed as before.
+        if (
+          !overBudget(bytes.length + op.key.length) &&
+          writer.foundBytes(reading, op.key, bytes, wall, quorum)
+        ) {
+          if (quorum.achieved < quorum.required) shortfalls++;
+          batch.bytes += writer.units;
+          this.#bytes += writer.units;
+          return;
+        }
+        const version = { wall, counter, node };
+        settle(reading, op, {
+          found: true,
+          value: decodeUtf8Bytes(bytes),
+          version,
+          error: undefined,
+          quorum,
+        });
+      },
+      missing: (quorum) => settle(reading, readOp!, missingItem(quorum)),
+    };
+    const readNow = this.#readNow;
     const pump = () => {
       if (pumping) return; // an operation answered synchronously: the loop below goes on
       pumping = true;
@@ -201,6 +235,14 @@ export class BatchRunner {
           settle(index, op, this.#busy());
           if (--remaining === 0) done();
           continue;
+        }
+        if (op.op === 'get' && readNow !== undefined) {
+          reading = index;
+          readOp = op;
+          if (readNow(op.key, sink)) {
+            if (--remaining === 0) done();
+            continue;
+          }
         }
         running++;
         this.#execute(op.op, op.key, op.value, (result) => {
@@ -243,4 +285,15 @@ export class BatchRunner {
     this.#waiting.shift()?.run();
     if (this.#waiting.length === 0) this.close();
   }
+}
+
+/** The item of a GET that found nothing, by quorum (one object per quorum object, reused). */
+let missingQuorum: Quorum | undefined;
+let missingResult: OpResult | undefined;
+function missingItem(quorum: Quorum): OpResult {
+  if (quorum !== missingQuorum || missingResult === undefined) {
+    missingQuorum = quorum;
+    missingResult = { found: false, value: undefined, version: undefined, error: undefined, quorum };
+  }
+  return missingResult;
 }

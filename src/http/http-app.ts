@@ -106,10 +106,14 @@ export class HttpApi {
     this.#kv = meter('kv');
     this.#upstream = meter('upstream');
     const batch = meter('batch');
-    this.#batches = new BatchRunner((op, key, value, callback) => batch.execute(op, key, value, callback), {
-      ...BATCH_DEFAULTS,
-      budgetBytes: opts.batchAnswerBudgetBytes ?? defaultBatchBudget(opts.limits.maxValueBytes),
-    });
+    this.#batches = new BatchRunner(
+      (op, key, value, callback) => batch.execute(op, key, value, callback),
+      {
+        ...BATCH_DEFAULTS,
+        budgetBytes: opts.batchAnswerBudgetBytes ?? defaultBatchBudget(opts.limits.maxValueBytes),
+      },
+      batch.readNow?.bind(batch),
+    );
     this.#debug = opts.logger.isLevelEnabled('debug');
   }
 

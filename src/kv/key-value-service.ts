@@ -89,6 +89,16 @@ export class BytesResult implements OpResult {
 export type OpCallback = (result: OpResult) => void;
 
 /**
+ * Where a read answered at once (KeyValueService.readNow) goes: one of the two methods is called,
+ * once, before readNow returns. A found value comes as its UTF-8 bytes, valid during the call only,
+ * and its version as its three parts (no Version object, no OpResult).
+ */
+export interface ReadSink {
+  found(valueBytes: Uint8Array, wall: number, counter: number, node: number, quorum: Quorum): void;
+  missing(quorum: Quorum): void;
+}
+
+/**
  * get, put and remove as one entry point (`op` says which), so the hot path makes no closure per
  * kind; a batch is a sequence of them (src/http/batch-runner.ts bounds it). Callbacks may run
  * synchronously (a local key) or later (a hop, a sync, a peer).
@@ -96,6 +106,13 @@ export type OpCallback = (result: OpResult) => void;
 export interface KeyValueService {
   /** A PUT's value: a string or its UTF-8 bytes, which are valid only during the call (value-input.ts). */
   execute(op: OpKind, key: string, value: ValueInput | undefined, callback: OpCallback): void;
+  /**
+   * A GET answered now, into `sink`, when the service can answer it without waiting (a key of this
+   * shard, or another shard's key read from its table): the same answer and the same counts as
+   * `execute('get')`. False when it cannot answer now: then it called nothing and counted nothing,
+   * and the caller runs `execute`. Optional: a service without it always takes `execute`.
+   */
+  readNow?(key: string, sink: ReadSink): boolean;
 }
 
 /** The quorums one node reaches alone: every answer is its own, so achieved is 1. */

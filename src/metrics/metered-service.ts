@@ -1,4 +1,11 @@
-import type { KeyValueService, OpCallback, OpKind, OpResult } from '../kv/key-value-service.js';
+import type {
+  KeyValueService,
+  OpCallback,
+  OpKind,
+  OpResult,
+  Quorum,
+  ReadSink,
+} from '../kv/key-value-service.js';
 import type { ValueInput } from '../kv/value-input.js';
 import type { ApiRoute, Outcome, ShardMetricsWriter } from './shard-metrics.js';
 
@@ -24,7 +31,7 @@ export function meteredService(
   writer: ShardMetricsWriter,
   now: () => number = () => performance.now(),
 ): KeyValueService {
-  return {
+  const metered: KeyValueService = {
     execute(op: OpKind, key: string, value: ValueInput | undefined, callback: OpCallback): void {
       let started = -1; // -1: still inside execute (an answer now is inline)
       let answered = false;
@@ -36,4 +43,44 @@ export function meteredService(
       if (!answered) started = now();
     },
   };
+  const read = service.readNow?.bind(service);
+  if (read !== undefined) {
+    const counted = new CountedSink(route, writer);
+    metered.readNow = (key, sink) => {
+      // Restored after the call, in case a sink reads again from inside its answer.
+      const outer = counted.target;
+      counted.target = sink;
+      const answered = read(key, counted);
+      counted.target = outer;
+      return answered;
+    };
+  }
+  return metered;
+}
+
+/** Counts a GET answered now as execute counts it (inline: duration 0), then passes the answer on. */
+class CountedSink implements ReadSink {
+  target: ReadSink | undefined;
+  readonly #route: ApiRoute;
+  readonly #writer: ShardMetricsWriter;
+
+  constructor(route: ApiRoute, writer: ShardMetricsWriter) {
+    this.#route = route;
+    this.#writer = writer;
+  }
+
+  found(valueBytes: Uint8Array, wall: number, counter: number, node: number, quorum: Quorum): void {
+    this.#writer.operation(this.#route, 'get', quorum.achieved < quorum.required ? 'partial' : 'ok', 0);
+    this.target!.found(valueBytes, wall, counter, node, quorum);
+  }
+
+  missing(quorum: Quorum): void {
+    this.#writer.operation(
+      this.#route,
+      'get',
+      quorum.achieved < quorum.required ? 'partial' : 'not_found',
+      0,
+    );
+    this.target!.missing(quorum);
+  }
 }

@@ -14,7 +14,14 @@
 import type { Version } from '../clock/hlc.js';
 import { hashKey } from '../hash/key-hash.js';
 import { HopFlag, HopKind, MAX_FLAG_ACHIEVED } from '../hop/hop-messages.js';
-import type { KeyValueService, OpCallback, OpKind, OpResult, Quorum } from '../kv/key-value-service.js';
+import type {
+  KeyValueService,
+  OpCallback,
+  OpKind,
+  OpResult,
+  Quorum,
+  ReadSink,
+} from '../kv/key-value-service.js';
 import type { MemberView } from '../kv/member-view.js';
 import { copyValue, type ValueInput } from '../kv/value-input.js';
 import type { ReplicationFactor } from '../placement/placement.js';
@@ -96,6 +103,13 @@ export class ClusterService implements KeyValueService {
       }
       this.#replicate(op, key, kept, result, callback);
     });
+  }
+
+  /** A GET answered now: only where execute would read locally (no cluster, or a held key at read_quorum 1). */
+  readNow(key: string, sink: ReadSink): boolean {
+    const topology = this.#topology;
+    if (topology.clustered && !(this.#readQuorum <= 1 && topology.holds(hashKey(key)))) return false;
+    return this.#router.readNow(key, sink);
   }
 
   /** Sends a write this node committed to the other replicas; answers with their count. */

@@ -30,6 +30,7 @@ import {
   type OpKind,
   type OpResult,
   type Quorum,
+  type ReadSink,
 } from '../kv/key-value-service.js';
 import type { ValueInput } from '../kv/value-input.js';
 import { RateLimitedLogs } from '../log/rate-limited.js';
@@ -103,6 +104,8 @@ export class ShardRouter implements KeyValueService {
   /** peerTables[n]: a reader of shard n's table (same node), for GETs without a hop; none for itself. */
   readonly #peerTables: readonly (TableReader | undefined)[];
   readonly #directKey = new Utf8Buffer();
+  /** readNow's version of a local entry, read into this (its parts go to the sink). */
+  readonly #version = { wall: 0, counter: 0, node: 0 };
   /**
    * PUTs and REMOVEs this shard sent to other shards and that are not answered yet, counted by
    * bucket of the key's table hash: a GET of a key in a bucket with a write in flight hops behind it
@@ -232,6 +235,47 @@ export class ShardRouter implements KeyValueService {
         callback(result);
       },
     );
+  }
+
+  /**
+   * A GET answered now into `sink` (KeyValueService.readNow): this shard's key as #getLocal reads it,
+   * another shard's key from its table as #readDirect does. False, with nothing counted, when the
+   * read would hop: no table of the owner, a write of this shard to the key's bucket still in flight
+   * (the GET must read it), or an owner that kept changing the key (`execute` then tries again).
+   */
+  readNow(key: string, sink: ReadSink): boolean {
+    const owner = this.ownerOf(key);
+    const counters = this.#engine.counters;
+    if (owner === this.shard) {
+      const store = this.#engine.store;
+      counters.gets++;
+      const offset = store.liveOffset(key);
+      if (offset < 0) {
+        sink.missing(this.#quorums.read);
+        return true;
+      }
+      counters.hits++;
+      const table = store.table;
+      const version = table.versionAt(offset, this.#version);
+      sink.found(table.valueBytesAt(offset), version.wall, version.counter, version.node, this.#quorums.read);
+      return true;
+    }
+    const table = this.#peerTables[owner];
+    if (table === undefined) return false;
+    const bytes = this.#directKey.encode(key);
+    const hash = tableHash(bytes.bytes, bytes.length);
+    if (this.#writesInFlight[hash & (WRITE_BUCKETS - 1)] !== 0) return false;
+    const status = table.read(bytes.bytes, bytes.length, hash);
+    if (status === ReadStatus.CONTENDED) return false;
+    this.counters.directGets++;
+    counters.gets++;
+    if (status === ReadStatus.MISSING || table.tombstone) {
+      sink.missing(this.#quorums.read);
+      return true;
+    }
+    counters.hits++;
+    sink.found(table.valueBytes, table.wall, table.counter, table.node, this.#quorums.read);
+    return true;
   }
 
   /**

@@ -1,0 +1,251 @@
+/**
+ * The batch runner's synchronous GETs (KeyValueService.readNow) against its old path (execute only):
+ * random batches, run on two identical two-shard setups (real ShardRouters, stores in shared tables
+ * that the other shard reads, hops delivered later as a ring would), must give the same answer bytes,
+ * the same engine and router counts and the same metrics.
+ */
+import { pino } from 'pino';
+import t from 'tap';
+import { HybridLogicalClock } from '../../src/clock/hlc.js';
+import type { HopLink } from '../../src/hop/hop-link.js';
+import { BatchRunner } from '../../src/http/batch-runner.js';
+import type { BatchOp } from '../../src/http/request-parsing.js';
+import type { KeyValueService } from '../../src/kv/key-value-service.js';
+import { meteredService } from '../../src/metrics/metered-service.js';
+import { allocateShardMetrics, ShardMetricsWriter } from '../../src/metrics/shard-metrics.js';
+import { ShardEngine } from '../../src/shard/shard-engine.js';
+import { ShardRouter } from '../../src/shard/shard-router.js';
+import { ShardStore } from '../../src/store/shard-store.js';
+import { allocateTableBuffers } from '../../src/store/table-layout.js';
+import { TableReader } from '../../src/store/table-reader.js';
+import { seededRandom } from '../fixtures/seeded-random.js';
+
+const silent = pino({ level: 'silent' });
+const NOW = 1_700_000_000_000;
+
+/** Copies a message's parts and hands it to the other router on a later microtask. */
+class LaterLink implements HopLink {
+  constructor(
+    readonly from: number,
+    readonly target: () => ShardRouter,
+  ) {}
+
+  send(first: Uint8Array, second?: Uint8Array, third?: Uint8Array): boolean {
+    const message = Buffer.concat([first, second ?? new Uint8Array(0), third ?? new Uint8Array(0)]);
+    queueMicrotask(() => this.target().receive(this.from, message));
+    return true;
+  }
+}
+
+interface Setup {
+  routers: ShardRouter[];
+  engines: ShardEngine[];
+  metrics: SharedArrayBuffer[];
+  /** One runner per shard: a batch arrives at either shard. */
+  runners: BatchRunner[];
+  services: KeyValueService[];
+}
+
+function setup(readNow: boolean, budgetBytes: number): Setup {
+  const tables = [allocateTableBuffers(), allocateTableBuffers()];
+  const routers: ShardRouter[] = [];
+  const engines: ShardEngine[] = [];
+  const metrics: SharedArrayBuffer[] = [];
+  const runners: BatchRunner[] = [];
+  const services: KeyValueService[] = [];
+  for (const shard of [0, 1]) {
+    const engine = new ShardEngine({
+      shard,
+      store: new ShardStore(tables[shard]),
+      // A clock that stands still: both setups stamp the same versions for the same writes.
+      clock: new HybridLogicalClock(shard + 1, () => NOW + shard * 1234),
+      wal: undefined,
+    });
+    const links = [0, 1].map((to) => (to === shard ? undefined : new LaterLink(shard, () => routers[to]!)));
+    const router = new ShardRouter({
+      engine,
+      shard,
+      shards: 2,
+      links,
+      logger: silent,
+      peerTables: tables.map((buffers, n) => (n === shard ? undefined : new TableReader(buffers))),
+    });
+    const block = allocateShardMetrics();
+    const service: KeyValueService = meteredService(router, 'batch', new ShardMetricsWriter(block), () => 0);
+    const limits = { budgetBytes, maxActive: 2, maxWaiting: 64, maxWaitMs: 60_000, window: 8 };
+    runners.push(
+      new BatchRunner(
+        (op, key, value, callback) => service.execute(op, key, value, callback),
+        limits,
+        readNow ? service.readNow?.bind(service) : undefined,
+      ),
+    );
+    services.push(service);
+    routers.push(router);
+    engines.push(engine);
+    metrics.push(block);
+  }
+  t.teardown(() => {
+    for (const router of routers) router.close();
+    for (const runner of runners) runner.close();
+  });
+  return { routers, engines, metrics, runners, services };
+}
+
+function run(runner: BatchRunner, ops: readonly BatchOp[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    runner.submit(
+      ops,
+      () => false,
+      (json) => resolve(Buffer.from(json).toString('latin1')),
+      reject,
+    ),
+  );
+}
+
+const pick = <T>(random: () => number, list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+
+/** Keys of both shards, some needing escapes or non-ASCII, some long; values likewise, some large. */
+function randomBatch(random: () => number, keys: readonly string[], values: readonly string[]): BatchOp[] {
+  const ops: BatchOp[] = [];
+  const count = 1 + Math.floor(random() * 40);
+  for (let i = 0; i < count; i++) {
+    const key = pick(random, keys);
+    const roll = random();
+    if (roll < 0.6) ops.push({ op: 'get', key, value: undefined });
+    else if (roll < 0.85) {
+      ops.push({ op: 'put', key, value: pick(random, values) });
+      // A GET of the key just written, in the same batch: it must read the PUT.
+      if (random() < 0.5) ops.push({ op: 'get', key, value: undefined });
+    } else ops.push({ op: 'remove', key, value: undefined });
+  }
+  return ops;
+}
+
+const KEYS = [
+  ...Array.from({ length: 24 }, (_, i) => `k${i}`),
+  'ü-key',
+  'clé 🔑',
+  'quote"key',
+  'back\\slash',
+  'tab\tkey',
+  'x'.repeat(100),
+  'never-written',
+];
+const VALUES = [
+  '',
+  'v',
+  'plain ascii value ~ {}',
+  'a'.repeat(64),
+  'b'.repeat(65),
+  'c'.repeat(3000),
+  'välue',
+  'emoji 🔑 in it',
+  'quote " inside',
+  'back \\ slash',
+  'new\nline',
+  'ctrl \u0001',
+  '\u007f del',
+  'lone \ud800 surrogate',
+];
+
+for (const budgetBytes of [1 << 24, 6000]) {
+  t.test(`readNow on and off answer the same bytes (budget ${budgetBytes} B)`, async (t) => {
+    const on = setup(true, budgetBytes);
+    const off = setup(false, budgetBytes);
+    const random = seededRandom(budgetBytes);
+    for (let round = 0; round < 400; round++) {
+      const ops = randomBatch(random, KEYS, VALUES);
+      const shard = random() < 0.5 ? 0 : 1;
+      // Sometimes two batches at once on one shard, as concurrent clients send them.
+      const twice = random() < 0.25 ? randomBatch(random, KEYS, VALUES) : undefined;
+      const [a, b, c, d] = await Promise.all([
+        run(on.runners[shard]!, ops),
+        twice === undefined ? '' : run(on.runners[shard]!, twice),
+        run(off.runners[shard]!, ops),
+        twice === undefined ? '' : run(off.runners[shard]!, twice),
+      ]);
+      if (a !== c || b !== d) {
+        t.fail(`round ${round}: the answers differ`, { ops, on: a, off: c });
+        return;
+      }
+    }
+    t.pass('400 rounds answered alike');
+    for (const shard of [0, 1]) {
+      t.same(on.engines[shard]!.counters, off.engines[shard]!.counters, `shard ${shard}: engine counts`);
+      const { directFallbacks: f1, ...onRouter } = on.routers[shard]!.counters;
+      const { directFallbacks: f2, ...offRouter } = off.routers[shard]!.counters;
+      t.same(onRouter, offRouter, `shard ${shard}: router counts`);
+      t.same(
+        new Float64Array(on.metrics[shard]!),
+        new Float64Array(off.metrics[shard]!),
+        `shard ${shard}: metrics`,
+      );
+    }
+    t.ok(
+      on.routers[0]!.counters.directGets + on.routers[1]!.counters.directGets > 0,
+      'some GETs read the other table',
+    );
+    t.ok(on.routers[0]!.counters.hopsOut > 0, 'some operations hopped');
+  });
+}
+
+t.test('a GET answered now does not run execute; one it cannot answer does', async (t) => {
+  const on = setup(true, 1 << 20);
+  const router = on.routers[0]!;
+  const own = KEYS.find((key) => router.ownerOf(key) === 0)!;
+  const other = KEYS.find((key) => router.ownerOf(key) === 1)!;
+  await run(on.runners[0]!, [
+    { op: 'put', key: own, value: 'one' },
+    { op: 'put', key: other, value: 'two' },
+  ]);
+  const executed: string[] = [];
+  const runner = new BatchRunner(
+    (op, key, value, callback) => {
+      executed.push(`${op} ${key}`);
+      router.execute(op, key, value, callback);
+    },
+    { budgetBytes: 1 << 20, maxActive: 2, maxWaiting: 4, maxWaitMs: 60_000, window: 8 },
+    (key, sink) => router.readNow(key, sink),
+  );
+  const answer = JSON.parse(
+    await run(runner, [
+      { op: 'get', key: own, value: undefined },
+      { op: 'get', key: other, value: undefined },
+      { op: 'put', key: other, value: 'three' },
+      { op: 'get', key: other, value: undefined },
+    ]),
+  ) as { results: { value: string | null }[] };
+  t.same(executed, [`put ${other}`, `get ${other}`], 'only the PUT and the GET behind it ran execute');
+  t.same(
+    answer.results.map((r) => r.value),
+    ['one', 'two', 'three', 'three'],
+  );
+});
+
+t.test('GETs weigh the same in the budget on both paths: every budget around the limit', async (t) => {
+  const on = setup(true, 1 << 20);
+  const off = setup(false, 1 << 20);
+  const writes: BatchOp[] = KEYS.map((key, i) => ({ op: 'put', key, value: VALUES[i % VALUES.length]! }));
+  t.equal(await run(on.runners[0]!, writes), await run(off.runners[0]!, writes));
+  const reads: BatchOp[] = [...KEYS, ...KEYS].map((key) => ({ op: 'get', key, value: undefined }));
+  const runner = (s: Setup, shard: number, budgetBytes: number, readNow: boolean) => {
+    const service = s.services[shard]!;
+    return new BatchRunner(
+      (op, key, value, callback) => service.execute(op, key, value, callback),
+      { budgetBytes, maxActive: 2, maxWaiting: 4, maxWaitMs: 60_000, window: 8 },
+      readNow ? service.readNow?.bind(service) : undefined,
+    );
+  };
+  let differ = 0;
+  let partial = 0;
+  for (let budgetBytes = 0; budgetBytes < 12_000; budgetBytes += 7) {
+    const shard = budgetBytes % 2;
+    const a = await run(runner(on, shard, budgetBytes, true), reads);
+    const b = await run(runner(off, shard, budgetBytes, false), reads);
+    if (a !== b) differ++;
+    if (a.startsWith('{"status":"partial"')) partial++;
+  }
+  t.equal(differ, 0, 'the same answers at every budget');
+  t.ok(partial > 100, 'most budgets cut the batch somewhere');
+});
