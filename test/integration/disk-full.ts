@@ -61,7 +61,9 @@ t.test(
 
     await unlink(filler);
     let back = false;
-    for (let i = 0; i < 300 && !back; i++) {
+    // Polls up to 30 s (not a count of tries): on a loaded machine each try can take far longer than 20 ms.
+    const deadline = Date.now() + 30_000;
+    for (let i = 0; !back && Date.now() < deadline; i++) {
       const key = `back-${i}`;
       const answer = await request(`${daemon.url}/kv/${key}`, { method: 'PUT', body: key });
       if (answer.status === 200) {
