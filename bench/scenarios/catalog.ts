@@ -42,6 +42,7 @@ function cases(
     aof?: AofMode;
     valueBytes?: number;
     distribution?: 'uniform' | 'zipf';
+    writeShare?: number;
   }[],
 ): ThroughputCase[] {
   const { options } = ctx;
@@ -51,7 +52,8 @@ function cases(
     const workload = workloadOf(s.kind, { ...s, quick: options.quick });
     const showAof = s.aof !== undefined;
     const label = `${describeWorkload(workload)}, ${shards} shard(s)${showAof ? `, AOF ${aof}` : ''}`;
-    const id = `${workload.kind}-${workload.distribution}-${workload.valueBytes}b-${shards}s-aof-${aof}`;
+    const reads = workload.kind === 'batch' && workload.writeShare === 0 ? '-reads' : '';
+    const id = `${workload.kind}${reads}-${workload.distribution}-${workload.valueBytes}b-${shards}s-aof-${aof}`;
     return { id, label, shards, aof, workload, connections: options.connections };
   });
 }
@@ -103,8 +105,8 @@ export const SCENARIOS: readonly Scenario[] = [
   ),
   throughputScenario(
     'ops',
-    'The 90/10 GET/PUT mix and /batch (100 operations, 90/10), ops/s counted per operation.',
-    (ctx) => cases(ctx, [{ kind: 'mix' }, { kind: 'batch' }]),
+    'The 90/10 GET/PUT mix, /batch of 100 operations (90/10) and /batch of 100 GETs, ops/s counted per operation.',
+    (ctx) => cases(ctx, [{ kind: 'mix' }, { kind: 'batch' }, { kind: 'batch', writeShare: 0 }]),
   ),
   throughputScenario('keys', 'Uniform against Zipfian keys (theta 0.99, fixed seed), GET and mix.', (ctx) =>
     cases(ctx, [

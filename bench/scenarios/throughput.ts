@@ -29,7 +29,14 @@ export function keyCountFor(valueBytes: number, quick: boolean): number {
 
 export function workloadOf(
   kind: OperationKind,
-  options: { distribution?: DistributionName; valueBytes?: number; quick: boolean; batchSize?: number },
+  options: {
+    distribution?: DistributionName;
+    valueBytes?: number;
+    quick: boolean;
+    batchSize?: number;
+    /** Share of PUTs in a mix or a batch (default 0.1); 0 makes a batch of GETs only. */
+    writeShare?: number;
+  },
 ): Workload {
   const valueBytes = options.valueBytes ?? 16;
   return {
@@ -38,7 +45,7 @@ export function workloadOf(
     valueBytes,
     keyCount: keyCountFor(valueBytes, options.quick),
     batchSize: kind === 'batch' ? (options.batchSize ?? 100) : 1,
-    writeShare: kind === 'mix' || kind === 'batch' ? 0.1 : kind === 'put' ? 1 : 0,
+    writeShare: kind === 'mix' || kind === 'batch' ? (options.writeShare ?? 0.1) : kind === 'put' ? 1 : 0,
     seed: 42,
   };
 }
@@ -53,7 +60,8 @@ const KIND_LABEL: Record<OperationKind, string> = {
 /** `GET uniform 16 B`, `batch(100) zipf 1 KiB`. */
 export function describeWorkload(w: Workload): string {
   const size = w.valueBytes >= 1024 ? `${w.valueBytes / 1024} KiB` : `${w.valueBytes} B`;
-  const kind = w.kind === 'batch' ? `batch(${w.batchSize})` : KIND_LABEL[w.kind];
+  const kind =
+    w.kind === 'batch' ? `batch(${w.batchSize}${w.writeShare === 0 ? ' GETs' : ''})` : KIND_LABEL[w.kind];
   return `${kind} ${w.distribution} ${size}`;
 }
 

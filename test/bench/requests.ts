@@ -1,4 +1,5 @@
 import t from 'tap';
+import { describeWorkload, workloadOf } from '../../bench/scenarios/throughput.js';
 import { buildRequestPlan, planLength, preloadBodies, type Workload } from '../../bench/workload/requests.js';
 
 const base: Workload = {
@@ -62,4 +63,14 @@ t.test('preload bodies write every key once, within the size limit', async (t) =
   t.equal(ops.length, 2500);
   t.equal(new Set(ops.map((o) => o.key)).size, 2500);
   t.ok(bodies.every((b) => b.length < 80 * 1024));
+});
+
+t.test('a batch of GETs only: the ops scenario measures it apart from the 90/10 batch', async (t) => {
+  const workload = workloadOf('batch', { quick: true, writeShare: 0 });
+  t.equal(workload.writeShare, 0);
+  t.equal(describeWorkload(workload), 'batch(100 GETs) uniform 16 B');
+  t.equal(describeWorkload(workloadOf('batch', { quick: true })), 'batch(100) uniform 16 B');
+  const plan = buildRequestPlan(workload, 20);
+  const ops = plan.bodies.flatMap((b) => (JSON.parse(b) as { ops: { op: string }[] }).ops);
+  t.ok(ops.length >= 100 && ops.every((o) => o.op === 'get'), `${ops.length} ops, all GETs`);
 });
