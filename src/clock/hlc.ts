@@ -35,7 +35,11 @@ let cachedPrefix = '';
  * stays the same (writes come in bursts within a second).
  */
 export function versionToRfc3339(version: Version): string {
-  const wall = version.wall;
+  return wallToRfc3339(version.wall);
+}
+
+/** versionToRfc3339 of a version's wall part alone (a read answered from the table's parts). */
+export function wallToRfc3339(wall: number): string {
   const second = Math.floor(wall / 1000);
   if (second !== cachedSecond || wall < 0) {
     const iso = new Date(wall).toISOString();

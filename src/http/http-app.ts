@@ -23,6 +23,7 @@ import {
   type RequestLimits,
 } from './request-parsing.js';
 import { errorAnswer, errorJson, Messages, statusLine } from './responses.js';
+import { RestGetSink } from './rest-get-sink.js';
 import type { UwsModule } from './uws-native.js';
 
 export interface HttpAppOptions {
@@ -52,6 +53,12 @@ export interface HttpAppOptions {
 }
 
 const JSON_TYPE = 'application/json';
+/**
+ * The content-type header of nearly every answer, as bytes: uWS measures and copies a JS string
+ * into UTF-8 on every call, and these two were two of its calls per request.
+ */
+const CONTENT_TYPE = Buffer.from('content-type');
+const JSON_TYPE_BYTES = Buffer.from(JSON_TYPE);
 const OCTET_TYPE = 'application/octet-stream';
 const jsonType = (): string => JSON_TYPE;
 const always200 = (): number => 200;
@@ -97,6 +104,9 @@ export class HttpApi {
   /** The service as each route uses it: counted when shard metrics are on. */
   readonly #kv: KeyValueService;
   readonly #upstream: KeyValueService;
+  /** `GET /kv/:key` answered at once when the service can (KeyValueService.readNow), into #getSink. */
+  readonly #readNow: ((key: string, sink: RestGetSink) => boolean) | undefined;
+  readonly #getSink: RestGetSink;
 
   constructor(opts: HttpAppOptions) {
     this.#opts = opts;
@@ -105,6 +115,10 @@ export class HttpApi {
     const meter = (route: ApiRoute) => opts.meter?.(route, opts.service) ?? opts.service;
     this.#kv = meter('kv');
     this.#upstream = meter('upstream');
+    this.#readNow = this.#kv.readNow?.bind(this.#kv);
+    this.#getSink = new RestGetSink(this.#json, (res, status, contentType, body) =>
+      this.#write(res, status, contentType, body),
+    );
     const batch = meter('batch');
     this.#batches = new BatchRunner(
       (op, key, value, callback) => batch.execute(op, key, value, callback),
@@ -193,12 +207,11 @@ export class HttpApi {
     extra?: [string, string],
   ): void {
     this.counters.requests++;
-    if (status === 200) {
-      res.writeHeader('content-type', contentType);
-    } else {
+    if (status !== 200) {
       this.counters.errors++;
-      res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
+      res.writeStatus(statusLine(status));
     }
+    res.writeHeader(CONTENT_TYPE, contentType === JSON_TYPE ? JSON_TYPE_BYTES : contentType);
     if (extra !== undefined) res.writeHeader(extra[0], extra[1]);
     // A 408 closes: the rest of that body may still be on its way.
     res.end(body, this.closing || status === 408);
@@ -338,7 +351,9 @@ export class HttpApi {
   #restGet(res: HttpResponse, req: HttpRequest): void {
     const key = this.#restKey(res, req);
     if (key === undefined) return;
-    if (wantsRawValue(req.getQuery(), req.getHeader('accept'))) {
+    const raw = wantsRawValue(req.getQuery(), req.getHeader('accept'));
+    if (this.#readNow !== undefined && this.#getNow(res, key, raw)) return;
+    if (raw) {
       this.#run(
         res,
         undefined,
@@ -361,6 +376,23 @@ export class HttpApi {
       (result) => this.#answerJson('get', key, undefined, result),
       foundOr404,
     );
+  }
+
+  /** A GET answered inside its handler (already corked) when the service can read it now. */
+  #getNow(res: HttpResponse, key: string, raw: boolean): boolean {
+    const sink = this.#getSink;
+    sink.res = res;
+    sink.key = key;
+    sink.raw = raw;
+    try {
+      if (!this.#readNow!(key, sink)) return false;
+    } catch (error) {
+      this.#sendError(res, error);
+    } finally {
+      sink.res = undefined;
+    }
+    if (this.#debug) this.#opts.logger.debug({ op: 'get', key }, 'request');
+    return true;
   }
 
   #restPut(res: HttpResponse, req: HttpRequest): void {

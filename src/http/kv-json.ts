@@ -57,6 +57,8 @@ const REMOVE_MISSING = messageBytes(Messages.removeMissing);
 const VALUE = Buffer.from(',"value":');
 const TIMESTAMP = Buffer.from(',"timestamp":"');
 const NULL_VALUE = Buffer.from(',"value":null,"timestamp":');
+/** The PUT's message and the answer's end. */
+const ADDED = Buffer.from(`${Messages.added()}"}`);
 
 /**
  * The builders take the quorum each result carries. The texts around it are cached per quorum: the
@@ -132,10 +134,21 @@ export class KvJson {
     return `${head}${JSON.stringify(key)},"value":${JSON.stringify(value)},"timestamp":"${timestamp}"${tail}"${Messages.added()}"}`;
   }
 
-  /** A REST PUT's answer without the value echoed back: the upstream shape less `value`. */
-  putWithoutValue(quorum: Quorum, key: string, timestamp: string): string {
-    const { head, tail } = this.#text(quorum);
-    return `${head}${JSON.stringify(key)},"timestamp":"${timestamp}"${tail}"${Messages.added()}"}`;
+  /**
+   * A REST PUT's answer without the value echoed back: the upstream shape less `value`, as UTF-8 (a
+   * view valid until the next call, like #answer's).
+   */
+  putWithoutValue(quorum: Quorum, key: string, timestamp: string): Uint8Array {
+    const text = this.#text(quorum);
+    return this.#out
+      .reset()
+      .bytes(text.headBytes)
+      .text(JSON.stringify(key))
+      .bytes(TIMESTAMP)
+      .text(timestamp)
+      .bytes(text.tailBytes)
+      .bytes(ADDED)
+      .view();
   }
 
   /** REMOVE: the removed value and the delete's timestamp, or undefined for both when nothing was live. */

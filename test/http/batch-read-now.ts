@@ -4,38 +4,16 @@
  * that the other shard reads, hops delivered later as a ring would), must give the same answer bytes,
  * the same engine and router counts and the same metrics.
  */
-import { pino } from 'pino';
 import t from 'tap';
-import { HybridLogicalClock } from '../../src/clock/hlc.js';
-import type { HopLink } from '../../src/hop/hop-link.js';
 import { BatchRunner } from '../../src/http/batch-runner.js';
 import type { BatchOp } from '../../src/http/request-parsing.js';
 import type { KeyValueService } from '../../src/kv/key-value-service.js';
 import { meteredService } from '../../src/metrics/metered-service.js';
 import { allocateShardMetrics, ShardMetricsWriter } from '../../src/metrics/shard-metrics.js';
-import { ShardEngine } from '../../src/shard/shard-engine.js';
-import { ShardRouter } from '../../src/shard/shard-router.js';
-import { ShardStore } from '../../src/store/shard-store.js';
-import { allocateTableBuffers } from '../../src/store/table-layout.js';
-import { TableReader } from '../../src/store/table-reader.js';
+import type { ShardEngine } from '../../src/shard/shard-engine.js';
+import type { ShardRouter } from '../../src/shard/shard-router.js';
 import { seededRandom } from '../fixtures/seeded-random.js';
-
-const silent = pino({ level: 'silent' });
-const NOW = 1_700_000_000_000;
-
-/** Copies a message's parts and hands it to the other router on a later microtask. */
-class LaterLink implements HopLink {
-  constructor(
-    readonly from: number,
-    readonly target: () => ShardRouter,
-  ) {}
-
-  send(first: Uint8Array, second?: Uint8Array, third?: Uint8Array): boolean {
-    const message = Buffer.concat([first, second ?? new Uint8Array(0), third ?? new Uint8Array(0)]);
-    queueMicrotask(() => this.target().receive(this.from, message));
-    return true;
-  }
-}
+import { twoShardRouters } from '../fixtures/two-shard-routers.js';
 
 interface Setup {
   routers: ShardRouter[];
@@ -47,29 +25,11 @@ interface Setup {
 }
 
 function setup(readNow: boolean, budgetBytes: number): Setup {
-  const tables = [allocateTableBuffers(), allocateTableBuffers()];
-  const routers: ShardRouter[] = [];
-  const engines: ShardEngine[] = [];
+  const { routers, engines } = twoShardRouters(t);
   const metrics: SharedArrayBuffer[] = [];
   const runners: BatchRunner[] = [];
   const services: KeyValueService[] = [];
-  for (const shard of [0, 1]) {
-    const engine = new ShardEngine({
-      shard,
-      store: new ShardStore(tables[shard]),
-      // A clock that stands still: both setups stamp the same versions for the same writes.
-      clock: new HybridLogicalClock(shard + 1, () => NOW + shard * 1234),
-      wal: undefined,
-    });
-    const links = [0, 1].map((to) => (to === shard ? undefined : new LaterLink(shard, () => routers[to]!)));
-    const router = new ShardRouter({
-      engine,
-      shard,
-      shards: 2,
-      links,
-      logger: silent,
-      peerTables: tables.map((buffers, n) => (n === shard ? undefined : new TableReader(buffers))),
-    });
+  for (const router of routers) {
     const block = allocateShardMetrics();
     const service: KeyValueService = meteredService(router, 'batch', new ShardMetricsWriter(block), () => 0);
     const limits = { budgetBytes, maxActive: 2, maxWaiting: 64, maxWaitMs: 60_000, window: 8 };
@@ -81,12 +41,9 @@ function setup(readNow: boolean, budgetBytes: number): Setup {
       ),
     );
     services.push(service);
-    routers.push(router);
-    engines.push(engine);
     metrics.push(block);
   }
   t.teardown(() => {
-    for (const router of routers) router.close();
     for (const runner of runners) runner.close();
   });
   return { routers, engines, metrics, runners, services };

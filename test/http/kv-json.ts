@@ -118,6 +118,19 @@ t.test('the fast builder produces exactly the reference answer', async (t) => {
           }),
         ),
       );
+      t.equal(
+        bytesOf(json.putWithoutValue(wq, key, TS)),
+        bytesOf(
+          JSON.stringify({
+            status: status(write),
+            key,
+            timestamp: TS,
+            quorum: { required: write, achieved },
+            message: Messages.added(),
+          }),
+        ),
+        'a REST PUT without its value echoed',
+      );
       t.same(
         JSON.parse(Buffer.from(json.get(rq, key, Buffer.from('v'), TS)).toString()).message,
         Messages.fetched(key),
