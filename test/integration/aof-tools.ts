@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildFile, recordOfSize, writeBuiltFile } from '../fixtures/aof-files.js';
+import { childEnv, nodeCommand } from '../fixtures/child-env.js';
 import { CLI, PROJECT_ROOT, tempDir } from '../fixtures/daemon-process.js';
 
 t.test('dump into a reader that goes away (`| head`) exits 0 without a stack trace', async (t) => {
@@ -12,8 +13,9 @@ t.test('dump into a reader that goes away (`| head`) exits 0 without a stack tra
   const path = join(dir, 'shard-0.incr-2.aof');
   // Far more output than a pipe holds (64 KiB), so that dump is still writing when the reader leaves.
   await writeBuiltFile(path, buildFile(Array.from({ length: 20_000 }, (_, i) => recordOfSize(i, 120))));
-  const child = spawn(process.execPath, [CLI, 'aof', 'dump', path], {
+  const child = spawn(...nodeCommand([CLI, 'aof', 'dump', path]), {
     cwd: PROJECT_ROOT,
+    env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

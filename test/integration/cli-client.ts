@@ -7,6 +7,7 @@ import { Readable, Writable } from 'node:stream';
 import t from 'tap';
 import { runClientCommand } from '../../src/cli/client.js';
 import type { ClientCommand } from '../../src/cli/client-commands.js';
+import { childEnv, nodeCommand } from '../fixtures/child-env.js';
 import { CLI, freePort, PROJECT_ROOT, startDaemon } from '../fixtures/daemon-process.js';
 
 const TOKEN = 'cli-client-test-token-0123456789';
@@ -135,9 +136,9 @@ t.test('the client against a real daemon', async (t) => {
   // the binary itself (one daemon for the whole file: each start costs seconds on a loaded machine)
   const binary = (args: string[], input?: string) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
+      const child = spawn(...nodeCommand([CLI, ...args]), {
         cwd: PROJECT_ROOT,
-        env: { ...process.env, LALLY_URL: daemon.url, LALLY_TOKEN: TOKEN },
+        env: childEnv({ LALLY_URL: daemon.url, LALLY_TOKEN: TOKEN }),
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let stdout = '';

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
+import { childEnv, nodeCommand } from '../fixtures/child-env.js';
 import { CLI, PROJECT_ROOT, request, runCli, tempDir } from '../fixtures/daemon-process.js';
 
 interface DemoNode {
@@ -44,8 +45,9 @@ async function within(limitMs: number, what: string, check: () => boolean | Prom
 }
 
 async function startDemo(t: Test, args: string[]): Promise<Demo> {
-  const child = spawn(process.execPath, [CLI, 'cluster-demo', ...args], {
+  const child = spawn(...nodeCommand([CLI, 'cluster-demo', ...args]), {
     cwd: PROJECT_ROOT,
+    env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

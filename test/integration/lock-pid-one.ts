@@ -9,6 +9,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
+import { childEnv, nodeCommand } from '../fixtures/child-env.js';
 import { CLI, loopbackArgs, PROJECT_ROOT, tempDir } from '../fixtures/daemon-process.js';
 
 const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' });
@@ -20,13 +21,16 @@ async function startAsPidOne(t: Tap, dataDir: string): Promise<{ child: ChildPro
     '--fork',
     '--mount-proc',
     '--kill-child=SIGKILL', // the daemon dies with its unshare
-    process.execPath,
-    CLI,
+    ...nodeCommand([CLI]).flat(),
     ...(await loopbackArgs(1)),
     '--data-dir',
     dataDir,
   ];
-  const child = spawn('unshare', args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('unshare', args, {
+    cwd: PROJECT_ROOT,
+    env: childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.teardown(() => {
     child.kill('SIGKILL');
   });

@@ -1,14 +1,15 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
+import { childEnv, nodeCommand } from '../fixtures/child-env.js';
 import { freePort, PROJECT_ROOT } from '../fixtures/daemon-process.js';
 
 const NODE = join(PROJECT_ROOT, 'test/fixtures/main-endpoint-node.mjs');
 
 t.test("a node's main thread applies, reads and snapshots over the rings to its shard threads", async (t) => {
-  const child = spawn(process.execPath, [NODE, String(await freePort()), String(await freePort())], {
+  const child = spawn(...nodeCommand([NODE, String(await freePort()), String(await freePort())]), {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, LALLY_ROOT: PROJECT_ROOT },
+    env: childEnv({ LALLY_ROOT: PROJECT_ROOT }),
   });
   let stdout = '';
   let stderr = '';

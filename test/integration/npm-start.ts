@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import t from 'tap';
+import { childEnv, nodeCommand } from '../fixtures/child-env.js';
 import { freePort, PROJECT_ROOT, tempDir } from '../fixtures/daemon-process.js';
 
 function alive(pid: number): boolean {
@@ -30,11 +31,10 @@ t.test('SIGTERM to `npm start` stops the daemon gracefully and frees its port', 
   const dataDir = await tempDir(t);
   const npm = process.env.npm_execpath;
   // Under `npm test`, npm_execpath is npm's own script; run it with this node. Else npm from PATH.
-  const [command, args] = npm?.endsWith('.js') ? [process.execPath, [npm, 'start']] : ['npm', ['start']];
+  const [command, args] = npm?.endsWith('.js') ? nodeCommand([npm, 'start']) : ['npm', ['start']];
   const child = spawn(command, args, {
     cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
+    env: childEnv({
       LALLY_HOST: '127.0.0.1',
       LALLY_HTTP_PORT: String(port),
       LALLY_GRPC_PORT: String(await freePort()),
@@ -43,7 +43,7 @@ t.test('SIGTERM to `npm start` stops the daemon gracefully and frees its port', 
       LALLY_CONFIG: '',
       // no background check for a newer npm (a child that would keep our pipes open)
       npm_config_update_notifier: 'false',
-    },
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import t from 'tap';
+import { childEnv, nodeCommand } from '../fixtures/child-env.js';
 import { CLI, freePort, PROJECT_ROOT, request, tempDir } from '../fixtures/daemon-process.js';
 
 interface Launched {
@@ -16,8 +17,7 @@ interface Launched {
 
 function launch(port: number, dataDir: string, grpcPort: number): Launched {
   const child = spawn(
-    process.execPath,
-    [
+    ...nodeCommand([
       CLI,
       '--config',
       '',
@@ -32,8 +32,8 @@ function launch(port: number, dataDir: string, grpcPort: number): Launched {
       '2',
       '--data-dir',
       dataDir,
-    ],
-    { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    ]),
+    { cwd: PROJECT_ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -7,6 +7,7 @@ import { Doorbell } from '../../src/ring/doorbell.js';
 import { Inbox } from '../../src/ring/inbox.js';
 import { Outbox, type OutboxOptions } from '../../src/ring/outbox.js';
 import { SpscRing } from '../../src/ring/spsc-ring.js';
+import { workerExecArgv } from '../fixtures/child-env.js';
 import { repoPath } from '../fixtures/paths.js';
 
 interface WorkerReport {
@@ -42,6 +43,7 @@ async function startEcho(capacity: number, options: { main?: OutboxOptions; work
   inbox.start();
   const outbox = new Outbox(fromMainRing, workerDoorbellSab, options.main);
   const worker = new Worker(repoPath('test/fixtures/ring-echo-worker.mjs'), {
+    execArgv: workerExecArgv(),
     workerData: {
       inboxDoorbell: workerDoorbellSab,
       fromMainRing,

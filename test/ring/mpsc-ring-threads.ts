@@ -10,6 +10,7 @@ import { Doorbell } from '../../src/ring/doorbell.js';
 import { Inbox } from '../../src/ring/inbox.js';
 import { MPSC_RECORD_HEADER_BYTES, MpscRing } from '../../src/ring/mpsc-ring.js';
 import { Outbox } from '../../src/ring/outbox.js';
+import { workerExecArgv } from '../fixtures/child-env.js';
 import { repoPath } from '../fixtures/paths.js';
 
 /** What test/fixtures/mpsc-sender.mjs sends as message `index` of `sender`. */
@@ -87,6 +88,7 @@ async function run(
     { length: opts.senders },
     (_, sender) =>
       new Worker(repoPath('test/fixtures/mpsc-sender.mjs'), {
+        execArgv: workerExecArgv(),
         workerData: { ringSab, doorbellSab, sender, count: opts.count, sizes: opts.sizes },
       }),
   );

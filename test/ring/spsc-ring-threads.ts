@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { SpscRing } from '../../src/ring/spsc-ring.js';
+import { workerExecArgv } from '../fixtures/child-env.js';
 import { repoPath } from '../fixtures/paths.js';
 
 // A plain JavaScript fixture shared with the worker, in the source tree (not compiled into dist/).
@@ -25,6 +26,7 @@ for (const capacity of [1024, 16 * 1024]) {
     const ring = new SpscRing(ringSab);
     const maxBytes = ring.maxMessageBytes;
     const worker = new Worker(repoPath('test/fixtures/ring-stream-producer.mjs'), {
+      execArgv: workerExecArgv(),
       workerData: { ringSab, count: COUNT, maxBytes },
     });
     let received = 0;
