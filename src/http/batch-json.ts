@@ -60,13 +60,19 @@ const CLOSE_ANSWER = ascii(']}');
 /** Room left before the first item for the answer's head, written last (its status is known at the end). */
 const HEAD_ROOM = STATUS_PARTIAL_COUNT.length + 16 + RESULTS.length;
 
+/** Constants this long or longer are copied by set(), shorter ones by a loop (#put). */
+const PUT_SET_MIN = 12;
+
 /** Strings longer than this are escaped by JSON.stringify and encoded natively; shorter ones by a loop. */
 const SHORT = 64;
 
-/** RFC 3339 texts up to the second ("2024-12-30T10:15:00."), by second, direct-mapped. */
+/**
+ * RFC 3339 texts up to the second, with their opening quote (`"2024-12-30T10:15:00.`), by second,
+ * direct-mapped: each one copied by one set() (see #put).
+ */
 const SECONDS = 256;
 const cachedSeconds = new Float64Array(SECONDS).fill(Number.NaN);
-const cachedPrefixes = new Uint8Array(SECONDS * 20);
+const cachedPrefixes: Uint8Array[] = Array.from({ length: SECONDS }, () => new Uint8Array(0));
 
 /**
  * A /batch answer assembled as UTF-8 bytes, byte for byte the JSON that batchItemJson and the
@@ -283,13 +289,12 @@ export class AnswerWriter {
     if (cachedSeconds[slot] !== second) {
       const iso = new Date(wall).toISOString();
       if (iso.length !== 24) return false;
-      cachedPrefixes.set(ascii(iso.slice(0, 20)), slot * 20);
+      cachedPrefixes[slot] = ascii(`"${iso.slice(0, 20)}`);
       cachedSeconds[slot] = second;
     }
     const bytes = this.bytes;
-    let p = this.#pos;
-    bytes[p++] = 0x22;
-    for (let i = slot * 20, end = i + 20; i < end; i++) bytes[p++] = cachedPrefixes[i]!;
+    bytes.set(cachedPrefixes[slot]!, this.#pos);
+    let p = this.#pos + 21;
     const ms = wall - second * 1000;
     bytes[p++] = 0x30 + Math.floor(ms / 100);
     bytes[p++] = 0x30 + (Math.floor(ms / 10) % 10);
@@ -313,11 +318,21 @@ export class AnswerWriter {
     this.bytes[this.#pos++] = b;
   }
 
-  /** A constant (short: a loop is cheaper than a native call). The caller made room for it. */
+  /**
+   * A constant. The caller made room for it. A byte loop costs about 2.5 ns a byte and set() about
+   * 27 ns whatever the length (measured, Node 20): set() from 12 bytes on. An item of a found GET
+   * writes about 110 bytes of constants, so this was the largest part of its cost in profiles.
+   */
   #put(constant: Uint8Array): void {
     const bytes = this.bytes;
+    const length = constant.length;
+    if (length >= PUT_SET_MIN) {
+      bytes.set(constant, this.#pos);
+      this.#pos += length;
+      return;
+    }
     let p = this.#pos;
-    for (let i = 0; i < constant.length; i++) bytes[p++] = constant[i]!;
+    for (let i = 0; i < length; i++) bytes[p++] = constant[i]!;
     this.#pos = p;
   }
 
