@@ -85,17 +85,32 @@ export class ChaosNode {
     this.#exited = new Promise((r) => child.once('exit', () => r()));
     let ready = false;
     let rest = '';
+    // The end of what it printed, for the error if it stops before it serves (its log file may be
+    // gone by the time somebody reads a CI run).
+    let tail = '';
+    const keep = (chunk: Buffer): void => {
+      if (!ready) tail = (tail + chunk.toString()).slice(-1500);
+    };
     child.stdout!.on('data', (chunk: Buffer) => {
       this.#log.write(chunk);
+      keep(chunk);
       if (ready) return;
       rest += chunk.toString();
       if (rest.includes('lally listening on')) ready = true;
       rest = rest.slice(-200);
     });
-    child.stderr!.on('data', (chunk: Buffer) => this.#log.write(chunk));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      this.#log.write(chunk);
+      keep(chunk);
+    });
     const deadline = Date.now() + timeoutMs;
     while (!ready) {
-      if (!this.running) throw new Error(`node ${spec.index} exited before it was ready (${spec.logFile})`);
+      if (!this.running) {
+        await this.#exited;
+        throw new Error(
+          `node ${spec.index} exited before it was ready (${spec.logFile}); it printed:\n${tail}`,
+        );
+      }
       if (Date.now() > deadline) {
         this.killNow();
         throw new Error(`node ${spec.index} was not ready within ${timeoutMs} ms (${spec.logFile})`);

@@ -4,7 +4,6 @@
  * the caller runs on an interrupt).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   availability,
@@ -23,6 +22,7 @@ import { getJson } from './http.js';
 import { MemberWatch, type Watch } from './member-watch.js';
 import type { Network } from './network.js';
 import { ChaosNode } from './node-process.js';
+import { freeLoopbackPorts } from './ports.js';
 import {
   deleteClient,
   deleteKeys,
@@ -121,17 +121,6 @@ export interface ScenarioEnv {
   log(line: string): void;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
 /** A small deterministic generator (mulberry32), so a seed picks the same nodes and keys. */
 function seeded(seed: number): () => number {
   let a = seed >>> 0;
@@ -190,15 +179,18 @@ export async function runScenario(spec: ScenarioSpec, env: ScenarioEnv): Promise
   const nodes: ChaosNode[] = [];
   const joining = spec.fault.kind === 'join';
   const skew = spec.fault.kind === 'skew' ? spec.fault : undefined;
-  for (let i = 0; i < spec.nodes + (joining ? 1 : 0); i++) {
-    const loopback = network.kind === 'loopback';
+  const count = spec.nodes + (joining ? 1 : 0);
+  const loopback = network.kind === 'loopback';
+  // On loopback every node has its own HTTP and gRPC port; in namespaces each has its own address.
+  const ports = loopback ? await freeLoopbackPorts(2 * count) : [];
+  for (let i = 0; i < count; i++) {
     const netns = network.netnsOf(i);
     nodes.push(
       new ChaosNode({
         index: i,
         host: network.hostOf(i),
-        httpPort: loopback ? await freePort() : 3000,
-        grpcPort: loopback ? await freePort() : 50071,
+        httpPort: loopback ? ports[2 * i]! : 3000,
+        grpcPort: loopback ? ports[2 * i + 1]! : 50071,
         dataDir: join(logDir, `node-${i}`),
         logFile: join(logDir, `node-${i}.log`),
         ...(netns === undefined ? {} : { netns }),
