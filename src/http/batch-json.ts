@@ -232,6 +232,8 @@ export class AnswerWriter {
     if (!this.#string(op.key)) return false;
     const value = op.op === 'put' ? op.value : result.found ? result.value : undefined;
     if (op.op === 'put' || result.found) {
+      // A long key's text may end the buffer: 3 bytes a unit fill what #string made room for.
+      this.#ensure(FOUND_TRUE_VALUE.length + NULL.length);
       this.#put(FOUND_TRUE_VALUE);
       if (value === undefined) this.#put(NULL);
       else if (!this.#string(value)) return false;

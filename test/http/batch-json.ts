@@ -110,3 +110,29 @@ t.test('an empty batch', async (t) => {
     '{"status":"success","count":0,"results":[]}',
   );
 });
+
+t.test('an item whose key fills the buffer to its end: every buffer size around it', async (t) => {
+  // A key past the short-string loop whose UTF-8 is 3 or 4 bytes a character leaves no slack after
+  // its text; the constant that follows must still find room (it threw, or was cut, at 54 sizes).
+  let differ = 0;
+  for (const key of ['€'.repeat(70), '€'.repeat(65), '🎉'.repeat(40), 'é'.repeat(70)]) {
+    for (const op of ['get', 'put'] as const) {
+      for (let size = 64; size < 1200; size++) {
+        const writer = new AnswerWriter(size);
+        const batch: BatchOp = { op, key, value: op === 'put' ? 'v' : undefined };
+        const result: OpResult = {
+          found: true,
+          value: 'v',
+          version: { wall: 1_733_150_000_123, counter: 0, node: 1 },
+          error: undefined,
+          quorum: { required: 1, achieved: 1 },
+        };
+        writer.reset(1);
+        writer.item(0, batch, result);
+        const bytes = Buffer.from(writer.finish(1, false, new AnswerWriter(size))).toString('utf8');
+        if (bytes !== stringAnswer([[batch, result]], false)) differ++;
+      }
+    }
+  }
+  t.equal(differ, 0, 'the same answer at every size');
+});
