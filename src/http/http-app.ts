@@ -22,7 +22,7 @@ import {
   parseKeyValueBody,
   type RequestLimits,
 } from './request-parsing.js';
-import { errorAnswer, errorJson, Messages, statusLine } from './responses.js';
+import { errorAnswer, errorJson, JSON_TYPE, Messages, OCTET_TYPE, statusLine } from './responses.js';
 import { RestGetSink } from './rest-get-sink.js';
 import type { UwsModule } from './uws-native.js';
 
@@ -52,14 +52,12 @@ export interface HttpAppOptions {
   meter?(route: ApiRoute, service: KeyValueService): KeyValueService;
 }
 
-const JSON_TYPE = 'application/json';
 /**
  * The content-type header of nearly every answer, as bytes: uWS measures and copies a JS string
  * into UTF-8 on every call, and these two were two of its calls per request.
  */
 const CONTENT_TYPE = Buffer.from('content-type');
 const JSON_TYPE_BYTES = Buffer.from(JSON_TYPE);
-const OCTET_TYPE = 'application/octet-stream';
 const jsonType = (): string => JSON_TYPE;
 const always200 = (): number => 200;
 const foundOr404 = (result: OpResult): number => (result.found ? 200 : 404);
@@ -387,7 +385,9 @@ export class HttpApi {
     try {
       if (!this.#readNow!(key, sink)) return false;
     } catch (error) {
-      this.#sendError(res, error);
+      // Answered already (the failure came after the write): a second answer would be refused.
+      if (sink.res === undefined) this.#opts.logger.error({ err: error }, 'GET failed after its answer');
+      else this.#sendError(res, error);
     } finally {
       sink.res = undefined;
     }

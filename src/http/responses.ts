@@ -29,6 +29,10 @@ export function kvAnswerJson(answer: KvAnswer): string {
   );
 }
 
+/** The content types of the API's answers. */
+export const JSON_TYPE = 'application/json';
+export const OCTET_TYPE = 'application/octet-stream';
+
 export const Messages = {
   added: () => 'Operation completed successfully.',
   fetched: (key: string) => `Key '${key}' was fetched successfully.`,

@@ -4,9 +4,9 @@
  * setups, one with readNow and one without, must answer every GET with the same status, content type
  * and bytes, and leave the same engine, router and metrics counts.
  */
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import t, { type Test } from 'tap';
-import { createHttpApp, HttpApi } from '../../src/http/http-app.js';
+import { createHttpApp, HttpApi, type HttpAppOptions } from '../../src/http/http-app.js';
 import { loadNativeUws } from '../../src/http/uws-native.js';
 import type { KeyValueService } from '../../src/kv/key-value-service.js';
 import { meteredService } from '../../src/metrics/metered-service.js';
@@ -26,6 +26,30 @@ interface Side extends TwoShards {
   services: KeyValueService[];
 }
 
+/** An HTTP API over `opts.service` on a real uWS socket of this thread; its URL. */
+async function serve(
+  t: Test,
+  opts: { service: KeyValueService; logger?: Logger; meter?: HttpAppOptions['meter'] },
+): Promise<string> {
+  const api = new HttpApi({
+    service: opts.service,
+    limits: LIMITS,
+    logger: opts.logger ?? silent,
+    nodes: () => [],
+    cluster: () => [],
+    stats: (callback) => callback('{}'),
+    ...(opts.meter === undefined ? {} : { meter: opts.meter }),
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    createHttpApp(uws, api).listen('127.0.0.1', 0, (socket) => {
+      if (!socket) return reject(new Error('uWS did not listen'));
+      t.teardown(() => uws.us_listen_socket_close(socket));
+      resolve(uws.us_socket_local_port(socket));
+    });
+  });
+  return `http://127.0.0.1:${port}`;
+}
+
 async function side(t: Test, readNow: boolean, readQuorum: number | undefined): Promise<Side> {
   const shards = twoShardRouters(t, readQuorum === undefined ? {} : { readQuorum });
   const metrics: SharedArrayBuffer[] = [];
@@ -34,27 +58,15 @@ async function side(t: Test, readNow: boolean, readQuorum: number | undefined): 
   for (const router of shards.routers) {
     const block = allocateShardMetrics();
     const writer = new ShardMetricsWriter(block);
-    const api = new HttpApi({
+    const url = await serve(t, {
       service: router,
-      limits: LIMITS,
-      logger: silent,
-      nodes: () => [],
-      cluster: () => [],
-      stats: (callback) => callback('{}'),
       meter: (route, service) => {
         const metered = meteredService(service, route, writer, () => 0);
         // Without readNow the route takes execute, as it did before the sink existed.
         return readNow ? metered : { execute: metered.execute.bind(metered) };
       },
     });
-    const port = await new Promise<number>((resolve, reject) => {
-      createHttpApp(uws, api).listen('127.0.0.1', 0, (socket) => {
-        if (!socket) return reject(new Error('uWS did not listen'));
-        t.teardown(() => uws.us_listen_socket_close(socket));
-        resolve(uws.us_socket_local_port(socket));
-      });
-    });
-    urls.push(`http://127.0.0.1:${port}`);
+    urls.push(url);
     services.push(router);
     metrics.push(block);
   }
@@ -151,3 +163,43 @@ for (const readQuorum of [undefined, 2]) {
     assertSameCounts(t, on, off);
   });
 }
+
+t.test(
+  'a read that fails before its answer is a 500; one that fails after it keeps its answer',
+  async (t) => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => lines.push(line) });
+    const unused: KeyValueService['execute'] = () => t.fail('execute is not reached');
+    const before = await serve(t, {
+      logger,
+      service: {
+        execute: unused,
+        readNow: () => {
+          throw new Error('the table is gone');
+        },
+      },
+    });
+    const failed = await get(`${before}/kv/k`);
+    t.equal(failed.status, 500);
+    t.match(Buffer.from(failed.body, 'hex').toString(), /"status":"error"/);
+    const after = await serve(t, {
+      logger,
+      service: {
+        execute: unused,
+        readNow: (_key, sink) => {
+          sink.found(Buffer.from('v'), 1_700_000_000_000, 0, 1, { required: 1, achieved: 1 });
+          throw new Error('after the answer');
+        },
+      },
+    });
+    const answered = await get(`${after}/kv/k?raw`);
+    t.equal(answered.status, 200, 'the answer written stands');
+    t.equal(Buffer.from(answered.body, 'hex').toString(), 'v');
+    t.ok(
+      lines.some((line) => line.includes('GET failed after its answer') && line.includes('after the answer')),
+      'the late failure is logged',
+    );
+    // The same API answers its next request: the sink holds no response of the last one.
+    t.equal((await get(`${after}/kv/k?raw`)).status, 200);
+  },
+);
