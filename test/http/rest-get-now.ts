@@ -101,6 +101,9 @@ const KEYS = [
   'back\\slash',
   'tab\tkey',
   'x'.repeat(200),
+  // At max_key_bytes (256 here), in ASCII and in 3-byte characters (255 bytes).
+  'm'.repeat(256),
+  '€'.repeat(85),
   'never-written',
 ];
 const VALUES = [
@@ -111,6 +114,7 @@ const VALUES = [
   'b'.repeat(64),
   'c'.repeat(65),
   'd'.repeat(70_000),
+  'w'.repeat(LIMITS.maxValueBytes), // at max_value_bytes
   'välue',
   'emoji 🔑 in it',
   'quote " inside',
