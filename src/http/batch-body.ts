@@ -2,14 +2,12 @@
  * A fast parse of the usual /batch body, the one JSON.stringify makes of
  * `{"ops":[{"op":"get","key":"..."},{"op":"put","key":"...","value":"..."}]}` (or of the array alone):
  * no whitespace, the fields in that order, printable ASCII strings without escapes. It scans the
- * decoded text once and takes the keys as slices of it, where JSON.parse would build an object per
- * operation and parseBatchBody a second one. Anything else, and anything that is not valid (a limit
+ * body's bytes once and keeps each key as a span of them (BodyOp), where JSON.parse would decode the
+ * body and build an object and a string per operation, and parseBatchBody a second object. Anything else, and anything that is not valid (a limit
  * passed, an empty key), is left to parseBatchBody's JSON.parse path, which gives the answer and
  * the error messages: this one only ever answers the ops of a body that path would accept, the same.
  */
 import type { BatchOp, BatchOpName, RequestLimits } from './request-parsing.js';
-
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Buffer#latin1Slice on any Uint8Array (Node 20; not in the typings). */
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(start: number, end: number): string })
@@ -21,46 +19,90 @@ const LONGEST = 4096;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+const OPS_OPEN = ascii('{"ops":[');
+const OP_OPEN = ascii('{"op":"');
+const KEY_OPEN = ascii('","key":"');
+const VALUE_OPEN = ascii(',"value":"');
+const GET_QUOTE = ascii('get"');
+const PUT_QUOTE = ascii('put"');
+const REMOVE_QUOTE = ascii('remove"');
+
+/**
+ * An operation that fastBatchOps read. Its key is `body[keyStart, keyEnd)`: printable ASCII without
+ * `"` or `\`, so those bytes are both the key's UTF-8 and its JSON text, and a GET can be routed,
+ * looked up and answered from them (KeyValueService.readNowBytes) without a string. The string is
+ * made the first time something asks for `key`. `body` is the batch's own copy of the request body:
+ * uWS reclaims the bytes it handed over once the request handler returns, and a batch may run later.
+ */
+export class BodyOp implements BatchOp {
+  readonly op: BatchOpName;
+  readonly value: string | undefined;
+  readonly body: Uint8Array;
+  readonly keyStart: number;
+  readonly keyEnd: number;
+  #key: string | undefined;
+
+  constructor(
+    op: BatchOpName,
+    body: Uint8Array,
+    keyStart: number,
+    keyEnd: number,
+    value: string | undefined,
+  ) {
+    this.op = op;
+    this.body = body;
+    this.keyStart = keyStart;
+    this.keyEnd = keyEnd;
+    this.value = value;
+  }
+
+  get key(): string {
+    if (this.#key === undefined) this.#key = latin1Slice.call(this.body, this.keyStart, this.keyEnd);
+    return this.#key;
+  }
+}
+
+/** The key's length in UTF-16 units (a BodyOp's key is ASCII: its bytes), without making its string. */
+export function keyUnits(op: BatchOp): number {
+  return op instanceof BodyOp ? op.keyEnd - op.keyStart : op.key.length;
+}
+
 /** The ops of `bytes`, or undefined when the body is not of the usual shape (or not valid). */
 export function fastBatchOps(bytes: Uint8Array, limits: RequestLimits): BatchOp[] | undefined {
   // A body that starts with anything else (a byte order mark, whitespace) takes the usual path.
   const first = bytes[0];
-  if (first !== 0x7b && first !== 0x5b) return undefined;
-  let text: string;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
-    return undefined;
-  }
-  const n = text.length;
   let i: number;
   let wrapped: boolean;
-  if (text.startsWith('{"ops":[')) {
-    i = 8;
+  if (first === 0x7b && startsWith(bytes, 0, OPS_OPEN)) {
+    i = OPS_OPEN.length;
     wrapped = true;
   } else if (first === 0x5b) {
     i = 1;
     wrapped = false;
   } else return undefined;
+  // Every byte of an accepted body is matched below as structure or as printable ASCII: an accepted
+  // body is ASCII, so it needs no UTF-8 check, and its offsets are its characters' offsets.
+  const n = bytes.length;
+  const body = copyOf(bytes);
   const ops: BatchOp[] = [];
   const maxOps = limits.maxBatchOps;
-  if (text.charCodeAt(i) === 0x5d) i++;
+  if (bytes[i] === 0x5d) i++;
   else {
     for (;;) {
-      if (!text.startsWith('{"op":"', i)) return undefined;
-      i += 7;
-      const op = opAt(text, i);
+      if (!startsWith(bytes, i, OP_OPEN)) return undefined;
+      i += OP_OPEN.length;
+      const op = opAt(bytes, i);
       if (op === undefined) return undefined;
       i += op.length;
-      if (!text.startsWith('","key":"', i)) return undefined;
-      const keyStart = i + 9;
-      const keyEnd = stringEnd(text, keyStart);
+      if (!startsWith(bytes, i, KEY_OPEN)) return undefined;
+      const keyStart = i + KEY_OPEN.length;
+      const keyEnd = stringEnd(bytes, keyStart);
       if (keyEnd < 0 || keyEnd === keyStart || keyEnd - keyStart > limits.maxKeyBytes) return undefined;
       i = keyEnd + 1;
       let value: string | undefined;
-      if (text.startsWith(',"value":"', i)) {
-        const valueStart = i + 10;
-        const valueEnd = stringEnd(text, valueStart);
+      if (startsWith(bytes, i, VALUE_OPEN)) {
+        const valueStart = i + VALUE_OPEN.length;
+        const valueEnd = stringEnd(bytes, valueStart);
         if (valueEnd < 0) return undefined;
         if (op.name === 'put') {
           if (valueEnd - valueStart > limits.maxValueBytes) return undefined;
@@ -69,24 +111,39 @@ export function fastBatchOps(bytes: Uint8Array, limits: RequestLimits): BatchOp[
         }
         i = valueEnd + 1;
       } else if (op.name === 'put') return undefined;
-      if (text.charCodeAt(i) !== 0x7d) return undefined;
+      if (bytes[i] !== 0x7d) return undefined;
       i++;
-      // Text is all ASCII here: its offsets are the bytes' offsets.
-      const key =
-        op.name === 'get' ? text.slice(keyStart, keyEnd) : latin1Slice.call(bytes, keyStart, keyEnd);
       if (ops.length === maxOps) return undefined; // the usual path says how many is too many
-      ops.push({ op: op.name, key, value });
-      const c = text.charCodeAt(i++);
+      ops.push(new BodyOp(op.name, body, keyStart, keyEnd, value));
+      const c = bytes[i++];
       if (c === 0x2c) continue;
       if (c === 0x5d) break;
       return undefined;
     }
   }
   if (wrapped) {
-    if (text.charCodeAt(i) !== 0x7d) return undefined;
+    if (bytes[i] !== 0x7d) return undefined;
     i++;
   }
   return i === n ? ops : undefined;
+}
+
+function ascii(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/** Whether `bytes` holds `prefix` at `at`. */
+function startsWith(bytes: Uint8Array, at: number, prefix: Uint8Array): boolean {
+  if (at + prefix.length > bytes.length) return false;
+  for (let k = 0; k < prefix.length; k++) if (bytes[at + k] !== prefix[k]) return false;
+  return true;
+}
+
+/** A copy of the body that the batch owns (Buffer's pool for small ones, no zero-filling). */
+function copyOf(bytes: Uint8Array): Uint8Array {
+  const copy = Buffer.allocUnsafe(bytes.length);
+  copy.set(bytes);
+  return copy;
 }
 
 interface OpName {
@@ -100,19 +157,19 @@ const PUT: OpName = { name: 'put', length: 3 };
 const REMOVE: OpName = { name: 'remove', length: 6 };
 
 /** get, put or remove spelled so at `i`, followed by its closing quote; undefined for anything else. */
-function opAt(text: string, i: number): OpName | undefined {
-  const c = text.charCodeAt(i);
-  if (c === 0x67 && text.startsWith('get"', i)) return GET;
-  if (c === 0x70 && text.startsWith('put"', i)) return PUT;
-  if (c === 0x72 && text.startsWith('remove"', i)) return REMOVE;
+function opAt(bytes: Uint8Array, i: number): OpName | undefined {
+  const c = bytes[i];
+  if (c === 0x67 && startsWith(bytes, i, GET_QUOTE)) return GET;
+  if (c === 0x70 && startsWith(bytes, i, PUT_QUOTE)) return PUT;
+  if (c === 0x72 && startsWith(bytes, i, REMOVE_QUOTE)) return REMOVE;
   return undefined;
 }
 
 /** Where the string starting at `start` ends (its closing quote), or -1 when it holds more than printable ASCII. */
-function stringEnd(text: string, start: number): number {
-  const limit = Math.min(text.length, start + LONGEST + 1);
+function stringEnd(bytes: Uint8Array, start: number): number {
+  const limit = Math.min(bytes.length, start + LONGEST + 1);
   for (let i = start; i < limit; i++) {
-    const c = text.charCodeAt(i);
+    const c = bytes[i]!;
     if (c === QUOTE) return i;
     if (c < 0x20 || c > 0x7e || c === BACKSLASH) return -1;
   }

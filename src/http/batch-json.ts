@@ -1,5 +1,6 @@
 import { versionToRfc3339 } from '../clock/hlc.js';
 import type { OpResult, Quorum } from '../kv/key-value-service.js';
+import { BodyOp } from './batch-body.js';
 import type { BatchOp } from './request-parsing.js';
 
 /** The RFC 3339 timestamp of an operation's result: the wall part of its version. */
@@ -124,12 +125,12 @@ export class AnswerWriter {
   }
 
   /**
-   * Writes item `index`, a GET of `key` found with the value `bytes` (UTF-8) at `wall`, as `item`
+   * Writes item `index`, a GET of `op.key` found with the value `bytes` (UTF-8) at `wall`, as `item`
    * would write it; `units` then holds its weight. False, with nothing written, when the value is
    * not printable ASCII without `"` or `\` (its UTF-8 bytes are then not its JSON text): the caller
    * decodes it and calls `item`.
    */
-  foundBytes(index: number, key: string, bytes: Uint8Array, wall: number, quorum: Quorum): boolean {
+  foundBytes(index: number, op: BatchOp, bytes: Uint8Array, wall: number, quorum: Quorum): boolean {
     const length = bytes.length;
     for (let i = 0; i < length; i++) {
       const c = bytes[i]!;
@@ -146,7 +147,7 @@ export class AnswerWriter {
       this.#put(ITEM_START.get!);
       this.#put(PARTIAL_KEY);
     }
-    if (!this.#string(key)) {
+    if (!this.#key(op)) {
       this.#pos = itemStart - (comma ? 1 : 0);
       return false;
     }
@@ -229,7 +230,7 @@ export class AnswerWriter {
       this.#put(ITEM_START[op.op]!);
       this.#put(status ? SUCCESS_KEY : PARTIAL_KEY);
     }
-    if (!this.#string(op.key)) return false;
+    if (!this.#key(op)) return false;
     const value = op.op === 'put' ? op.value : result.found ? result.value : undefined;
     if (op.op === 'put' || result.found) {
       // A long key's text may end the buffer: 3 bytes a unit fill what #string made room for.
@@ -251,6 +252,25 @@ export class AnswerWriter {
     this.#int(achieved);
     this.#put(CLOSE_ITEM);
     this.units = this.#pos - start + this.#extraUnits;
+    return true;
+  }
+
+  /** The op's key as a JSON string: a BodyOp's from its bytes (printable ASCII, no escapes: as is). */
+  #key(op: BatchOp): boolean {
+    if (!(op instanceof BodyOp)) return this.#string(op.key);
+    const { body, keyStart, keyEnd } = op;
+    const length = keyEnd - keyStart;
+    this.#ensure(length + 2);
+    const bytes = this.bytes;
+    let p = this.#pos;
+    bytes[p++] = 0x22;
+    if (length <= SHORT) for (let i = keyStart; i < keyEnd; i++) bytes[p++] = body[i]!;
+    else {
+      bytes.set(body.subarray(keyStart, keyEnd), p);
+      p += length;
+    }
+    bytes[p++] = 0x22;
+    this.#pos = p;
     return true;
   }
 

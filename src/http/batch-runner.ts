@@ -16,6 +16,7 @@
 import { ErrorCodes, LallyError } from '../errors.js';
 import type { OpCallback, OpKind, OpResult, Quorum, ReadSink } from '../kv/key-value-service.js';
 import { decodeUtf8Bytes } from '../kv/value-input.js';
+import { BodyOp, keyUnits } from './batch-body.js';
 import { AnswerWriter } from './batch-json.js';
 import type { BatchOp } from './request-parsing.js';
 
@@ -41,6 +42,8 @@ const NOT_RUN: Quorum = Object.freeze({ required: 1, achieved: 0 });
 type Execute = (op: OpKind, key: string, value: string | undefined, callback: OpCallback) => void;
 /** KeyValueService.readNow: a GET answered into the sink before it returns, or false (then `execute`). */
 type ReadNow = (key: string, sink: ReadSink) => boolean;
+/** KeyValueService.readNowBytes: readNow of a key given as its UTF-8 bytes, `source[start, end)`. */
+type ReadNowBytes = (source: Uint8Array, start: number, end: number, sink: ReadSink) => boolean;
 
 interface RunningBatch {
   bytes: number;
@@ -59,6 +62,7 @@ interface WaitingBatch {
 export class BatchRunner {
   readonly #execute: Execute;
   readonly #readNow: ReadNow | undefined;
+  readonly #readNowBytes: ReadNowBytes | undefined;
   readonly #limits: BatchLimits;
   /** Running batches, oldest first, and the batches waiting for a turn. */
   readonly #active: RunningBatch[] = [];
@@ -71,11 +75,15 @@ export class BatchRunner {
   /** batchesBusy: batches refused whole; itemsBusy: GET items answered LALLY_ERR_BUSY. */
   readonly counters = { batchesBusy: 0, itemsBusy: 0 };
 
-  /** GETs go through `readNow` first when it is given; `execute` runs what it cannot answer now. */
-  constructor(execute: Execute, limits: BatchLimits, readNow?: ReadNow) {
+  /**
+   * GETs go through `readNow` first when it is given (through `readNowBytes` for the keys of a body
+   * that the fast parse read, when that is given too); `execute` runs what they cannot answer now.
+   */
+  constructor(execute: Execute, limits: BatchLimits, readNow?: ReadNow, readNowBytes?: ReadNowBytes) {
     this.#execute = execute;
     this.#limits = limits;
     this.#readNow = readNow;
+    this.#readNowBytes = readNow === undefined ? undefined : readNowBytes;
   }
 
   /** Bytes the running batches have assembled. */
@@ -188,7 +196,7 @@ export class BatchRunner {
       (this.#active[0] !== batch && this.#bytes + size > limits.budgetBytes);
     const settle = (index: number, op: BatchOp, outcome: OpResult) => {
       let result = outcome;
-      if (op.op === 'get' && result.found && overBudget((result.value?.length ?? 0) + op.key.length)) {
+      if (op.op === 'get' && result.found && overBudget((result.value?.length ?? 0) + keyUnits(op))) {
         spent = true;
         result = this.#busy();
       }
@@ -204,10 +212,7 @@ export class BatchRunner {
       found: (bytes, wall, counter, node, quorum) => {
         const op = readOp!;
         // ASCII bytes are the value's UTF-16 units; any other value is decoded and weighed as before.
-        if (
-          !overBudget(bytes.length + op.key.length) &&
-          writer.foundBytes(reading, op.key, bytes, wall, quorum)
-        ) {
+        if (!overBudget(bytes.length + keyUnits(op)) && writer.foundBytes(reading, op, bytes, wall, quorum)) {
           if (quorum.achieved < quorum.required) shortfalls++;
           batch.bytes += writer.units;
           this.#bytes += writer.units;
@@ -225,6 +230,7 @@ export class BatchRunner {
       missing: (quorum) => settle(reading, readOp!, missingItem(quorum)),
     };
     const readNow = this.#readNow;
+    const readNowBytes = this.#readNowBytes;
     const pump = () => {
       if (pumping) return; // an operation answered synchronously: the loop below goes on
       pumping = true;
@@ -239,7 +245,11 @@ export class BatchRunner {
         if (op.op === 'get' && readNow !== undefined) {
           reading = index;
           readOp = op;
-          if (readNow(op.key, sink)) {
+          const answered =
+            readNowBytes !== undefined && op instanceof BodyOp
+              ? readNowBytes(op.body, op.keyStart, op.keyEnd, sink)
+              : readNow(op.key, sink);
+          if (answered) {
             if (--remaining === 0) done();
             continue;
           }

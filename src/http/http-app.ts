@@ -125,6 +125,7 @@ export class HttpApi {
         budgetBytes: opts.batchAnswerBudgetBytes ?? defaultBatchBudget(opts.limits.maxValueBytes),
       },
       batch.readNow?.bind(batch),
+      batch.readNowBytes?.bind(batch),
     );
     this.#debug = opts.logger.isLevelEnabled('debug');
   }

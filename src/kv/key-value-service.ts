@@ -113,6 +113,12 @@ export interface KeyValueService {
    * and the caller runs `execute`. Optional: a service without it always takes `execute`.
    */
   readNow?(key: string, sink: ReadSink): boolean;
+  /**
+   * readNow of the key whose UTF-8 bytes are `source[start, end)`, read during the call only (a
+   * /batch body's key, not decoded to a string). Optional, beside readNow: a service with only readNow
+   * is asked with the key decoded.
+   */
+  readNowBytes?(source: Uint8Array, start: number, end: number, sink: ReadSink): boolean;
 }
 
 /** The quorums one node reaches alone: every answer is its own, so achieved is 1. */

@@ -44,13 +44,23 @@ export function meteredService(
     },
   };
   const read = service.readNow?.bind(service);
+  const counted = new CountedSink(route, writer);
   if (read !== undefined) {
-    const counted = new CountedSink(route, writer);
     metered.readNow = (key, sink) => {
       // Restored after the call, in case a sink reads again from inside its answer.
       const outer = counted.target;
       counted.target = sink;
       const answered = read(key, counted);
+      counted.target = outer;
+      return answered;
+    };
+  }
+  const readBytes = service.readNowBytes?.bind(service);
+  if (readBytes !== undefined) {
+    metered.readNowBytes = (source, start, end, sink) => {
+      const outer = counted.target;
+      counted.target = sink;
+      const answered = readBytes(source, start, end, counted);
       counted.target = outer;
       return answered;
     };

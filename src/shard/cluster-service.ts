@@ -12,7 +12,7 @@
  * With no other member on the ring every call is the router's own, at the single node's cost.
  */
 import type { Version } from '../clock/hlc.js';
-import { hashKey } from '../hash/key-hash.js';
+import { hashKey, hashKeyBytes } from '../hash/key-hash.js';
 import { HopFlag, HopKind, MAX_FLAG_ACHIEVED } from '../hop/hop-messages.js';
 import type {
   KeyValueService,
@@ -110,6 +110,15 @@ export class ClusterService implements KeyValueService {
     const topology = this.#topology;
     if (topology.clustered && !(this.#readQuorum <= 1 && topology.holds(hashKey(key)))) return false;
     return this.#router.readNow(key, sink);
+  }
+
+  /** readNow of a key given as its UTF-8 bytes, `source[start, end)`. */
+  readNowBytes(source: Uint8Array, start: number, end: number, sink: ReadSink): boolean {
+    const topology = this.#topology;
+    if (topology.clustered && !(this.#readQuorum <= 1 && topology.holds(hashKeyBytes(source, start, end)))) {
+      return false;
+    }
+    return this.#router.readNowBytes(source, start, end, sink);
   }
 
   /** Sends a write this node committed to the other replicas; answers with their count. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Version } from '../clock/hlc.js';
 import { asLallyError, type ErrorCode, ErrorCodes, isErrorCode, LallyError } from '../errors.js';
-import { shardOfKey } from '../hash/key-hash.js';
+import { hashKeyBytes, shardOfKey } from '../hash/key-hash.js';
 import type { HopLink } from '../hop/hop-link.js';
 import {
   achievedOf,
@@ -34,7 +34,7 @@ import {
 } from '../kv/key-value-service.js';
 import type { ValueInput } from '../kv/value-input.js';
 import { RateLimitedLogs } from '../log/rate-limited.js';
-import { tableHash, Utf8Buffer } from '../store/table-layout.js';
+import { tableHash, tableHashOf, Utf8Buffer } from '../store/table-layout.js';
 import { ReadStatus, type TableReader } from '../store/table-reader.js';
 import { ReplicaRequests } from './replica-requests.js';
 import type { ShardEngine, WriteResult } from './shard-engine.js';
@@ -244,12 +244,26 @@ export class ShardRouter implements KeyValueService {
    * (the GET must read it), or an owner that kept changing the key (`execute` then tries again).
    */
   readNow(key: string, sink: ReadSink): boolean {
-    const owner = this.ownerOf(key);
+    const bytes = this.#directKey.encode(key);
+    return this.#readNowEncoded(bytes.bytes, bytes.length, sink);
+  }
+
+  /** readNow of the key whose UTF-8 bytes are `source[start, end)` (a /batch body's key, not decoded). */
+  readNowBytes(source: Uint8Array, start: number, end: number, sink: ReadSink): boolean {
+    const bytes = this.#directKey.copyFrom(source, start, end);
+    return this.#readNowEncoded(bytes.bytes, bytes.length, sink);
+  }
+
+  /** The key is bytes[0, length): hashed once for its shard and its table slot. */
+  #readNowEncoded(bytes: Uint8Array, length: number, sink: ReadSink): boolean {
+    const keyHash = hashKeyBytes(bytes, 0, length);
+    const owner = this.shards === 1 ? 0 : keyHash % this.shards;
+    const hash = tableHashOf(keyHash);
     const counters = this.#engine.counters;
     if (owner === this.shard) {
       const store = this.#engine.store;
       counters.gets++;
-      const offset = store.liveOffset(key);
+      const offset = store.liveOffsetOf(bytes, length, hash);
       if (offset < 0) {
         sink.missing(this.#quorums.read);
         return true;
@@ -262,10 +276,8 @@ export class ShardRouter implements KeyValueService {
     }
     const table = this.#peerTables[owner];
     if (table === undefined) return false;
-    const bytes = this.#directKey.encode(key);
-    const hash = tableHash(bytes.bytes, bytes.length);
     if (this.#writesInFlight[hash & (WRITE_BUCKETS - 1)] !== 0) return false;
-    const status = table.read(bytes.bytes, bytes.length, hash);
+    const status = table.read(bytes, length, hash);
     if (status === ReadStatus.CONTENDED) return false;
     this.counters.directGets++;
     counters.gets++;

@@ -232,7 +232,12 @@ export class ShardStore {
    */
   liveOffset(key: string): number {
     const bytes = this.#key.encode(key);
-    const id = this.table.find(bytes.bytes, bytes.length, tableHash(bytes.bytes, bytes.length));
+    return this.liveOffsetOf(bytes.bytes, bytes.length, tableHash(bytes.bytes, bytes.length));
+  }
+
+  /** liveOffset of the key whose UTF-8 bytes are key[0, length), of table hash `hash`. */
+  liveOffsetOf(key: Uint8Array, length: number, hash: number): number {
+    const id = this.table.find(key, length, hash);
     if (id < 0) return -1;
     const offset = this.table.offsetOf(id);
     return this.table.tombstoneAt(offset) ? -1 : offset;

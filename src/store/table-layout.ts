@@ -93,6 +93,15 @@ export function tableHash(bytes: Uint8Array, length: number, start = 0): number 
     h ^= bytes[i]!;
     h = Math.imul(h, FNV_PRIME);
   }
+  return tableHashOf(h);
+}
+
+/**
+ * The table hash from the key's shard hash (`hashKeyBytes`, the FNV-1a part): a caller that needs
+ * both, to route a key and to look it up, hashes its bytes once.
+ */
+export function tableHashOf(keyHash: number): number {
+  let h = keyHash;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -135,6 +144,21 @@ export class Utf8Buffer {
       }
     }
     this.length = bytes.utf8Write(text, 0, bytes.length);
+    return this;
+  }
+
+  /** Copies key bytes that are UTF-8 already, `source[start, end)`; the bytes are bytes[0, length). */
+  copyFrom(source: Uint8Array, start: number, end: number): this {
+    const n = end - start;
+    if (n > this.bytes.length) {
+      let size = this.bytes.length;
+      while (size < n) size *= 2;
+      this.bytes = Buffer.allocUnsafeSlow(size) as ArenaBytes;
+    }
+    const bytes = this.bytes;
+    if (n <= ASCII_LOOP_MAX) for (let i = 0; i < n; i++) bytes[i] = source[start + i]!;
+    else bytes.set(source.subarray(start, end));
+    this.length = n;
     return this;
   }
 }

@@ -43,6 +43,8 @@ export class TableReader {
   readonly #v: TableViews;
   /** The value's UTF-8 bytes are #copy[0, #valueLength). */
   #copy: Buffer = Buffer.allocUnsafeSlow(1024);
+  /** #copy's ArrayBuffer, kept: a view made over it costs less than Buffer#subarray (no FastBuffer). */
+  #copyBuffer = this.#copy.buffer;
   #valueLength = 0;
   wall = 0;
   counter = 0;
@@ -59,7 +61,7 @@ export class TableReader {
 
   /** The found value's UTF-8 bytes: a view of this reader's copy, valid until its next read. */
   get valueBytes(): Uint8Array {
-    return this.#copy.subarray(0, this.#valueLength);
+    return new Uint8Array(this.#copyBuffer, 0, this.#valueLength);
   }
 
   /** The found value, decoded. */
@@ -143,6 +145,7 @@ export class TableReader {
       let size = this.#copy.length * 2;
       while (size < length) size *= 2;
       this.#copy = Buffer.allocUnsafeSlow(size);
+      this.#copyBuffer = this.#copy.buffer;
     }
     const copy = this.#copy;
     // A loop for short values (a subarray costs an object and a call); copyBytes for the others, as

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { LallyError } from '../../src/errors.js';
-import { fastBatchOps } from '../../src/http/batch-body.js';
+import { fastBatchOps, keyUnits } from '../../src/http/batch-body.js';
 import { parseBatchBody } from '../../src/http/request-parsing.js';
+import { plainOps } from '../fixtures/batch-ops.js';
 import { seededRandom } from '../fixtures/seeded-random.js';
 
 const limits = { maxKeyBytes: 20, maxValueBytes: 30, maxBodyBytes: 1 << 20, maxBatchOps: 5 };
@@ -9,7 +10,7 @@ const limits = { maxKeyBytes: 20, maxValueBytes: 30, maxBodyBytes: 1 << 20, maxB
 /** What parseBatchBody answers: its ops, or its error. */
 function outcome(body: string): unknown {
   try {
-    return parseBatchBody(Buffer.from(body), limits);
+    return plainOps(parseBatchBody(Buffer.from(body), limits));
   } catch (error) {
     if (!(error instanceof LallyError)) throw error;
     return { code: error.code, message: error.message };
@@ -58,7 +59,7 @@ t.test('the fast parse answers what JSON.parse answers, for bodies of every shap
     const parsed = fastBatchOps(Buffer.from(body), limits);
     if (parsed === undefined) continue;
     fast++;
-    t.same(parsed, outcome(` ${body}`), body);
+    t.same(plainOps(parsed), outcome(` ${body}`), body);
   }
   t.ok(fast > 300, `the fast parse took ${fast} of the bodies`);
 });
@@ -66,7 +67,7 @@ t.test('the fast parse answers what JSON.parse answers, for bodies of every shap
 t.test('the usual body takes the fast parse; its keys and values are what was sent', async (t) => {
   const body =
     '{"ops":[{"op":"get","key":"key-000000000001"},{"op":"put","key":"b","value":"abc"},{"op":"remove","key":"c"}]}';
-  t.same(fastBatchOps(Buffer.from(body), limits), [
+  t.same(plainOps(fastBatchOps(Buffer.from(body), limits)!), [
     { op: 'get', key: 'key-000000000001', value: undefined },
     { op: 'put', key: 'b', value: 'abc' },
     { op: 'remove', key: 'c', value: undefined },
@@ -75,4 +76,20 @@ t.test('the usual body takes the fast parse; its keys and values are what was se
   t.same(fastBatchOps(Buffer.from('{"ops":[]}'), limits), []);
   t.equal(fastBatchOps(Buffer.from('\ufeff[]'), limits), undefined, 'a byte order mark: the usual path');
   t.equal(fastBatchOps(Buffer.from([0x5b, 0xff, 0x5d]), limits), undefined, 'not UTF-8: the usual path');
+});
+
+t.test('the ops outlive the request body: uWS reclaims it when the handler returns', async (t) => {
+  const bytes = new Uint8Array(
+    Buffer.from('[{"op":"get","key":"first"},{"op":"put","key":"second","value":"v"}]'),
+  );
+  const ops = fastBatchOps(bytes, limits)!;
+  // Detach the body's memory as uWS does when its callback returns; the ops must not read it.
+  structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+  t.equal(bytes.byteLength, 0, 'the body is detached');
+  t.same(plainOps(ops), [
+    { op: 'get', key: 'first', value: undefined },
+    { op: 'put', key: 'second', value: 'v' },
+  ]);
+  t.equal(keyUnits(ops[0]!), 5, 'a key of the fast parse is weighed without its string');
+  t.equal(keyUnits({ op: 'get', key: 'ключ', value: undefined }), 4, 'a plain op by its string');
 });

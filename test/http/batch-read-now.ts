@@ -5,6 +5,7 @@
  * the same engine and router counts and the same metrics.
  */
 import t from 'tap';
+import { BodyOp } from '../../src/http/batch-body.js';
 import { BatchRunner } from '../../src/http/batch-runner.js';
 import type { BatchOp } from '../../src/http/request-parsing.js';
 import type { KeyValueService } from '../../src/kv/key-value-service.js';
@@ -24,7 +25,11 @@ interface Setup {
   services: KeyValueService[];
 }
 
-function setup(readNow: boolean, budgetBytes: number): Setup {
+/** off: execute only; readNow: GETs answered now from their key strings; bytes: and from body spans. */
+type Mode = 'off' | 'readNow' | 'bytes';
+
+function setup(readNow: boolean | Mode, budgetBytes: number): Setup {
+  const mode: Mode = readNow === true ? 'readNow' : readNow === false ? 'off' : readNow;
   const { routers, engines } = twoShardRouters(t);
   const metrics: SharedArrayBuffer[] = [];
   const runners: BatchRunner[] = [];
@@ -37,7 +42,8 @@ function setup(readNow: boolean, budgetBytes: number): Setup {
       new BatchRunner(
         (op, key, value, callback) => service.execute(op, key, value, callback),
         limits,
-        readNow ? service.readNow?.bind(service) : undefined,
+        mode === 'off' ? undefined : service.readNow?.bind(service),
+        mode === 'bytes' ? service.readNowBytes?.bind(service) : undefined,
       ),
     );
     services.push(service);
@@ -58,6 +64,18 @@ function run(runner: BatchRunner, ops: readonly BatchOp[]): Promise<string> {
       reject,
     ),
   );
+}
+
+/**
+ * The ops as the fast parse gives them where it could (a key of printable ASCII without `"` or `\`):
+ * BodyOps whose key is a span in the middle of a larger body, as in a real request.
+ */
+function asBodyOps(ops: readonly BatchOp[]): BatchOp[] {
+  return ops.map((op) => {
+    if (!/^[\x20-\x7e]+$/.test(op.key) || /["\\]/.test(op.key)) return op;
+    const body = Buffer.from(`[{"key":"${op.key}"}]`, 'latin1');
+    return new BodyOp(op.op, body, 9, 9 + op.key.length, op.value);
+  });
 }
 
 const pick = <T>(random: () => number, list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
@@ -110,25 +128,37 @@ for (const budgetBytes of [1 << 24, 6000]) {
   t.test(`readNow on and off answer the same bytes (budget ${budgetBytes} B)`, async (t) => {
     const on = setup(true, budgetBytes);
     const off = setup(false, budgetBytes);
+    const bytes = setup('bytes', budgetBytes);
     const random = seededRandom(budgetBytes);
+    let spans = 0;
     for (let round = 0; round < 400; round++) {
       const ops = randomBatch(random, KEYS, VALUES);
       const shard = random() < 0.5 ? 0 : 1;
       // Sometimes two batches at once on one shard, as concurrent clients send them.
       const twice = random() < 0.25 ? randomBatch(random, KEYS, VALUES) : undefined;
-      const [a, b, c, d] = await Promise.all([
+      const bodyOps = asBodyOps(ops);
+      spans += bodyOps.filter((op) => op instanceof BodyOp).length;
+      const [a, b, c, d, e, f] = await Promise.all([
         run(on.runners[shard]!, ops),
         twice === undefined ? '' : run(on.runners[shard]!, twice),
         run(off.runners[shard]!, ops),
         twice === undefined ? '' : run(off.runners[shard]!, twice),
+        run(bytes.runners[shard]!, bodyOps),
+        twice === undefined ? '' : run(bytes.runners[shard]!, asBodyOps(twice)),
       ]);
       if (a !== c || b !== d) {
         t.fail(`round ${round}: the answers differ`, { ops, on: a, off: c });
         return;
       }
+      if (e !== c || f !== d) {
+        t.fail(`round ${round}: the answers from body spans differ`, { ops, bytes: e, off: c });
+        return;
+      }
     }
     t.pass('400 rounds answered alike');
+    t.ok(spans > 2000, `${spans} operations had their key as a body span`);
     assertSameCounts(t, on, off);
+    assertSameCounts(t, bytes, off);
     t.ok(on.routers[0]!.counters.hopsOut > 0, 'some operations hopped');
   });
 }

@@ -10,8 +10,14 @@ import {
   parseKeyValueBody,
   type RequestLimits,
 } from '../../src/http/request-parsing.js';
+import { plainOps } from '../fixtures/batch-ops.js';
 
 const limits: RequestLimits = { maxKeyBytes: 10, maxValueBytes: 20, maxBodyBytes: 1000, maxBatchOps: 3 };
+
+/** parseBatchBody's ops as plain objects (test/fixtures/batch-ops.ts). */
+function parsedBatch(bytes: Uint8Array, batchLimits: RequestLimits) {
+  return plainOps(parseBatchBody(bytes, batchLimits));
+}
 
 function body(value: unknown): Buffer {
   return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8');
@@ -80,7 +86,7 @@ t.test('lone surrogates are refused in keys and values on every JSON path', asyn
     value: '🔑',
   });
   t.same(parseKeyValueBody(body('{"key":"\\\\ud800"}'), false, wide), { key: '\\ud800', value: undefined });
-  t.same(parseBatchBody(body('[{"op":"get","key":"\\u00e9"}]'), wide), [
+  t.same(parsedBatch(body('[{"op":"get","key":"\\u00e9"}]'), wide), [
     { op: 'get', key: 'é', value: undefined },
   ]);
 });
@@ -265,15 +271,15 @@ t.test('parseBatchBody: valid batches', async (t) => {
     { op: 'put', key: 'b', value: 'B' },
     { op: 'remove', key: 'c', value: undefined },
   ];
-  t.same(parseBatchBody(body(ops), limits), expected, 'a bare array');
-  t.same(parseBatchBody(body({ ops }), limits), expected, 'an object with ops');
-  t.same(parseBatchBody(body([]), limits), [], 'an empty batch');
-  t.same(parseBatchBody(body({ ops: [] }), limits), []);
+  t.same(parsedBatch(body(ops), limits), expected, 'a bare array');
+  t.same(parsedBatch(body({ ops }), limits), expected, 'an object with ops');
+  t.same(parsedBatch(body([]), limits), [], 'an empty batch');
+  t.same(parsedBatch(body({ ops: [] }), limits), []);
   // A value on get/remove is ignored (but must still be a string).
-  t.same(parseBatchBody(body([{ op: 'get', key: 'a', value: 'ignored' }]), limits), [
+  t.same(parsedBatch(body([{ op: 'get', key: 'a', value: 'ignored' }]), limits), [
     { op: 'get', key: 'a', value: undefined },
   ]);
-  t.same(parseBatchBody(body([{ op: 'put', key: 'k', value: '' }]), limits), [
+  t.same(parsedBatch(body([{ op: 'put', key: 'k', value: '' }]), limits), [
     { op: 'put', key: 'k', value: '' },
   ]);
 });
@@ -297,7 +303,7 @@ t.test('parseBatchBody: op aliases, case-insensitive', async (t) => {
     ['Del', 'remove'],
   ];
   for (const [alias, op] of aliases) {
-    const parsed = parseBatchBody(body([{ op: alias, key: 'k', value: 'v' }]), limits);
+    const parsed = parsedBatch(body([{ op: alias, key: 'k', value: 'v' }]), limits);
     t.same(parsed, [{ op, key: 'k', value: op === 'put' ? 'v' : undefined }], `${alias} -> ${op}`);
   }
 });
