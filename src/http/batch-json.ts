@@ -47,12 +47,10 @@ const ITEM_START: Readonly<Record<string, Uint8Array>> = {
 const SUCCESS_KEY = ascii('success","key":');
 const PARTIAL_KEY = ascii('partial","key":');
 const FOUND_TRUE_VALUE = ascii(',"found":true,"value":');
+const FOUND_TRUE_VALUE_QUOTE = ascii(',"found":true,"value":"');
 const FOUND_FALSE_VALUE_NULL_TS_NULL = ascii(',"found":false,"value":null,"timestamp":null');
 const TIMESTAMP = ascii(',"timestamp":');
 const NULL = ascii('null');
-const QUORUM_REQUIRED = ascii(',"quorum":{"required":');
-const ACHIEVED = ascii(',"achieved":');
-const CLOSE_ITEM = ascii('}}');
 const STATUS_SUCCESS_COUNT = ascii('{"status":"success","count":');
 const STATUS_PARTIAL_COUNT = ascii('{"status":"partial","count":');
 const RESULTS = ascii(',"results":[');
@@ -68,8 +66,9 @@ const PUT_SET_MIN = 12;
 const SHORT = 64;
 
 /**
- * RFC 3339 texts up to the second, with their opening quote (`"2024-12-30T10:15:00.`), by second,
- * direct-mapped: each one copied by one set() (see #put).
+ * RFC 3339 texts up to the second, with the field's name and the opening quote
+ * (`,"timestamp":"2024-12-30T10:15:00.`), by second, direct-mapped: each one copied by one set() (see
+ * #put).
  */
 const SECONDS = 256;
 const cachedSeconds = new Float64Array(SECONDS).fill(Number.NaN);
@@ -94,6 +93,10 @@ export class AnswerWriter {
   units = 0;
   /** UTF-16 units less UTF-8 bytes of the long strings of the item being written. */
   #extraUnits = 0;
+  /** The end of an item for the quorum last written (#quorumTail). */
+  #tail: Uint8Array = new Uint8Array(0);
+  #tailRequired = -1;
+  #tailAchieved = -1;
 
   constructor(initialBytes = 16 * 1024) {
     this.bytes = allocate(initialBytes);
@@ -152,10 +155,9 @@ export class AnswerWriter {
       return false;
     }
     this.#ensure(length + 160);
-    this.#put(FOUND_TRUE_VALUE);
+    this.#put(FOUND_TRUE_VALUE_QUOTE);
     const out = this.bytes;
     let p = this.#pos;
-    out[p++] = 0x22;
     if (length <= SHORT) for (let i = 0; i < length; i++) out[p++] = bytes[i]!;
     else {
       out.set(bytes, p);
@@ -163,16 +165,11 @@ export class AnswerWriter {
     }
     out[p++] = 0x22;
     this.#pos = p;
-    this.#put(TIMESTAMP);
     if (!this.#timestamp(wall)) {
       this.#pos = itemStart - (comma ? 1 : 0);
       return false;
     }
-    this.#put(QUORUM_REQUIRED);
-    this.#int(required);
-    this.#put(ACHIEVED);
-    this.#int(achieved);
-    this.#put(CLOSE_ITEM);
+    this.#quorumTail(required, achieved);
     this.units = this.#pos - itemStart + this.#extraUnits;
     if (this.#written !== index) this.#ordered = false;
     this.#written++;
@@ -239,18 +236,15 @@ export class AnswerWriter {
       if (value === undefined) this.#put(NULL);
       else if (!this.#string(value)) return false;
       this.#ensure(128);
-      this.#put(TIMESTAMP);
-      if (result.version === undefined) this.#put(NULL);
-      else if (!this.#timestamp(result.version.wall)) return false;
+      if (result.version === undefined) {
+        this.#put(TIMESTAMP);
+        this.#put(NULL);
+      } else if (!this.#timestamp(result.version.wall)) return false;
     } else {
       this.#ensure(128);
       this.#put(FOUND_FALSE_VALUE_NULL_TS_NULL);
     }
-    this.#put(QUORUM_REQUIRED);
-    this.#int(required);
-    this.#put(ACHIEVED);
-    this.#int(achieved);
-    this.#put(CLOSE_ITEM);
+    this.#quorumTail(required, achieved);
     this.units = this.#pos - start + this.#extraUnits;
     return true;
   }
@@ -303,7 +297,24 @@ export class AnswerWriter {
     return true;
   }
 
-  /** The quoted RFC 3339 text of `wall` (versionToRfc3339's); false outside years 0000-9999. */
+  /**
+   * `,"quorum":{"required":R,"achieved":A}}`, the end of every item: from a copy kept for the last
+   * quorum seen (one set()), made again when it changes (a node answers with one or two quorums).
+   */
+  #quorumTail(required: number, achieved: number): void {
+    if (required !== this.#tailRequired || achieved !== this.#tailAchieved) {
+      this.#tail = ascii(`,"quorum":{"required":${required},"achieved":${achieved}}}`);
+      this.#tailRequired = required;
+      this.#tailAchieved = achieved;
+    }
+    this.#ensure(this.#tail.length);
+    this.#put(this.#tail);
+  }
+
+  /**
+   * `,"timestamp":` and the quoted RFC 3339 text of `wall` (versionToRfc3339's); false outside years
+   * 0000-9999.
+   */
   #timestamp(wall: number): boolean {
     if (!(wall >= 0) || wall !== Math.floor(wall)) return false;
     const second = Math.floor(wall / 1000);
@@ -311,12 +322,13 @@ export class AnswerWriter {
     if (cachedSeconds[slot] !== second) {
       const iso = new Date(wall).toISOString();
       if (iso.length !== 24) return false;
-      cachedPrefixes[slot] = ascii(`"${iso.slice(0, 20)}`);
+      cachedPrefixes[slot] = ascii(`,"timestamp":"${iso.slice(0, 20)}`);
       cachedSeconds[slot] = second;
     }
     const bytes = this.bytes;
-    bytes.set(cachedPrefixes[slot]!, this.#pos);
-    let p = this.#pos + 21;
+    const prefix = cachedPrefixes[slot]!;
+    bytes.set(prefix, this.#pos);
+    let p = this.#pos + prefix.length;
     const ms = wall - second * 1000;
     bytes[p++] = 0x30 + Math.floor(ms / 100);
     bytes[p++] = 0x30 + (Math.floor(ms / 10) % 10);
@@ -325,14 +337,6 @@ export class AnswerWriter {
     bytes[p++] = 0x22;
     this.#pos = p;
     return true;
-  }
-
-  #int(n: number): void {
-    if (n >= 0 && n < 10) {
-      this.bytes[this.#pos++] = 0x30 + n;
-      return;
-    }
-    this.#pos += this.bytes.latin1Write(String(n), this.#pos);
   }
 
   #byte(b: number): void {

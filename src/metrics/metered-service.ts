@@ -7,7 +7,7 @@ import type {
   ReadSink,
 } from '../kv/key-value-service.js';
 import type { ValueInput } from '../kv/value-input.js';
-import type { ApiRoute, Outcome, ShardMetricsWriter } from './shard-metrics.js';
+import type { ApiRoute, InlineSlots, Outcome, ShardMetricsWriter } from './shard-metrics.js';
 
 /** How an operation's answer counts: an error by its HTTP status class, a GET or REMOVE of nothing, a quorum missed. */
 export function outcomeOf(op: OpKind, result: OpResult): Outcome {
@@ -71,26 +71,25 @@ export function meteredService(
 /** Counts a GET answered now as execute counts it (inline: duration 0), then passes the answer on. */
 class CountedSink implements ReadSink {
   target: ReadSink | undefined;
-  readonly #route: ApiRoute;
   readonly #writer: ShardMetricsWriter;
+  readonly #ok: InlineSlots;
+  readonly #notFound: InlineSlots;
+  readonly #partial: InlineSlots;
 
   constructor(route: ApiRoute, writer: ShardMetricsWriter) {
-    this.#route = route;
     this.#writer = writer;
+    this.#ok = writer.inlineSlots(route, 'get', 'ok');
+    this.#notFound = writer.inlineSlots(route, 'get', 'not_found');
+    this.#partial = writer.inlineSlots(route, 'get', 'partial');
   }
 
   found(valueBytes: Uint8Array, wall: number, counter: number, node: number, quorum: Quorum): void {
-    this.#writer.operation(this.#route, 'get', quorum.achieved < quorum.required ? 'partial' : 'ok', 0);
+    this.#writer.inline(quorum.achieved < quorum.required ? this.#partial : this.#ok);
     this.target!.found(valueBytes, wall, counter, node, quorum);
   }
 
   missing(quorum: Quorum): void {
-    this.#writer.operation(
-      this.#route,
-      'get',
-      quorum.achieved < quorum.required ? 'partial' : 'not_found',
-      0,
-    );
+    this.#writer.inline(quorum.achieved < quorum.required ? this.#partial : this.#notFound);
     this.target!.missing(quorum);
   }
 }
