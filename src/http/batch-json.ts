@@ -128,15 +128,24 @@ export class AnswerWriter {
   }
 
   /**
-   * Writes item `index`, a GET of `op.key` found with the value `bytes` (UTF-8) at `wall`, as `item`
+   * Writes item `index`, a GET of `op.key` found with the value `source[start, start + length)`
+   * (UTF-8) at `wall`, as `item`
    * would write it; `units` then holds its weight. False, with nothing written, when the value is
    * not printable ASCII without `"` or `\` (its UTF-8 bytes are then not its JSON text): the caller
    * decodes it and calls `item`.
    */
-  foundBytes(index: number, op: BatchOp, bytes: Uint8Array, wall: number, quorum: Quorum): boolean {
-    const length = bytes.length;
-    for (let i = 0; i < length; i++) {
-      const c = bytes[i]!;
+  foundBytes(
+    index: number,
+    op: BatchOp,
+    source: Uint8Array,
+    start: number,
+    length: number,
+    wall: number,
+    quorum: Quorum,
+  ): boolean {
+    const end = start + length;
+    for (let i = start; i < end; i++) {
+      const c = source[i]!;
       if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
     }
     const comma = this.#written > 0;
@@ -158,9 +167,9 @@ export class AnswerWriter {
     this.#put(FOUND_TRUE_VALUE_QUOTE);
     const out = this.bytes;
     let p = this.#pos;
-    if (length <= SHORT) for (let i = 0; i < length; i++) out[p++] = bytes[i]!;
+    if (length <= SHORT) for (let i = start; i < end; i++) out[p++] = source[i]!;
     else {
-      out.set(bytes, p);
+      out.set(source.subarray(start, end), p);
       p += length;
     }
     out[p++] = 0x22;

@@ -209,10 +209,13 @@ export class BatchRunner {
     let reading = 0;
     let readOp: BatchOp | undefined;
     const sink: ReadSink = {
-      found: (bytes, wall, counter, node, quorum) => {
+      found: (source, start, length, wall, counter, node, quorum) => {
         const op = readOp!;
         // ASCII bytes are the value's UTF-16 units; any other value is decoded and weighed as before.
-        if (!overBudget(bytes.length + keyUnits(op)) && writer.foundBytes(reading, op, bytes, wall, quorum)) {
+        if (
+          !overBudget(length + keyUnits(op)) &&
+          writer.foundBytes(reading, op, source, start, length, wall, quorum)
+        ) {
           if (quorum.achieved < quorum.required) shortfalls++;
           batch.bytes += writer.units;
           this.#bytes += writer.units;
@@ -221,7 +224,7 @@ export class BatchRunner {
         const version = { wall, counter, node };
         settle(reading, op, {
           found: true,
-          value: decodeUtf8Bytes(bytes),
+          value: decodeUtf8Bytes(source.subarray(start, start + length)),
           version,
           error: undefined,
           quorum,

@@ -33,7 +33,16 @@ export class RestGetSink implements ReadSink {
     this.#write = write;
   }
 
-  found(valueBytes: Uint8Array, wall: number, _counter: number, _node: number, quorum: Quorum): void {
+  found(
+    source: Uint8Array,
+    start: number,
+    length: number,
+    wall: number,
+    _counter: number,
+    _node: number,
+    quorum: Quorum,
+  ): void {
+    const valueBytes = source.subarray(start, start + length);
     if (this.raw) this.#answer(200, OCTET_TYPE, valueBytes);
     else this.#answer(200, JSON_TYPE, this.#json.get(quorum, this.key, valueBytes, wallToRfc3339(wall)));
   }

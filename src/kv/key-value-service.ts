@@ -90,11 +90,20 @@ export type OpCallback = (result: OpResult) => void;
 
 /**
  * Where a read answered at once (KeyValueService.readNow) goes: one of the two methods is called,
- * once, before readNow returns. A found value comes as its UTF-8 bytes, valid during the call only,
- * and its version as its three parts (no Version object, no OpResult).
+ * once, before readNow returns. A found value comes as its UTF-8 bytes, `source[start, start +
+ * length)`, valid during the call only (the table's or the reader's own memory: no view is made for
+ * it), and its version as its three parts (no Version object, no OpResult).
  */
 export interface ReadSink {
-  found(valueBytes: Uint8Array, wall: number, counter: number, node: number, quorum: Quorum): void;
+  found(
+    source: Uint8Array,
+    start: number,
+    length: number,
+    wall: number,
+    counter: number,
+    node: number,
+    quorum: Quorum,
+  ): void;
   missing(quorum: Quorum): void;
 }
 

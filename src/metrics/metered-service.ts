@@ -83,9 +83,17 @@ class CountedSink implements ReadSink {
     this.#partial = writer.inlineSlots(route, 'get', 'partial');
   }
 
-  found(valueBytes: Uint8Array, wall: number, counter: number, node: number, quorum: Quorum): void {
+  found(
+    source: Uint8Array,
+    start: number,
+    length: number,
+    wall: number,
+    counter: number,
+    node: number,
+    quorum: Quorum,
+  ): void {
     this.#writer.inline(quorum.achieved < quorum.required ? this.#partial : this.#ok);
-    this.target!.found(valueBytes, wall, counter, node, quorum);
+    this.target!.found(source, start, length, wall, counter, node, quorum);
   }
 
   missing(quorum: Quorum): void {

@@ -271,7 +271,15 @@ export class ShardRouter implements KeyValueService {
       counters.hits++;
       const table = store.table;
       const version = table.versionAt(offset, this.#version);
-      sink.found(table.valueBytesAt(offset), version.wall, version.counter, version.node, this.#quorums.read);
+      sink.found(
+        table.arenaBytes,
+        table.valueStartAt(offset),
+        table.valueLengthAt(offset),
+        version.wall,
+        version.counter,
+        version.node,
+        this.#quorums.read,
+      );
       return true;
     }
     const table = this.#peerTables[owner];
@@ -286,7 +294,7 @@ export class ShardRouter implements KeyValueService {
       return true;
     }
     counters.hits++;
-    sink.found(table.valueBytes, table.wall, table.counter, table.node, this.#quorums.read);
+    sink.found(table.copy, 0, table.valueLength, table.wall, table.counter, table.node, this.#quorums.read);
     return true;
   }
 

@@ -126,6 +126,21 @@ export class SharedTable {
     return this.#v.bytes.utf8Slice(start, start + length);
   }
 
+  /** The arena's bytes as this thread sees them now (its view is remade when the arena grows). */
+  get arenaBytes(): Uint8Array {
+    return this.#v.bytes;
+  }
+
+  /** Where the entry's value starts in arenaBytes. */
+  valueStartAt(offset: number): number {
+    return offset + HEADER_BYTES + this.#v.words[(offset >>> 2) + W_KEY_LENGTH]!;
+  }
+
+  /** The entry's value length in bytes. */
+  valueLengthAt(offset: number): number {
+    return this.#v.words[(offset >>> 2) + W_VALUE_LENGTH]!;
+  }
+
   /** The stored value's bytes (a view into the arena, valid until the next write). */
   valueBytesAt(offset: number): Uint8Array {
     const word = offset >>> 2;

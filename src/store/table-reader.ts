@@ -59,6 +59,15 @@ export class TableReader {
     this.#v = new TableViews(buffers);
   }
 
+  /** This reader's copy: after a FOUND, the value's UTF-8 bytes are copy[0, valueLength). */
+  get copy(): Uint8Array {
+    return this.#copy;
+  }
+
+  get valueLength(): number {
+    return this.#valueLength;
+  }
+
   /** The found value's UTF-8 bytes: a view of this reader's copy, valid until its next read. */
   get valueBytes(): Uint8Array {
     return new Uint8Array(this.#copyBuffer, 0, this.#valueLength);

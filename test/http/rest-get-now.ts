@@ -191,7 +191,7 @@ t.test(
       service: {
         execute: unused,
         readNow: (_key, sink) => {
-          sink.found(Buffer.from('v'), 1_700_000_000_000, 0, 1, { required: 1, achieved: 1 });
+          sink.found(Buffer.from('v'), 0, 1, 1_700_000_000_000, 0, 1, { required: 1, achieved: 1 });
           throw new Error('after the answer');
         },
       },
