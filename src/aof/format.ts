@@ -29,6 +29,14 @@ export const MAX_RECORD_BODY_BYTES = 1024 * 1024 * 1024;
 /** Largest possible header: the fixed 24 bytes and a key hash name of up to 255 bytes. */
 export const MAX_HEADER_BYTES = 24 + 255;
 
+/**
+ * The unsigned little-endian 32-bit integer at `at`, bounds checked by the caller: Buffer#readUInt32LE
+ * without its argument validation, which was a few percent of a replay (five reads per record).
+ */
+export function readU32(buf: Uint8Array, at: number): number {
+  return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16)) + buf[at + 3]! * 0x1000000;
+}
+
 export type AofFileKind = 'base' | 'incr';
 const KIND_CODES: Record<AofFileKind, number> = { base: 1, incr: 2 };
 const OP_ADD = 1;
@@ -150,7 +158,7 @@ export function encodeRecord(record: AofWrite): Buffer {
  */
 export function checkRecordAt(buf: Buffer, offset: number, end: number, verifyChecksum = true): number {
   if (end - offset < RECORD_PREFIX_BYTES) return 0;
-  const bodyLength = buf.readUInt32LE(offset);
+  const bodyLength = readU32(buf, offset);
   if (bodyLength < RECORD_FIXED_BODY_BYTES || bodyLength > MAX_RECORD_BODY_BYTES) return -1;
   const body = offset + RECORD_PREFIX_BYTES;
   if (end - body < bodyLength) {
@@ -159,14 +167,14 @@ export function checkRecordAt(buf: Buffer, offset: number, end: number, verifyCh
     return 0;
   }
   if (!plausibleBody(buf, body, bodyLength)) return -1;
-  if (verifyChecksum && crc32c(buf, 0, body, body + bodyLength) !== buf.readUInt32LE(offset + 4)) return -1;
+  if (verifyChecksum && crc32c(buf, 0, body, body + bodyLength) !== readU32(buf, offset + 4)) return -1;
   return RECORD_PREFIX_BYTES + bodyLength;
 }
 
 function plausibleBody(buf: Buffer, body: number, bodyLength: number): boolean {
   const op = buf[body];
   if (op !== OP_ADD && op !== OP_REMOVE) return false;
-  return buf.readUInt32LE(body + 17) <= bodyLength - RECORD_FIXED_BODY_BYTES;
+  return readU32(buf, body + 17) <= bodyLength - RECORD_FIXED_BODY_BYTES;
 }
 
 /** Why `checkRecordAt` refused a record, for messages. */
@@ -224,12 +232,12 @@ export function emptyRecordSpans(): RecordSpans {
 export function readRecordAt(buf: Buffer, offset: number, into: RecordSpans): RecordSpans {
   const body = offset + RECORD_PREFIX_BYTES;
   into.tombstone = buf[body] === OP_REMOVE;
-  into.wall = buf.readUInt32LE(body + 1) + buf.readUInt32LE(body + 5) * 0x100000000;
-  into.counter = buf.readUInt32LE(body + 9);
-  into.node = buf.readUInt32LE(body + 13);
+  into.wall = readU32(buf, body + 1) + readU32(buf, body + 5) * 0x100000000;
+  into.counter = readU32(buf, body + 9);
+  into.node = readU32(buf, body + 13);
   into.keyStart = body + RECORD_FIXED_BODY_BYTES;
-  into.keyEnd = into.keyStart + buf.readUInt32LE(body + 17);
-  into.valueEnd = body + buf.readUInt32LE(offset);
+  into.keyEnd = into.keyStart + readU32(buf, body + 17);
+  into.valueEnd = body + readU32(buf, offset);
   return into;
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Version } from '../clock/hlc.js';
 import { ErrorCodes, LallyError } from '../errors.js';
-import { decodeRecordAt, encodeHeader, RECORD_PREFIX_BYTES } from './format.js';
+import { decodeRecordAt, encodeHeader, RECORD_PREFIX_BYTES, readU32 } from './format.js';
 import { manifestFiles, type ShardManifest } from './layout.js';
 import { type ScanResult, scanAofFile } from './scan.js';
 import type { AofRecord } from './types.js';
@@ -62,10 +62,10 @@ export async function replayEncodedShardFiles(
     const path = join(genDir, name);
     const result = await scanAofFile(path, (buf, offset) => {
       const body = offset + RECORD_PREFIX_BYTES;
-      const wall = buf.readUInt32LE(body + 1) + buf.readUInt32LE(body + 5) * 0x100000000;
+      const wall = readU32(buf, body + 1) + readU32(buf, body + 5) * 0x100000000;
       if (wall >= maxWall) {
-        const counter = buf.readUInt32LE(body + 9);
-        const node = buf.readUInt32LE(body + 13);
+        const counter = readU32(buf, body + 9);
+        const node = readU32(buf, body + 13);
         if (wall > maxWall || counter > maxCounter || (counter === maxCounter && node > maxNode)) {
           maxWall = wall;
           maxCounter = counter;

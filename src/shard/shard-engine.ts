@@ -72,6 +72,9 @@ export class ShardEngine {
   /** Reused per replayed record (the store copies what it keeps). */
   readonly #spans = emptyRecordSpans();
   readonly #replayVersion = { wall: 0, counter: 0, node: 0 };
+  /** The replay scan's buffer last seen, and its ArrayBuffer (applyEncodedRecord). */
+  #replayBuf: Buffer | undefined;
+  #replayArrayBuffer: ArrayBufferLike = new ArrayBuffer(0);
 
   constructor(opts: {
     shard: number;
@@ -253,6 +256,12 @@ export class ShardEngine {
     }
   }
 
+  /** After the replay: lets the scan's last buffer go (applyEncodedRecord kept it to spot a new one). */
+  endReplay(): void {
+    this.#replayBuf = undefined;
+    this.#replayArrayBuffer = new ArrayBuffer(0);
+  }
+
   /** Applies a record read back from the AOF: last writer wins, and the clock moves above it. */
   applyRecord(record: AofRecord): void {
     this.clock.observe(record.version);
@@ -272,11 +281,17 @@ export class ShardEngine {
     version.counter = r.counter;
     version.node = r.node;
     this.clock.observe(version);
-    // Plain Uint8Array views: Buffer's subarray costs about twice as much, twice per record.
-    const base = buf.byteOffset;
-    const keyLength = r.keyEnd - r.keyStart;
-    const key = new Uint8Array(buf.buffer, base + r.keyStart, keyLength);
-    const value = r.tombstone ? EMPTY : new Uint8Array(buf.buffer, base + r.keyEnd, r.valueEnd - r.keyEnd);
-    this.#change(key, keyLength, value, version, r.tombstone, false);
+    // The key into the engine's own buffer (a short loop); the value as a plain Uint8Array view, since
+    // Buffer's subarray costs about twice as much. The scan's buffer changes only when it grows, so
+    // its ArrayBuffer (a getter that calls into C++) is read once per buffer.
+    const k = this.#key.copyFrom(buf, r.keyStart, r.keyEnd);
+    if (buf !== this.#replayBuf) {
+      this.#replayBuf = buf;
+      this.#replayArrayBuffer = buf.buffer;
+    }
+    const value = r.tombstone
+      ? EMPTY
+      : new Uint8Array(this.#replayArrayBuffer, buf.byteOffset + r.keyEnd, r.valueEnd - r.keyEnd);
+    this.#change(k.bytes, k.length, value, version, r.tombstone, false);
   }
 }

@@ -173,6 +173,7 @@ export class ShardRuntime {
               this.#checkStopping();
               engine.applyEncodedRecord(buf, offset);
             }));
+      engine.endReplay();
       this.#checkStopping();
     }
     const replayMs = Math.round(performance.now() - started);

@@ -240,8 +240,10 @@ export class SharedTable {
   }
 
   #ensureDirectory(ids: number): void {
+    // The view's length, not the buffer's byteLength (a call into C++): the owner remakes its views
+    // after each growth.
+    if (ids <= this.#v.directory.length) return;
     const buffer = this.buffers.directory;
-    if (ids * 4 <= buffer.byteLength) return;
     growBuffer(this.#meta, buffer, Math.min(buffer.byteLength * 2, MAX_BUFFER_BYTES));
     this.#v.refresh();
   }

@@ -14,6 +14,11 @@ import { CLASS_MASK, FREE, growBuffer, type TableViews, W_CLASS, W_KEY_LENGTH } 
  */
 export class TableArena {
   readonly buffer: SharedArrayBuffer;
+  /**
+   * The buffer's bound, read once: `byteLength` and `maxByteLength` of a growable SharedArrayBuffer
+   * are calls into C++ (1.5% of an AOF replay's samples were that one getter, once per new key).
+   */
+  readonly #bound: number;
   readonly #meta: Int32Array;
   readonly #views: TableViews;
   /** Byte offset of the first never-used byte (0 is never a block: it means "none"). */
@@ -25,6 +30,7 @@ export class TableArena {
 
   constructor(buffer: SharedArrayBuffer, meta: Int32Array, views: TableViews) {
     this.buffer = buffer;
+    this.#bound = buffer.maxByteLength;
     this.#meta = meta;
     this.#views = views;
   }
@@ -41,12 +47,12 @@ export class TableArena {
   canAllocate(bytes: number): boolean {
     if (bytes > MAX_BLOCK_BYTES) return false;
     const c = classOf(bytes);
-    return this.#heads[c] !== 0 || this.#top + CLASS_BYTES[c]! <= this.buffer.maxByteLength;
+    return this.#heads[c] !== 0 || this.#top + CLASS_BYTES[c]! <= this.#bound;
   }
 
   /** True while the largest block still fits under the bound: then every write fits (the fast path). */
   get roomy(): boolean {
-    return this.#top + MAX_BLOCK_BYTES <= this.buffer.maxByteLength;
+    return this.#top + MAX_BLOCK_BYTES <= this.#bound;
   }
 
   /** A block of at least `bytes` bytes, its class written in its first word. Throws when full. */
@@ -61,7 +67,8 @@ export class TableArena {
     } else {
       offset = this.#top;
       const end = offset + size;
-      if (end > this.buffer.byteLength) this.#grow(end);
+      // The owner's view spans the whole arena: it is remade after every growth (#grow).
+      if (end > this.#views.bytes.length) this.#grow(end);
       this.#top = end;
     }
     this.#views.words[(offset >>> 2) + W_CLASS] = c;
@@ -83,7 +90,7 @@ export class TableArena {
   }
 
   #grow(needed: number): void {
-    const bound = this.buffer.maxByteLength;
+    const bound = this.#bound;
     if (needed > bound) throw storeFull(needed - this.#top);
     let length = this.buffer.byteLength;
     while (length < needed) length *= 2;

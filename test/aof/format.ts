@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import t from 'tap';
 import {
   checkRecordAt,
@@ -5,6 +6,7 @@ import {
   encodeRecord,
   MAX_RECORD_BODY_BYTES,
   RECORD_FIXED_BODY_BYTES,
+  readU32,
 } from '../../src/aof/format.js';
 import { CONFIG_OPTIONS } from '../../src/config/options.js';
 
@@ -36,4 +38,16 @@ t.test('records round-trip', async (t) => {
   const bytes = encodeRecord(record);
   t.equal(checkRecordAt(bytes, 0, bytes.length), bytes.length);
   t.same(decodeRecordAt(bytes, 0), record);
+});
+
+t.test('readU32 reads what Buffer#readUInt32LE reads, at every alignment', async (t) => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 4, maxLength: 64 }), fc.nat(), (bytes, at) => {
+      const buf = Buffer.from(bytes);
+      const offset = at % (buf.length - 3);
+      return readU32(buf, offset) === buf.readUInt32LE(offset);
+    }),
+    { numRuns: 2000 },
+  );
+  t.equal(readU32(Buffer.from([0xff, 0xff, 0xff, 0xff]), 0), 0xffffffff, 'the top bit set stays unsigned');
 });
