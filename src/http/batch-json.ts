@@ -260,7 +260,7 @@ export class AnswerWriter {
 
   /** The op's key as a JSON string: a BodyOp's from its bytes (printable ASCII, no escapes: as is). */
   #key(op: BatchOp): boolean {
-    if (!(op instanceof BodyOp)) return this.#string(op.key);
+    if (!(op instanceof BodyOp) || op.body === undefined) return this.#string(op.key);
     const { body, keyStart, keyEnd } = op;
     const length = keyEnd - keyStart;
     this.#ensure(length + 2);

@@ -249,7 +249,7 @@ export class BatchRunner {
           reading = index;
           readOp = op;
           const answered =
-            readNowBytes !== undefined && op instanceof BodyOp
+            readNowBytes !== undefined && op instanceof BodyOp && op.body !== undefined
               ? readNowBytes(op.body, op.keyStart, op.keyEnd, sink)
               : readNow(op.key, sink);
           if (answered) {

@@ -6,6 +6,7 @@ import type { MemberView } from '../kv/member-view.js';
 import type { ValueInput } from '../kv/value-input.js';
 import type { ApiRoute } from '../metrics/shard-metrics.js';
 import { BearerTokens, OPEN_ROUTES, withBearerAuth } from './auth-guard.js';
+import { detachBodyOps } from './batch-body.js';
 import { timestampOf } from './batch-json.js';
 import { BATCH_DEFAULTS, BatchRunner, defaultBatchBudget } from './batch-runner.js';
 import { BodyDeadlines } from './body-deadlines.js';
@@ -441,16 +442,24 @@ export class HttpApi {
   #batch(res: HttpResponse, req: HttpRequest): void {
     this.#withBody(res, req, (body, pending) => {
       const ops = parseBatchBody(body, this.#opts.limits);
-      this.#batches.submit(
-        ops,
-        () => pending.aborted,
-        (json) => {
-          if (this.#finish(pending)) this.#send(res, 200, JSON_TYPE, json);
-        },
-        (error) => {
-          if (this.#finish(pending)) this.#sendError(res, error);
-        },
-      );
+      let settled = false;
+      try {
+        this.#batches.submit(
+          ops,
+          () => pending.aborted,
+          (json) => {
+            settled = true;
+            if (this.#finish(pending)) this.#send(res, 200, JSON_TYPE, json);
+          },
+          (error) => {
+            settled = true;
+            if (this.#finish(pending)) this.#sendError(res, error);
+          },
+        );
+      } finally {
+        // A batch that runs on (a hop, a sync, its turn) must not read the body uWS reclaims next.
+        if (!settled) detachBodyOps(ops);
+      }
     });
   }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { LallyError } from '../../src/errors.js';
-import { fastBatchOps, keyUnits } from '../../src/http/batch-body.js';
+import { BodyOp, detachBodyOps, fastBatchOps, keyUnits } from '../../src/http/batch-body.js';
 import { parseBatchBody } from '../../src/http/request-parsing.js';
 import { plainOps } from '../fixtures/batch-ops.js';
 import { seededRandom } from '../fixtures/seeded-random.js';
@@ -78,11 +78,16 @@ t.test('the usual body takes the fast parse; its keys and values are what was se
   t.equal(fastBatchOps(Buffer.from([0x5b, 0xff, 0x5d]), limits), undefined, 'not UTF-8: the usual path');
 });
 
-t.test('the ops outlive the request body: uWS reclaims it when the handler returns', async (t) => {
+t.test('detached ops outlive the request body: uWS reclaims it when the handler returns', async (t) => {
   const bytes = new Uint8Array(
     Buffer.from('[{"op":"get","key":"first"},{"op":"put","key":"second","value":"v"}]'),
   );
   const ops = fastBatchOps(bytes, limits)!;
+  t.ok(
+    ops.every((op) => op instanceof BodyOp && op.body === bytes),
+    'the keys are spans of the body, not copies',
+  );
+  detachBodyOps(ops);
   // Detach the body's memory as uWS does when its callback returns; the ops must not read it.
   structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
   t.equal(bytes.byteLength, 0, 'the body is detached');
@@ -90,6 +95,10 @@ t.test('the ops outlive the request body: uWS reclaims it when the handler retur
     { op: 'get', key: 'first', value: undefined },
     { op: 'put', key: 'second', value: 'v' },
   ]);
+  t.ok(
+    ops.every((op) => op instanceof BodyOp && op.body === undefined),
+    'detached ops hold no body',
+  );
   t.equal(keyUnits(ops[0]!), 5, 'a key of the fast parse is weighed without its string');
   t.equal(keyUnits({ op: 'get', key: 'ключ', value: undefined }), 4, 'a plain op by its string');
 });
