@@ -7,7 +7,7 @@ import { copyValue, type ValueInput, valueText } from '../kv/value-input.js';
 import { placementOf } from '../placement/placement.js';
 import { RangeDigest } from '../store/range-digest.js';
 import { type Entry, type ShardStore, WriteCode } from '../store/shard-store.js';
-import { Utf8Buffer } from '../store/table-layout.js';
+import { tableHashOf, Utf8Buffer } from '../store/table-layout.js';
 import type { CommittedWriteListener, WriteOrigin } from './committed-write.js';
 
 /** What the engine needs of the shard's AOF (src/aof/shard-aof.ts implements it). */
@@ -219,9 +219,9 @@ export class ShardEngine {
     keepPrevious: boolean,
   ): boolean {
     const store = this.store;
-    const code = store.write(key, keyLength, value, version, tombstone, keepPrevious);
-    if (code === WriteCode.LOST) return false;
     const keyHash = hashKeyBytes(key, 0, keyLength);
+    const code = store.write(key, keyLength, value, version, tombstone, keepPrevious, tableHashOf(keyHash));
+    if (code === WriteCode.LOST) return false;
     const before = code === WriteCode.REPLACED ? store.replaced : undefined;
     this.digest.replace(keyHash, placementOf(keyHash), before, version, tombstone);
     return true;

@@ -129,7 +129,8 @@ export class ShardStore {
    * string or its UTF-8 bytes (all of the view; '' for a tombstone). Last writer wins. Returns
    * WriteCode.LOST (nothing changed), NEW (the key had no entry) or REPLACED, when `replaced` holds the
    * stamp of the entry it overwrote; with `keepPrevious`, `previous` is then that entry's live value
-   * (decoded only when asked: a PUT's answer does not show it).
+   * (decoded only when asked: a PUT's answer does not show it). `hash` is the key's table hash when
+   * the caller has it (tableHashOf of its shard hash), so that the key's bytes are hashed once.
    */
   write(
     key: Uint8Array,
@@ -138,10 +139,10 @@ export class ShardStore {
     version: Version,
     tombstone: boolean,
     keepPrevious = false,
+    hash = tableHash(key, keyLength),
   ): WriteCode {
     const table = this.table;
     const valueLength = valueByteLength(value);
-    const hash = tableHash(key, keyLength);
     const id = table.find(key, keyLength, hash);
     this.previous = undefined;
     if (id < 0 || table.forgottenAt(table.offsetOf(id))) {
