@@ -165,15 +165,8 @@ export class AnswerWriter {
     }
     this.#ensure(length + 160);
     this.#put(FOUND_TRUE_VALUE_QUOTE);
-    const out = this.bytes;
-    let p = this.#pos;
-    if (length <= SHORT) for (let i = start; i < end; i++) out[p++] = source[i]!;
-    else {
-      out.set(source.subarray(start, end), p);
-      p += length;
-    }
-    out[p++] = 0x22;
-    this.#pos = p;
+    this.#copy(source, start, end);
+    this.bytes[this.#pos++] = 0x22;
     if (!this.#timestamp(wall)) {
       this.#pos = itemStart - (comma ? 1 : 0);
       return false;
@@ -261,20 +254,23 @@ export class AnswerWriter {
   /** The op's key as a JSON string: a BodyOp's from its bytes (printable ASCII, no escapes: as is). */
   #key(op: BatchOp): boolean {
     if (!(op instanceof BodyOp) || op.body === undefined) return this.#string(op.key);
-    const { body, keyStart, keyEnd } = op;
-    const length = keyEnd - keyStart;
-    this.#ensure(length + 2);
-    const bytes = this.bytes;
-    let p = this.#pos;
-    bytes[p++] = 0x22;
-    if (length <= SHORT) for (let i = keyStart; i < keyEnd; i++) bytes[p++] = body[i]!;
-    else {
-      bytes.set(body.subarray(keyStart, keyEnd), p);
-      p += length;
-    }
-    bytes[p++] = 0x22;
-    this.#pos = p;
+    this.#ensure(op.keyEnd - op.keyStart + 2);
+    this.bytes[this.#pos++] = 0x22;
+    this.#copy(op.body, op.keyStart, op.keyEnd);
+    this.bytes[this.#pos++] = 0x22;
     return true;
+  }
+
+  /** Copies source[start, end), bytes that are their own JSON text; the caller made room. */
+  #copy(source: Uint8Array, start: number, end: number): void {
+    const out = this.bytes;
+    let p = this.#pos;
+    if (end - start <= SHORT) for (let i = start; i < end; i++) out[p++] = source[i]!;
+    else {
+      out.set(source.subarray(start, end), p);
+      p = p + end - start;
+    }
+    this.#pos = p;
   }
 
   /**
