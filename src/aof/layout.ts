@@ -47,6 +47,12 @@ export interface ShardManifest {
   readonly base: string | null;
   /** Increment files in replay order; the last one is open for appends. */
   readonly incrs: readonly string[];
+  /**
+   * Records in the base file, when a compaction wrote it (a manifest without it is as valid; after a
+   * repair cut records out it is an upper bound). The base holds one record per key, so a replay
+   * sizes the table's index for them at once instead of doubling it some ten times on the way.
+   */
+  readonly baseRecords?: number;
 }
 
 export const manifestName = (shard: number) => `shard-${shard}.aof.manifest`;
@@ -162,7 +168,8 @@ export async function readManifest(genDir: string, shard: number): Promise<Shard
     (raw.base === null || isFileName(raw.base)) &&
     Array.isArray(raw.incrs) &&
     raw.incrs.length > 0 &&
-    raw.incrs.every(isFileName);
+    raw.incrs.every(isFileName) &&
+    (raw.baseRecords === undefined || isCount(raw.baseRecords));
   if (!valid) throw new LallyError(ErrorCodes.AOF_CORRUPT, `${path} is not a valid AOF manifest`);
   return raw as ShardManifest;
 }

@@ -157,6 +157,11 @@ export class ShardAof {
   }
 
   /** replay(), with each record still encoded (the engine applies it from its bytes). */
+  /** The records of the base file, as its compaction counted them (0 when the manifest has none). */
+  expectedKeys(): number {
+    return this.#manifest.baseRecords ?? 0;
+  }
+
   async replayEncoded(onRecord: EncodedRecordCallback): Promise<ReplayResult> {
     return this.#replayed(
       await replayEncodedShardFiles(this.#genDir, this.#manifest, this.#o.logger, onRecord),

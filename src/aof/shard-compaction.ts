@@ -151,6 +151,7 @@ export class ShardCompaction {
       const next: ShardManifest = {
         ...now,
         base: output,
+        baseRecords: result.records,
         incrs: now.incrs.filter((name) => !sealedSet.has(name)),
       };
       await writeManifestChecked(log.genDir, next, output);

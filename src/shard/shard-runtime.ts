@@ -29,6 +29,8 @@ export interface ShardLog extends WriteAheadLog {
   replay(onRecord: (record: import('../aof/types.js').AofRecord) => void): Promise<{ records: number }>;
   /** replay() with each record still encoded (ShardAof has it; the engine then decodes nothing). */
   replayEncoded?(onRecord: (buf: Buffer, offset: number) => void): Promise<{ records: number }>;
+  /** Keys the replay will bring at least, when known (the compacted base's records), else 0. */
+  expectedKeys?(): number;
   stats(): Record<string, number | string | boolean>;
   close(): Promise<void>;
 }
@@ -162,6 +164,7 @@ export class ShardRuntime {
     let records = 0;
     if (this.#log !== undefined) {
       const log = this.#log;
+      store.reserve(log.expectedKeys?.() ?? 0);
       // A boolean per record; the scan reads between chunks, so a stop is seen.
       ({ records } =
         log.replayEncoded === undefined

@@ -236,6 +236,11 @@ export class ShardStore {
     return this.liveOffsetOf(bytes.bytes, bytes.length, tableHash(bytes.bytes, bytes.length));
   }
 
+  /** Makes room in the table's index for `keys` keys (SharedTable.reserve). */
+  reserve(keys: number): void {
+    this.table.reserve(keys);
+  }
+
   /** liveOffset of the key whose UTF-8 bytes are key[0, length), of table hash `hash`. */
   liveOffsetOf(key: Uint8Array, length: number, hash: number): number {
     const id = this.table.find(key, length, hash);

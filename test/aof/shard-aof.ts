@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { readLayout, readManifest } from '../../src/aof/layout.js';
 import { rewriteShardFiles } from '../../src/aof/rewrite-job.js';
+import { scanAofFile } from '../../src/aof/scan.js';
 import { ShardAof } from '../../src/aof/shard-aof.js';
 import type { AofRecord } from '../../src/aof/types.js';
 import { rec, recordingLogger, shardOptions, tempDir } from '../fixtures/aof-helpers.js';
@@ -232,7 +233,13 @@ t.test('compaction keeps the newest record per key and tombstones, while writes 
   const names = await readdir(join(dir, (await readLayout(dir))!.dir));
   t.equal(names.filter((n) => n.includes('.base-')).length, 1, 'one base file');
   t.equal(names.filter((n) => n.includes('.incr-')).length, 1, 'one increment');
+  const genDir = join(dir, (await readLayout(dir))!.dir);
+  const manifest = (await readManifest(genDir, 0))!;
+  const inBase = (await scanAofFile(join(genDir, manifest.base!))).records;
+  t.equal(manifest.baseRecords, inBase, `the manifest counts the base's ${inBase} records`);
+  t.equal(inBase, 50, 'one record per key of the sealed files');
   const again = await ShardAof.open(shardOptions(dir, logger));
+  t.equal(again.expectedKeys(), 50, 'the replay expects them');
   const { records } = await replayAll(again);
   t.same(live(records), expected, 'nothing lost, newest wins');
   t.ok(

@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { readManifest } from '../../src/aof/layout.js';
@@ -48,4 +48,28 @@ t.test('a data directory laid out for another shard count is refused', async (t)
   await t.rejects(openShardFiles({ dataDir, shard: 0, shards: 3, logger }), {
     code: 'LALLY_ERR_AOF_CORRUPT',
   });
+});
+
+t.test("a manifest's base record count is optional, and a count when present", async (t) => {
+  const dir = await tempDir(t);
+  const manifest = {
+    format: 1,
+    shard: 0,
+    shards: 1,
+    seq: 2,
+    base: 'shard-0.base-1.aof',
+    incrs: ['shard-0.incr-2.aof'],
+  };
+  await writeFile(join(dir, 'shard-0.aof.manifest'), JSON.stringify(manifest));
+  t.equal((await readManifest(dir, 0))!.baseRecords, undefined, 'a manifest without it (before this field)');
+  await writeFile(join(dir, 'shard-0.aof.manifest'), JSON.stringify({ ...manifest, baseRecords: 12 }));
+  t.equal((await readManifest(dir, 0))!.baseRecords, 12);
+  for (const bad of [-1, 1.5, '12', null]) {
+    await writeFile(join(dir, 'shard-0.aof.manifest'), JSON.stringify({ ...manifest, baseRecords: bad }));
+    await t.rejects(
+      readManifest(dir, 0),
+      { code: 'LALLY_ERR_AOF_CORRUPT' },
+      `baseRecords ${JSON.stringify(bad)}`,
+    );
+  }
 });

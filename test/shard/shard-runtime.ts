@@ -65,6 +65,8 @@ t.test('drain and close during the replay abandon the start, and the shard close
           replaying();
           onRecord(buf, offset);
         }),
+      // Methods that read the AOF's private fields are called on it, not on this wrapper.
+      expectedKeys: () => aof.expectedKeys(),
       close: async () => {
         logClosed = true;
         await aof.close();

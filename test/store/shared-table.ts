@@ -126,6 +126,34 @@ t.test('growth: the index rehashes and the arena grows; every key stays readable
   t.equal(store.size, keys);
 });
 
+t.test(
+  'reserve sizes the index as writing that many keys would, and the keys then fit without a rehash',
+  async (t) => {
+    for (const keys of [0, 1, 768, 769, 5_000, 40_000]) {
+      const grown = new ShardStore();
+      for (let i = 0; i < keys; i++) grown.put(`key-${i}`, 'v', { wall: 1, counter: i, node: 1 });
+      const reserved = new ShardStore();
+      reserved.reserve(keys);
+      t.equal(
+        reserved.table.capacity,
+        grown.table.capacity,
+        `${keys} keys: the same capacity, no more memory`,
+      );
+      const capacity = reserved.table.capacity;
+      for (let i = 0; i < keys; i++) reserved.put(`key-${i}`, `v${i}`, { wall: 1, counter: i, node: 1 });
+      t.equal(reserved.table.capacity, capacity, `${keys} keys: no rehash after the reserve`);
+      const reader = new TableReader(reserved.table.buffers);
+      let wrong = 0;
+      for (let i = 0; i < keys; i++) if (readAcross(reader, `key-${i}`)?.value !== `v${i}`) wrong++;
+      t.equal(wrong, 0, `${keys} keys read back across`);
+    }
+    const store = new ShardStore();
+    store.put('a', '1', { wall: 1, counter: 0, node: 1 });
+    store.reserve(10_000);
+    t.equal(store.get('a')?.value, '1', 'a reserve over existing keys keeps them');
+  },
+);
+
 t.test('freed blocks are reused by the next block of their class', async (t) => {
   const store = new ShardStore();
   const arena = store.table.arena;
