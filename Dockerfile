@@ -21,7 +21,10 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/proto ./proto
 COPY --from=build /app/scripts/healthcheck.mjs ./scripts/healthcheck.mjs
+# glibc's malloc tuned as the native addon would (docs/operations.md#running-a-node: the slim image
+# has no compiler to build it).
 ENV NODE_ENV=production \
+    MALLOC_MMAP_THRESHOLD_=131072 \
     LALLY_HOST=0.0.0.0 \
     LALLY_HTTP_PORT=3000 \
     LALLY_GRPC_PORT=50071 \

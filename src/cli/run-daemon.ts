@@ -4,12 +4,15 @@ import { Daemon } from '../daemon/daemon.js';
 import { exposureWarnings } from '../daemon/exposure-warnings.js';
 import { ErrorCodes, LallyError } from '../errors.js';
 import { createLogger, flushLogger, type Logger } from '../log/logger.js';
+import { type MallocTuning, tuneMalloc } from '../native/malloc-tuning.js';
 
 /**
  * Runs a node until SIGINT/SIGTERM. The first signal stops it gracefully (bounded by
  * shutdown_timeout_ms); a second signal, or the bound, forces the exit.
  */
 export async function runDaemon(config: LallyConfig, warnings: readonly string[]): Promise<number> {
+  // Before the shard threads start: it is process-wide (src/native/malloc-tuning.ts says why).
+  const malloc = tuneMalloc(process.env);
   const logger = createLogger({ level: config.logLevel });
   for (const warning of warnings) logger.warn(warning);
   for (const warning of exposureWarnings(config)) logger.warn({ security: 'open' }, warning);
@@ -53,6 +56,7 @@ export async function runDaemon(config: LallyConfig, warnings: readonly string[]
         config: config.configPath ?? 'defaults, environment and flags',
         replayedRecords: info.records,
         replayMs: info.replayMs,
+        malloc: mallocText(malloc),
       },
       `lally listening on ${scheme}://${config.host}:${info.httpPort} with ${info.shards} shards (node ${info.nodeId})`,
     );
@@ -99,4 +103,16 @@ function oneLine(text: string): string {
 function forceExit(logger: Logger, reason: string): void {
   logger.error(reason);
   void flushLogger(logger).finally(() => process.kill(process.pid, 'SIGKILL'));
+}
+
+/** How glibc's malloc is set, for the start line. */
+export function mallocText(tuning: MallocTuning): string {
+  switch (tuning.kind) {
+    case 'tuned':
+      return `mmap threshold fixed at ${tuning.mmapThresholdBytes / 1024} KiB`;
+    case 'environment':
+      return `as ${tuning.variable} sets it`;
+    case 'unavailable':
+      return `defaults (${tuning.reason})`;
+  }
 }

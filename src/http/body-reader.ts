@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCodes, LallyError } from '../errors.js';
+import type { BodyBuffers } from './body-buffers.js';
 import type { BodyDeadlines } from './body-deadlines.js';
 import { errorJson } from './responses.js';
 import { wrapRoutes } from './route-wrap.js';
@@ -48,7 +49,8 @@ export function withFramingChecks(app: TemplatedApp): TemplatedApp {
  * chunks is copied into one buffer.
  * The caller must have registered res.onAborted before the body arrives (uWS requires it).
  * `onBody` must consume the bytes before it returns (decode, parse or copy them): they may be uWS's own
- * chunk, which is invalid afterwards. Every caller parses the body synchronously.
+ * chunk, which is invalid afterwards, or a buffer of `buffers` that the next body reuses. Every caller
+ * parses the body synchronously.
  */
 export function readBody(
   res: HttpResponse,
@@ -57,6 +59,7 @@ export function readBody(
   onBody: (body: Uint8Array) => void,
   onError: (error: LallyError) => void,
   deadlines?: BodyDeadlines,
+  buffers?: BodyBuffers,
 ): void {
   const declared = req.getHeader('content-length');
   const length = declared === '' ? -1 : Number(declared);
@@ -70,14 +73,19 @@ export function readBody(
     onBody(new Uint8Array(0));
     return;
   }
-  // Allocated only when the body comes in more than one chunk (sized by Content-Length when known):
-  // a body in a single chunk, the common case, is handed over without a copy.
+  // Taken only when the body comes in more than one chunk (sized by Content-Length when known): a
+  // body in a single chunk, the common case, is handed over without a copy.
   let buffer: Uint8Array | undefined;
+  const release = () => {
+    if (buffer !== undefined) buffers?.give(buffer);
+    buffer = undefined;
+  };
   let received = 0;
   let failed = false;
   const tracked = deadlines?.track(() => {
     if (failed) return;
     failed = true;
+    release();
     onError(
       new LallyError(
         ErrorCodes.REQUEST_TIMEOUT,
@@ -91,6 +99,7 @@ export function readBody(
     if (received + bytes.byteLength > maxBytes) {
       failed = true;
       deadlines?.done(tracked);
+      release();
       onError(tooLarge(received + bytes.byteLength, maxBytes));
       return;
     }
@@ -102,15 +111,20 @@ export function readBody(
       return;
     }
     if (buffer === undefined || received + bytes.byteLength > buffer.byteLength) {
-      const grown = new Uint8Array(
-        Math.max(received + bytes.byteLength, (buffer?.byteLength ?? 0) * 2, length, 1024),
-      );
+      const wanted = Math.max(received + bytes.byteLength, (buffer?.byteLength ?? 0) * 2, length, 1024);
+      const grown = buffers === undefined ? new Uint8Array(wanted) : buffers.take(wanted);
       if (buffer !== undefined) grown.set(buffer.subarray(0, received));
+      release();
       buffer = grown;
     }
     buffer.set(bytes, received);
     received += bytes.byteLength;
-    if (isLast) onBody(buffer.subarray(0, received));
+    if (!isLast) return;
+    try {
+      onBody(buffer.subarray(0, received));
+    } finally {
+      release();
+    }
   });
 }
 

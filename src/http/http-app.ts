@@ -9,6 +9,7 @@ import { BearerTokens, OPEN_ROUTES, withBearerAuth } from './auth-guard.js';
 import { detachBodyOps } from './batch-body.js';
 import { timestampOf } from './batch-json.js';
 import { BATCH_DEFAULTS, BatchRunner, defaultBatchBudget } from './batch-runner.js';
+import { BodyBuffers } from './body-buffers.js';
 import { BodyDeadlines } from './body-deadlines.js';
 import { readBody, withFramingChecks } from './body-reader.js';
 import type { HttpSecurity } from './http-security.js';
@@ -100,6 +101,8 @@ export class HttpApi {
 
   readonly #json: KvJson;
   readonly #bodyDeadlines: BodyDeadlines;
+  /** Buffers of bodies in several chunks, reused (src/http/body-buffers.ts says why). */
+  readonly #bodyBuffers = new BodyBuffers();
   /** The service as each route uses it: counted when shard metrics are on. */
   readonly #kv: KeyValueService;
   readonly #upstream: KeyValueService;
@@ -267,6 +270,7 @@ export class HttpApi {
         if (this.#finish(pending)) this.#sendError(res, error);
       },
       this.#bodyDeadlines,
+      this.#bodyBuffers,
     );
   }
 

@@ -49,6 +49,7 @@ export function exposedGc(): Collect | null {
 
 export class IdleHeapCollector {
   readonly #collect: Collect | null;
+  readonly #release: (() => void) | undefined;
   readonly #timer: NodeJS.Timeout | undefined;
   #utilization = performance.eventLoopUtilization();
   /** Heap in use, and heap held, after the last collection (or at start). */
@@ -59,8 +60,13 @@ export class IdleHeapCollector {
   /** The next collection of a check in progress (one per turn of the event loop). */
   #pending: NodeJS.Immediate | undefined;
 
-  constructor(options: { everyMs?: number; collect?: Collect | null } = {}) {
+  /**
+   * `release` runs once the collections of a check are done: the shard passes malloc_trim, so that the
+   * native memory the load's garbage held (array buffers' backing stores) goes back to the kernel too.
+   */
+  constructor(options: { everyMs?: number; collect?: Collect | null; release?: () => void } = {}) {
     this.#collect = options.collect === undefined ? exposedGc() : options.collect;
+    this.#release = options.release;
     if (this.#collect === null) return;
     this.#timer = setInterval(() => this.check(), options.everyMs ?? IDLE_CHECK_MS);
     this.#timer.unref();
@@ -108,6 +114,7 @@ export class IdleHeapCollector {
     }
     this.#baseline = now.used_heap_size;
     this.#baselineTotal = now.total_heap_size;
+    this.#release?.();
   }
 
   stop(): void {

@@ -13,6 +13,7 @@ import { EventLoopDelayMonitor } from '../metrics/event-loop-delay.js';
 import { meteredService } from '../metrics/metered-service.js';
 import { NodeStatus, PHASE_REASONS } from '../metrics/node-status.js';
 import { ShardMetricsWriter } from '../metrics/shard-metrics.js';
+import { mallocControls } from '../native/malloc-tuning.js';
 import { ShardStore } from '../store/shard-store.js';
 import { TableReader } from '../store/table-reader.js';
 import { ClusterService } from './cluster-service.js';
@@ -143,7 +144,8 @@ export class ShardRuntime {
     const { config, shard, shards } = data;
     this.#uws = this.#deps.uws ?? loadNativeUws();
     this.#eventLoop = new EventLoopDelayMonitor();
-    this.#idleHeap = new IdleHeapCollector();
+    const malloc = mallocControls();
+    this.#idleHeap = new IdleHeapCollector({ release: malloc === null ? undefined : () => malloc.trim() });
     this.#hooks = await HookRunner.load(config.hooks, process.cwd(), { shard, shards, logger: this.#logger });
     this.#checkStopping();
     const store = new ShardStore(data.tables?.[shard]);

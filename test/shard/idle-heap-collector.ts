@@ -43,8 +43,12 @@ t.test('a check collects once per turn while the heap shrinks, at most five time
   // A real collection each time, and more garbage to free before the next one, so the heap shrinks.
   const gc = exposedGc()!;
   let garbage: number[][] = [];
+  let releasedAfter = -1;
   const collector = new IdleHeapCollector({
     everyMs: 1e9,
+    release: () => {
+      releasedAfter = calls;
+    },
     collect: () => {
       if (turn === lastTurn) sameTurn = true;
       lastTurn = turn;
@@ -73,6 +77,7 @@ t.test('a check collects once per turn while the heap shrinks, at most five time
   for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
   t.ok(calls >= 2 && calls <= 5, `between two and five collections (${calls})`);
   t.notOk(sameTurn, 'never two in one turn of the event loop');
+  t.equal(releasedAfter, calls, 'release (malloc_trim) runs once, after the last collection');
 });
 
 t.test('the exposed gc() frees garbage; without gc() the collector stays off', async (t) => {

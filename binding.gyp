@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "lally_native",
+      "sources": ["native/malloc_tuning.c"],
+      "cflags": ["-O2", "-Wall"]
+    }
+  ]
+}
