@@ -1,11 +1,11 @@
 /**
- * Command-line flags. yargs does the tokenising (values, `--x=y`, `--no-x`, repeated array flags); its
- * options are derived from the option table. Before that we normalise the spellings ourselves, because
- * the rules we need are stricter than yargs' and give better messages: `--http_port` is `--http-port`
- * (upstream's README spells it so), `--fresh=maybe` is an error rather than false, and an unknown flag
- * is reported as it was typed.
+ * Command-line flags. The rules are those of the usual CLIs (a value after its flag or after `=`,
+ * `--no-x` for a boolean, a list flag taking every value that follows it, `--` ending the flags) and a
+ * few stricter ones that give better messages: `--http_port` is `--http-port` (upstream's README spells
+ * it so), `--fresh=maybe` is an error rather than false, an unknown flag is reported as it was typed,
+ * and a flag without its value is an error. Tokenised here rather than by a library: yargs cost the
+ * main thread about 60 ms of module loading at every start, before the shard threads could be started.
  */
-import yargs, { type Options } from 'yargs';
 import { parseBoolean, showRaw } from './coerce.js';
 import { CONFIG_OPTIONS, type ConfigOption, META_FLAGS } from './options.js';
 import type { LallyConfig } from './types.js';
@@ -21,21 +21,6 @@ export interface ParsedArgv {
 const BY_FLAG = new Map<string, ConfigOption>(CONFIG_OPTIONS.map((o) => [o.flag, o]));
 const META = new Set<string>(META_FLAGS.map((m) => m.flag));
 const SHORT = new Map<string, string>(META_FLAGS.map((m) => [`-${m.short}`, `--${m.flag}`]));
-
-/** The yargs option definitions, derived from the table. Numbers stay text: we parse and check them. */
-export function yargsOptions(): Record<string, Options> {
-  const options: Record<string, Options> = {};
-  for (const option of CONFIG_OPTIONS) {
-    options[option.flag] =
-      option.kind === 'boolean'
-        ? { type: 'boolean', describe: option.description }
-        : option.kind === 'paths' || option.kind === 'strings'
-          ? { type: 'array', string: true, describe: option.description }
-          : { type: 'string', describe: option.description };
-  }
-  for (const meta of META_FLAGS) options[meta.flag] = { type: 'boolean', describe: meta.description };
-  return options;
-}
 
 function looksLikeValue(token: string | undefined): token is string {
   return token !== undefined && (!token.startsWith('-') || /^-\d/.test(token));
@@ -91,47 +76,60 @@ function normalise(argv: readonly string[], errors: string[]): string[] {
   return out;
 }
 
+function isList(option: ConfigOption): boolean {
+  return option.kind === 'paths' || option.kind === 'strings';
+}
+
+/**
+ * Flags in their canonical spelling (see `normalise`) to raw values. A boolean takes a following
+ * `true` or `false` as its value; a scalar takes the next token (a negative number is a value, another
+ * flag is not) and the last of a repeated flag wins; a list takes every value up to the next flag, and
+ * repeating it adds to it.
+ */
+function tokenise(tokens: readonly string[], errors: string[]): ParsedArgv {
+  const values = new Map<keyof LallyConfig, unknown>();
+  const meta = new Map<string, boolean>();
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (token === '--' || !token.startsWith('--')) {
+      for (const positional of token === '--' ? tokens.slice(i + 1) : [token]) {
+        errors.push(`unexpected argument ${showRaw(positional)}`);
+      }
+      if (token === '--') break;
+      continue;
+    }
+    const eq = token.indexOf('=');
+    const name = token.slice(2, eq === -1 ? undefined : eq);
+    const inline = eq === -1 ? undefined : token.slice(eq + 1);
+    const option = BY_FLAG.get(name);
+    if (option === undefined && !META.has(name)) {
+      // Only `--no-x` of a boolean x gets here: normalise has reported every other unknown flag.
+      values.set(BY_FLAG.get(name.slice(3))!.key, false);
+      continue;
+    }
+    if (option === undefined || option.kind === 'boolean') {
+      let value: boolean | undefined = true;
+      if (inline !== undefined) value = parseBoolean(inline);
+      else if (tokens[i + 1] === 'true' || tokens[i + 1] === 'false') value = tokens[++i] === 'true';
+      if (value === undefined) errors.push(`--${name}: must be true or false, got ${showRaw(inline)}`);
+      else if (option === undefined) meta.set(name, value);
+      else values.set(option.key, value);
+      continue;
+    }
+    const given: string[] = inline === undefined ? [] : [inline];
+    while (looksLikeValue(tokens[i + 1]) && (given.length === 0 || isList(option))) given.push(tokens[++i]!);
+    // A bare list flag is an empty list, which clears what the file or environment would give.
+    if (given.length === 0 && !isList(option)) {
+      errors.push(`--${option.flag} needs a value (${option.placeholder})`);
+      continue;
+    }
+    if (!isList(option)) values.set(option.key, given[0]);
+    else values.set(option.key, [...((values.get(option.key) as string[] | undefined) ?? []), ...given]);
+  }
+  return { help: meta.get('help') ?? false, version: meta.get('version') ?? false, values, errors };
+}
+
 export function parseArgv(argv: readonly string[]): ParsedArgv {
   const errors: string[] = [];
-  const tokens = normalise(argv, errors);
-  const parsed = yargs(tokens)
-    .parserConfiguration({
-      'camel-case-expansion': false,
-      'dot-notation': false,
-      'parse-numbers': false,
-      'parse-positional-numbers': false,
-      'duplicate-arguments-array': true,
-      'flatten-duplicate-arrays': true,
-      'greedy-arrays': true,
-      'boolean-negation': true,
-    })
-    // help and version off before the options: yargs reserves those names and warns otherwise.
-    .help(false)
-    .version(false)
-    .options(yargsOptions())
-    .strict(false)
-    .exitProcess(false)
-    .fail((message, error) => {
-      throw error ?? new Error(message);
-    })
-    .parseSync() as Record<string, unknown>;
-
-  for (const positional of (parsed._ as unknown[] | undefined) ?? []) {
-    errors.push(`unexpected argument ${showRaw(String(positional))}`);
-  }
-  const values = new Map<keyof LallyConfig, unknown>();
-  for (const option of CONFIG_OPTIONS) {
-    if (!(option.flag in parsed)) continue;
-    const raw = parsed[option.flag];
-    // A repeated scalar flag comes as a list: the last one wins, as in most CLIs.
-    values.set(
-      option.key,
-      Array.isArray(raw) && option.kind !== 'paths' && option.kind !== 'strings' ? raw.at(-1) : raw,
-    );
-  }
-  const flagSet = (name: string): boolean => {
-    const raw = parsed[name];
-    return Array.isArray(raw) ? raw.some(Boolean) : raw === true;
-  };
-  return { help: flagSet('help'), version: flagSet('version'), values, errors };
+  return tokenise(normalise(argv, errors), errors);
 }

@@ -1,5 +1,5 @@
 /**
- * THE option table: every configuration option, once. The yargs options, the YAML key map, the
+ * THE option table: every configuration option, once. The flag parser, the YAML key map, the
  * environment map, validation, `--help` and docs/config.md are all derived from it, so a new option is
  * one entry here (plus its field in `LallyConfig`).
  */

@@ -382,7 +382,8 @@ t.test(
     t.same(expectErrors(t, await load(['--http-port', '5000'], empty, { LALLY_GRPC_PORT: '5000' })), [
       'http_port: must differ from grpc_port, both are 5000 (http_port from --http-port, grpc_port from LALLY_GRPC_PORT)',
     ]);
-    t.same(expectErrors(t, await load(['--http-port'], empty)), [
+    t.same(expectErrors(t, await load(['--http-port'], empty)), ['--http-port needs a value (<port>)']);
+    t.same(expectErrors(t, await load(['--http-port='], empty)), [
       'http_port: must be an integer from 1 to 65535, got "" (from --http-port)',
     ]);
     t.same(expectErrors(t, await load(['--fresh=maybe'], empty)), [
